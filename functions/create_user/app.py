@@ -1,0 +1,22 @@
+"""POST /users: create a user, cache it and welcome them."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from nexus.api import USERS_WRITE, authorize, create_app, json_response, lambda_entrypoint
+from nexus.operations.users import UserOperations
+from nexus.services import get_service
+from nexus.users import NewUser
+
+app = create_app()
+
+
+@app.post("/users")
+def create_user(new_user: Annotated[NewUser, Body()]) -> Response[dict[str, object]]:
+    authorize(app, USERS_WRITE)
+    user = get_service(UserOperations).create_user_with_welcome(new_user)
+    return json_response(201, user, headers={"Location": f"/users/{user.id}"})
+
+
+handler = lambda_entrypoint(app, UserOperations)

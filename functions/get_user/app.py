@@ -1,0 +1,17 @@
+"""GET /users/{user_id}: one user, cache-aside."""
+
+from aws_lambda_powertools.event_handler import Response
+from nexus.api import USERS_READ, authorize, create_app, json_response, lambda_entrypoint
+from nexus.operations.users import UserOperations
+from nexus.services import get_service
+
+app = create_app()
+
+
+@app.get("/users/<user_id>")
+def get_user(user_id: str) -> Response[dict[str, object]]:
+    authorize(app, USERS_READ)
+    return json_response(200, get_service(UserOperations).get_user(user_id))
+
+
+handler = lambda_entrypoint(app, UserOperations)

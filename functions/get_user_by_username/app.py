@@ -1,0 +1,17 @@
+"""GET /users/by-username/{username}: one user, looked up without regard to case."""
+
+from aws_lambda_powertools.event_handler import Response
+from nexus.api import USERS_READ, authorize, create_app, json_response, lambda_entrypoint
+from nexus.operations.users import UserOperations
+from nexus.services import get_service
+
+app = create_app()
+
+
+@app.get("/users/by-username/<username>")
+def get_user_by_username(username: str) -> Response[dict[str, object]]:
+    authorize(app, USERS_READ)
+    return json_response(200, get_service(UserOperations).get_user_by_username(username))
+
+
+handler = lambda_entrypoint(app, UserOperations)

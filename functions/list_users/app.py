@@ -1,0 +1,20 @@
+"""GET /users: a page of users newest first, with filters and an exact total."""
+
+from aws_lambda_powertools.event_handler import Response
+from nexus.api import USERS_READ, authorize, create_app, json_response, lambda_entrypoint, parse_query
+from nexus.operations.users import UserOperations
+from nexus.services import get_service
+from nexus.users.schemas import ListUsersQuery
+
+app = create_app()
+
+
+@app.get("/users")
+def list_users() -> Response[dict[str, object]]:
+    authorize(app, USERS_READ)
+    query = parse_query(app, ListUsersQuery)
+    page = get_service(UserOperations).list_users(query.filters(), query.limit, query.cursor)
+    return json_response(200, page)
+
+
+handler = lambda_entrypoint(app, UserOperations)

@@ -1,0 +1,21 @@
+"""PATCH /users/{user_id}: change a user; the cache is refreshed."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from nexus.api import USERS_WRITE, authorize, create_app, json_response, lambda_entrypoint
+from nexus.operations.users import UserOperations
+from nexus.services import get_service
+from nexus.users import UserChanges
+
+app = create_app()
+
+
+@app.patch("/users/<user_id>")
+def update_user(user_id: str, changes: Annotated[UserChanges, Body()]) -> Response[dict[str, object]]:
+    authorize(app, USERS_WRITE)
+    return json_response(200, get_service(UserOperations).update_user(user_id, changes))
+
+
+handler = lambda_entrypoint(app, UserOperations)

@@ -1,0 +1,1 @@
+"""Nexus Serverless: the service layer shipped as a Lambda layer."""

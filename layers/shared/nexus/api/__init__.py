@@ -1,0 +1,16 @@
+"""HTTP glue shared by the functions: resolver, auth, errors, responses."""
+
+from nexus.api.app import authorize, create_app, json_response, lambda_entrypoint, parse_query
+from nexus.api.auth import ANALYTICS_READ, ANALYTICS_WRITE, USERS_READ, USERS_WRITE
+
+__all__ = [
+    "ANALYTICS_READ",
+    "ANALYTICS_WRITE",
+    "USERS_READ",
+    "USERS_WRITE",
+    "authorize",
+    "create_app",
+    "json_response",
+    "lambda_entrypoint",
+    "parse_query",
+]

@@ -1,0 +1,126 @@
+"""Building blocks of every HTTP function: the resolver, the entry point, the responses."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from nexus import container
+from nexus.api.auth import require_scope
+from nexus.api.errors import error_response, from_pydantic_errors, status_for
+from nexus.errors import BadRequestError, NexusError, NotFoundError, PayloadTooLargeError
+from nexus.observability import logger, metrics
+from nexus.services import registry
+
+DEFAULT_BODY_LIMIT = 16 * 1024
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def _request_id(app: APIGatewayHttpResolver) -> str:
+    return str(app.current_event.request_context.request_id or "")
+
+
+def _check_body(app: APIGatewayHttpResolver, limit: int) -> None:
+    """413 over the route's limit, 400 for a body that is not UTF-8 (before any parsing)."""
+    event = app.current_event
+    raw = event.body or ""
+    try:
+        data = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+    except (binascii.Error, ValueError):
+        raise BadRequestError("Request body is not valid base64") from None
+    if len(data) > limit:
+        raise PayloadTooLargeError(f"Request body is over {limit} bytes")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequestError("Request body is not UTF-8") from None
+
+
+def create_app(*, body_limit: int = DEFAULT_BODY_LIMIT) -> APIGatewayHttpResolver:
+    """An HTTP API resolver whose every error answers with API.md's error body."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    def body_guard(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        _check_body(app, body_limit)
+        return next_middleware(app)
+
+    app.use(middlewares=[body_guard])
+
+    @app.exception_handler(NexusError)
+    def handle_expected(error: NexusError) -> Response[Any]:
+        if status_for(error) >= 500:
+            logger.warning("dependency unavailable", error=str(error))
+        return error_response(error, _request_id(app))
+
+    @app.exception_handler(RequestValidationError)
+    def handle_invalid_request(error: RequestValidationError) -> Response[Any]:
+        errors = list(error.errors())
+        source = "query" if errors and errors[0]["loc"][:1] == ("query",) else "body"
+        return error_response(from_pydantic_errors(errors, source=source), _request_id(app))
+
+    @app.exception_handler(RouteNotFoundError)
+    def handle_no_route(_: RouteNotFoundError) -> Response[Any]:
+        event = app.current_event
+        return error_response(NotFoundError(f"No route for {event.http_method} {event.path}"), _request_id(app))
+
+    @app.exception_handler(Exception)
+    def handle_unexpected(error: Exception) -> Response[Any]:
+        logger.exception("unhandled error", request_id=_request_id(app))
+        metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
+        return error_response(error, _request_id(app))
+
+    return app
+
+
+def authorize(app: APIGatewayHttpResolver, scope: str) -> None:
+    require_scope(app.current_event.raw_event, scope)
+
+
+def parse_query[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
+    """Validate the query string into ``model``; repeated keys become lists.
+
+    Read from ``rawQueryString``: payload 2.0's ``queryStringParameters`` joins
+    repeated keys with commas, which would split a value that contains one.
+    """
+    raw = app.current_event.raw_event.get("rawQueryString") or ""
+    values: dict[str, Any] = {}
+    for key, found in parse_qs(raw, keep_blank_values=True).items():
+        field = model.model_fields.get(key)
+        is_list = field is not None and getattr(field.annotation, "__origin__", None) in (list, tuple)
+        values[key] = found if is_list else found[-1]
+    try:
+        return model.model_validate(values)
+    except PydanticValidationError as exc:
+        raise from_pydantic_errors(exc.errors(), source="query") from None
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
+    return Response(status_code=status, content_type="application/json", body=body, headers=headers)
+
+
+def lambda_entrypoint(app: APIGatewayHttpResolver, *services: type) -> Handler:
+    """Cold start builds ``services``; every invocation gets logging, metrics and its own scope."""
+    container.start(*services)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        with registry.invocation():
+            return app.resolve(event, context)
+
+    return handler

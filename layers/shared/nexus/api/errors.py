@@ -1,0 +1,99 @@
+"""The one place where errors become HTTP responses (API.md, "Errors")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from nexus.errors import (
+    BadRequestError,
+    ConflictError,
+    DependencyUnavailableError,
+    FieldError,
+    ForbiddenError,
+    NexusError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    ValidationError,
+)
+from nexus.users.schemas import EMAIL_PATTERN, READ_ONLY_FIELDS, USERNAME_PATTERN
+
+STATUS_BY_ERROR: dict[type[NexusError], int] = {
+    BadRequestError: 400,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    PayloadTooLargeError: 413,
+    ValidationError: 422,
+    DependencyUnavailableError: 503,
+}
+
+# pydantic error types that mean "the value has the wrong type" rather than "breaks a rule"
+_TYPE_ERRORS = frozenset(
+    {"int_parsing", "int_type", "bool_parsing", "bool_type", "float_parsing", "string_type", "json_invalid"}
+)
+
+
+def status_for(error: Exception) -> int:
+    for error_type in type(error).__mro__:
+        if error_type in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[error_type]  # type: ignore[index]
+    return 500
+
+
+def error_body(code: str, message: str, request_id: str, details: list[FieldError] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
+    if details:
+        error["details"] = [{"field": d.field, "reason": d.reason} for d in details]
+    return {"error": error}
+
+
+def error_response(error: Exception, request_id: str) -> Response[Any]:
+    """The HTTP response for any exception; unexpected ones are a 500 naming no internals."""
+    if isinstance(error, NexusError):
+        details = error.details if isinstance(error, ValidationError) else None
+        body = error_body(error.code, error.message, request_id, details)
+        status = status_for(error)
+    else:
+        body = error_body("internal_error", "Internal server error", request_id)
+        status = 500
+    return Response(status_code=status, content_type="application/json", body=body)
+
+
+def _field_name(location: Sequence[Any]) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+_PATTERN_REASONS = {
+    USERNAME_PATTERN: "must be 3 to 50 characters of A-Z a-z 0-9 _ . -",
+    EMAIL_PATTERN: "must be a valid email address",
+}
+
+
+def _reason(error: dict[str, Any]) -> str:
+    if error["type"] == "string_pattern_mismatch":
+        pattern = str(error.get("ctx", {}).get("pattern", ""))
+        return _PATTERN_REASONS.get(pattern, "has an invalid format")
+    if error["type"] == "extra_forbidden":
+        field = str(error["loc"][-1])
+        return "is read-only" if field in READ_ONLY_FIELDS else "is not a known field"
+    if error["type"] == "missing":
+        return "is required"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def from_pydantic_errors(errors: Sequence[dict[str, Any]], *, source: str) -> NexusError:
+    """Map pydantic errors to a 400 (unreadable input) or a 422 (a rule is broken)."""
+    if any(error["type"] == "json_invalid" for error in errors):
+        return BadRequestError("Request body is not valid JSON")
+    details = [FieldError(_field_name(error["loc"]), _reason(error)) for error in errors]
+    if source == "query" and any(error["type"] in _TYPE_ERRORS for error in errors):
+        wrong = ", ".join(f"{d.field} {d.reason}" for d in details)
+        return BadRequestError(f"Invalid query parameter: {wrong}")
+    return ValidationError(details)

@@ -1,0 +1,1 @@
+"""Composite operations: one per Lambda function, each combining the services."""

@@ -1,0 +1,61 @@
+"""Opaque, tamper-proof list cursors.
+
+A cursor is ``base64url(payload).base64url(HMAC-SHA256(key, payload))`` where the
+payload names the last user returned and a digest of the filters it was made for,
+so a forged cursor, or one reused with other filters, is refused with a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+
+from nexus.errors import BadRequestError
+from nexus.users.schemas import ULID_PATTERN, UserFilters
+
+_VERSION = 1
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def filters_digest(filters: UserFilters) -> str:
+    return hashlib.sha256(filters.fingerprint().encode()).hexdigest()[:16]
+
+
+class CursorCodec:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _sign(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+    def encode(self, last_id: str, filters: UserFilters) -> str:
+        payload = json.dumps({"v": _VERSION, "after": last_id, "f": filters_digest(filters)}, separators=(",", ":"))
+        raw = payload.encode()
+        return f"{_b64encode(raw)}.{_b64encode(self._sign(raw))}"
+
+    def decode(self, cursor: str, filters: UserFilters) -> str:
+        """Return the id to continue after, or raise ``BadRequestError``."""
+        try:
+            payload_part, signature_part = cursor.split(".")
+            raw = _b64decode(payload_part)
+            signature = _b64decode(signature_part)
+        except (ValueError, binascii.Error):
+            raise BadRequestError("Invalid cursor") from None
+        if not hmac.compare_digest(signature, self._sign(raw)):
+            raise BadRequestError("Invalid cursor")
+        payload = json.loads(raw)
+        if payload.get("v") != _VERSION or not ULID_PATTERN.match(str(payload.get("after", ""))):
+            raise BadRequestError("Invalid cursor")
+        if payload.get("f") != filters_digest(filters):
+            raise BadRequestError("Cursor belongs to other filters")
+        return str(payload["after"])

@@ -1,0 +1,98 @@
+"""The users table in pynamodb: one table, three kinds of item.
+
+- ``USER#<id>``: the user; the sparse ``by_created`` index lists users newest first.
+- ``USERNAME#<casefolded>`` / ``EMAIL#<casefolded>``: sentinels that make the values
+  unique: a transaction puts them with ``attribute_not_exists``.
+- ``COUNTER#users``: exact totals and a generation bumped by every write, kept in the
+  same transactions as the writes.
+
+Polymorphic models share the base class's connection, so the table costs one
+botocore client however many item kinds there are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+COUNTER_KEY = "COUNTER#users"
+LIST_INDEX_NAME = "by_created"
+
+
+def user_key(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def username_key(username: str) -> str:
+    return f"USERNAME#{username.casefold()}"
+
+
+def email_key(email: str) -> str:
+    return f"EMAIL#{email.casefold()}"
+
+
+def list_shard_key(shard: int) -> str:
+    return f"USERS#{shard}"
+
+
+class UsersTableItem(Model):
+    class Meta:
+        table_name = "unbound"  # set by bind_users_table() at cold start
+
+    pk = UnicodeAttribute(hash_key=True)
+    kind = DiscriminatorAttribute()
+
+
+class NewestFirstIndex(GlobalSecondaryIndex["UserItem"]):
+    class Meta:
+        index_name = LIST_INDEX_NAME
+        projection = AllProjection()
+
+    list_shard = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True)
+
+
+class UserItem(UsersTableItem, discriminator="user"):
+    user_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    email = UnicodeAttribute()
+    full_name = UnicodeAttribute(null=True)
+    is_active = BooleanAttribute()
+    tags: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    # Every write increments it; conditions on it make read-modify-write safe.
+    version = NumberAttribute()
+    list_shard = UnicodeAttribute()
+    # Case-folded username, email and full name, for the `search` filter.
+    search_text = UnicodeAttribute()
+
+    by_created = NewestFirstIndex()
+
+
+class UniqueValueItem(UsersTableItem, discriminator="unique"):
+    user_id = UnicodeAttribute()
+
+
+class CounterItem(UsersTableItem, discriminator="counter"):
+    total = NumberAttribute(default=0)
+    active = NumberAttribute(default=0)
+    generation = NumberAttribute(default=0)
+
+
+def bind_users_table(table_name: str, **meta: Any) -> None:
+    """Point the models at ``table_name`` and create the shared connection (lazy client)."""
+    UsersTableItem.Meta.table_name = table_name
+    for name, value in meta.items():
+        setattr(UsersTableItem.Meta, name, value)
+    UsersTableItem._connection = None
+    UsersTableItem._get_connection()

@@ -1,0 +1,145 @@
+"""The user as the API sees it, and the validated inputs of each operation (API.md)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{3,50}$"
+# The WHATWG HTML "valid e-mail address" rule, with a dot required in the domain.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$"
+)
+ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+USERNAME_RE = re.compile(USERNAME_PATTERN)
+MAX_TAGS = 20
+READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
+
+
+def has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
+def _no_control_characters(text: str) -> str:
+    if has_control_characters(text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
+def _distinct_tags(tags: list[str]) -> list[str]:
+    distinct = list(dict.fromkeys(tags))
+    if len(distinct) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} distinct tags")
+    return distinct
+
+
+Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
+Email = Annotated[str, StringConstraints(max_length=100, pattern=EMAIL_PATTERN)]
+FullName = Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_control_characters)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_no_control_characters)]
+Tags = Annotated[list[Tag], AfterValidator(_distinct_tags)]
+Source = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control_characters)]
+
+
+class _Request(BaseModel):
+    """Request bodies: strict types; unknown and read-only fields are refused (extra="forbid")."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NewUser(_Request):
+    """Body of ``POST /users``."""
+
+    username: Username
+    email: Email
+    full_name: FullName | None = None
+    tags: Tags = Field(default_factory=list)
+    source: Source | None = None
+
+
+class UserChanges(_Request):
+    """Body of ``PATCH /users/{user_id}``: any of the fields, at least one."""
+
+    username: Username | None = None
+    email: Email | None = None
+    full_name: FullName | None = None
+    is_active: bool | None = None
+    tags: Tags | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> UserChanges:
+        if not self.model_fields_set:
+            raise ValueError("at least one of username, email, full_name, is_active, tags is required")
+        for name in ("username", "email", "is_active", "tags"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class User(BaseModel):
+    """A user as stored and as returned by the API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    username: str
+    email: str
+    full_name: str | None
+    is_active: bool
+    tags: list[str]
+    created_at: str
+    updated_at: str
+    # Internal: bumped by every write; never part of the API's user.
+    version: int = Field(default=0, exclude=True)
+
+
+class UserFilters(BaseModel):
+    """The filters of ``GET /users``; ``tags`` must all match."""
+
+    model_config = ConfigDict(frozen=True)
+
+    search: str | None = None
+    is_active: bool | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return self.search is None and self.is_active is None and not self.tags
+
+    def fingerprint(self) -> str:
+        """A canonical text of the filters: equal filters, equal text."""
+        search = self.search.casefold() if self.search is not None else ""
+        active = "" if self.is_active is None else str(self.is_active).lower()
+        return "\x1f".join([search, active, *sorted(set(self.tags))])
+
+
+class UserPage(BaseModel):
+    items: list[User]
+    next_cursor: str | None
+    total: int
+
+
+class UserCounts(BaseModel):
+    total: int
+    active: int
+    generation: int
+
+
+class ListUsersQuery(BaseModel):
+    """The query string of ``GET /users``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=1024)
+    search: Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_control_characters)] | None = None
+    is_active: bool | None = None
+    tag: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+
+    def filters(self) -> UserFilters:
+        return UserFilters(search=self.search, is_active=self.is_active, tags=tuple(self.tag))

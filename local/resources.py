@@ -1,0 +1,84 @@
+"""Create, in emulated AWS, every resource template.yaml declares that the functions use."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+import boto3
+
+from local.template import Function, Resolver, Template
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+_DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:(?P<id>[^:}]+(?::[^:}]+){0,6}?):SecretString\}\}")
+
+
+def _table_arguments(name: str, props: dict[str, Any]) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        arguments["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("StreamSpecification"):
+        arguments["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    return arguments
+
+
+class LocalResources:
+    """The template's resources, created in the AWS that ``session`` points at."""
+
+    def __init__(self, template: Template, session: boto3.Session, endpoint_url: str | None = None) -> None:
+        self.template = template
+        self.session = session
+        self.endpoint_url = endpoint_url
+        self.physical: dict[str, dict[str, str]] = {}
+        self.resolver = Resolver(template, self.physical, region=REGION, account=ACCOUNT)
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
+
+    def create_all(self) -> LocalResources:
+        for logical_id, resource in self.template.of_type("AWS::DynamoDB::Table").items():
+            self._create_table(logical_id, resource.get("Properties", {}))
+        for logical_id in self.template.of_type("AWS::SecretsManager::Secret"):
+            self._create_secret(logical_id)
+        return self
+
+    def _create_table(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("TableName") or f"nexus-local-{logical_id}"
+        dynamodb = self.client("dynamodb")
+        description = dynamodb.create_table(**_table_arguments(name, props))["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        self.physical[logical_id] = {
+            "Ref": name,
+            "Arn": description["TableArn"],
+            "StreamArn": description.get("LatestStreamArn", ""),
+        }
+
+    def _create_secret(self, logical_id: str) -> None:
+        secret = self.client("secretsmanager").create_secret(
+            Name=f"nexus-local-{logical_id}", SecretString=secrets.token_urlsafe(48)
+        )
+        self.physical[logical_id] = {"Ref": secret["ARN"], "Arn": secret["ARN"]}
+
+    def _resolve_dynamic_references(self, text: str) -> str:
+        def fetch(match: re.Match[str]) -> str:
+            value = self.client("secretsmanager").get_secret_value(SecretId=match.group("id"))
+            return str(value["SecretString"])
+
+        return _DYNAMIC_SECRET.sub(fetch, text)
+
+    def environment(self, function: Function) -> dict[str, str]:
+        """The function's environment as Lambda would set it, resolved to the local resources."""
+        resolved = self.resolver.resolve(function.environment)
+        return {name: self._resolve_dynamic_references(str(value)) for name, value in resolved.items()}

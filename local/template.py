@@ -1,0 +1,186 @@
+"""Read template.yaml: the one source of truth for resources, functions and routes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+_INTRINSICS = {
+    "!Ref": "Ref",
+    "!Sub": "Fn::Sub",
+    "!GetAtt": "Fn::GetAtt",
+    "!Join": "Fn::Join",
+    "!If": "Fn::If",
+    "!Equals": "Fn::Equals",
+    "!Not": "Fn::Not",
+    "!Select": "Fn::Select",
+    "!Split": "Fn::Split",
+    "!FindInMap": "Fn::FindInMap",
+    "!Condition": "Condition",
+}
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """A YAML loader that turns CloudFormation's short tags into their long form."""
+
+
+def _intrinsic(name: str) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if name == "Fn::GetAtt":
+                value = str(value).split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {name: value}
+
+    return construct
+
+
+for _tag, _name in _INTRINSICS.items():
+    _TemplateLoader.add_constructor(_tag, _intrinsic(_name))
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open() as stream:
+        return yaml.load(stream, Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    auth: bool
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass
+class Function:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout: int
+    memory_size: int
+    environment: dict[str, Any] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+
+
+class Template:
+    def __init__(self, path: Path = TEMPLATE_PATH) -> None:
+        self.path = path
+        self.document = load_template(path)
+        self.resources: dict[str, Any] = self.document.get("Resources", {})
+        self.parameters: dict[str, Any] = self.document.get("Parameters", {})
+        self.globals: dict[str, Any] = self.document.get("Globals", {}).get("Function", {})
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.resources.items() if r.get("Type") == resource_type}
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        return {name: spec.get("Default") for name, spec in self.parameters.items()}
+
+    def functions(self) -> dict[str, Function]:
+        found: dict[str, Function] = {}
+        for name, resource in self.of_type("AWS::Serverless::Function").items():
+            props = resource.get("Properties", {})
+            environment = {
+                **self.globals.get("Environment", {}).get("Variables", {}),
+                **props.get("Environment", {}).get("Variables", {}),
+            }
+            function = Function(
+                logical_id=name,
+                code_uri=(self.path.parent / props["CodeUri"]).resolve(),
+                handler=props.get("Handler", self.globals.get("Handler", "app.handler")),
+                timeout=int(props.get("Timeout", self.globals.get("Timeout", 3))),
+                memory_size=int(props.get("MemorySize", self.globals.get("MemorySize", 128))),
+                environment=environment,
+            )
+            for event in props.get("Events", {}).values():
+                if event.get("Type") != "HttpApi":
+                    continue
+                event_props = event.get("Properties", {})
+                authorizer = event_props.get("Auth", {}).get("Authorizer")
+                function.routes.append(
+                    Route(event_props["Method"].upper(), event_props["Path"], name, auth=authorizer != "NONE")
+                )
+            found[name] = function
+        return found
+
+    def routes(self) -> list[Route]:
+        return [route for function in self.functions().values() for route in function.routes]
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+class Resolver:
+    """Resolves Ref/GetAtt/Sub against the local resources' names and ARNs."""
+
+    def __init__(self, template: Template, physical: dict[str, dict[str, str]], *, region: str, account: str) -> None:
+        self.template = template
+        self.physical = physical  # logical id -> {"Ref": ..., "Arn": ..., ...}
+        self.pseudo = {
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::StackName": "nexus-local",
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        self.parameters = {k: v for k, v in template.parameter_defaults().items()}
+
+    def ref(self, name: str) -> str:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            value = self.parameters[name]
+            return ",".join(value) if isinstance(value, list) else str(value)
+        return self.physical[name]["Ref"]
+
+    def get_att(self, name: str, attribute: str) -> str:
+        return self.physical[name][attribute]
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            (key, argument), = value.items()
+            if key == "Ref":
+                return self.ref(argument)
+            if key == "Fn::GetAtt":
+                return self.get_att(*argument)
+            if key == "Fn::Sub":
+                return self._sub(argument)
+            if key == "Fn::Join":
+                separator, parts = argument
+                return separator.join(str(self.resolve(part)) for part in parts)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        variables = {k: self.resolve(v) for k, v in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(variables[name])
+            if "." in name and name not in self.pseudo:
+                logical, attribute = name.split(".", 1)
+                return self.get_att(logical, attribute)
+            return self.ref(name)
+
+        return _SUB_VARIABLE.sub(replace, text)

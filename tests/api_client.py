@@ -1,0 +1,88 @@
+"""Call the functions in process, as API Gateway would: route, event, handler, response."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode
+
+from local.events import RouteMatch, build_http_event, match_route
+from local.template import Template
+from tests.conftest import lambda_context, load_function
+
+ALL_SCOPES = "users:read users:write analytics:read analytics:write"
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    body: str
+    raw: dict[str, Any] = field(repr=False)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def error_code(self) -> str:
+        return str(self.json()["error"]["code"])
+
+
+class ApiClient:
+    def __init__(self, template: Template) -> None:
+        self.routes = template.routes()
+        self.functions = template.functions()
+        self._modules: dict[str, ModuleType] = {}
+
+    def module(self, logical_id: str) -> ModuleType:
+        if logical_id not in self._modules:
+            self._modules[logical_id] = load_function(self.functions[logical_id].code_uri.name)
+        return self._modules[logical_id]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: bytes | None = None,
+        query: dict[str, Any] | list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        scopes: str | None = ALL_SCOPES,
+    ) -> ApiResponse:
+        found = match_route(self.routes, method, path)
+        assert isinstance(found, RouteMatch), f"no route for {method} {path}"
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+        raw_query = urlencode(query, doseq=True) if query else ""
+        event = build_http_event(
+            method=method,
+            path=path,
+            route_key=found.route.route_key,
+            raw_query=raw_query,
+            headers={"content-type": "application/json", **(headers or {})},
+            body=body,
+            path_parameters=found.path_parameters,
+            claims={"sub": "user-1", "scope": scopes} if scopes is not None else None,
+        )
+        module = self.module(found.route.function)
+        result = module.handler(event, lambda_context(found.route.function))
+        text = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode()
+        return ApiResponse(result["statusCode"], result.get("headers") or {}, text, result)
+
+    def post(self, path: str, json_body: Any = None, **kwargs: Any) -> ApiResponse:
+        return self.request("POST", path, json_body=json_body, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("GET", path, **kwargs)
+
+    def patch(self, path: str, json_body: Any = None, **kwargs: Any) -> ApiResponse:
+        return self.request("PATCH", path, json_body=json_body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("DELETE", path, **kwargs)

@@ -1,0 +1,95 @@
+"""Shared fixtures: emulated AWS built from template.yaml, and the layer's registry reset."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.resources import REGION, LocalResources
+from local.template import ROOT, Template
+from nexus.services import registry
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return Template()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry() -> Iterator[None]:
+    yield
+    registry.reset()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalResources]:
+    """In-process moto with every resource of the template, and its environment set."""
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        resources = LocalResources(template, boto3.Session()).create_all()
+        any_function = next(iter(template.functions().values()))
+        for name, value in resources.environment(any_function).items():
+            monkeypatch.setenv(name, value)
+        yield resources
+
+
+@pytest.fixture
+def table_items(aws: LocalResources) -> Callable[[str], list[dict[str, Any]]]:
+    """Every item of a table (by logical id), to assert that nothing else was written."""
+
+    def scan(logical_id: str) -> list[dict[str, Any]]:
+        client = aws.client("dynamodb")
+        return client.scan(TableName=aws.physical[logical_id]["Ref"], ConsistentRead=True)["Items"]
+
+    return scan
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py under a unique module name (its cold start runs here)."""
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"function_{name}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EVENTS = ROOT / "events"
+
+
+def event_file(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def lambda_context(function_name: str = "test") -> Any:
+    class Context:
+        function_name = "test"
+        memory_limit_in_mb = 512
+        invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:test"
+        aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 10_000
+
+    context = Context()
+    context.function_name = function_name
+    return context
+
