@@ -1,0 +1,72 @@
+# The two commands of the README: `make start` and `make test`. Everything else is what they need.
+SHELL := /bin/bash
+PYTHON ?= python3.13
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+LAYER_DIR := .build/layer
+LAYER_SOURCES := layers/shared/requirements.txt $(shell find layers/shared/nexus -type f -not -path '*/__pycache__/*' 2>/dev/null)
+PORT ?= 3000
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install start test lint format typecheck layer sam-build sam-check pytest bench clean
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed
+
+# The app's venv: the layer's dependencies plus the tools that check and test it.
+$(VENV)/.installed: pyproject.toml layers/shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --group dev
+	touch $@
+
+# aws-sam-cli pins older boto3/pydantic, so it lives in its own venv.
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+# The layer for this machine's architecture (the local runner and the event tests use it);
+# `sam build` makes the arm64 one that is deployed.
+layer: $(LAYER_DIR)/.built
+$(LAYER_DIR)/.built: $(VENV)/.installed $(LAYER_SOURCES)
+	rm -rf $(LAYER_DIR)
+	$(BIN)/pip install --quiet --target $(LAYER_DIR)/python -r layers/shared/requirements.txt
+	cp -r layers/shared/nexus $(LAYER_DIR)/python/nexus
+	find $(LAYER_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	touch $@
+
+start: install layer
+	$(BIN)/python -m local start --port $(PORT)
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+sam-build: $(SAM_VENV)/.installed
+	$(SAM) build --cached --parallel
+	@so=$$(find .aws-sam/build/SharedLayer -name '_pydantic_core*.so' | head -n 1); \
+	  file "$$so" | grep -q 'aarch64' || { echo "layer's pydantic_core is not arm64: $$so"; exit 1; }; \
+	  echo "arm64 layer ok: $$(basename $$so)"
+
+sam-check: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1
+
+pytest: $(VENV)/.installed layer
+	$(BIN)/pytest --cov --cov-report=term
+
+test: lint typecheck sam-check sam-build pytest
+
+clean:
+	rm -rf .build .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
