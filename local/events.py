@@ -40,7 +40,7 @@ def _specificity(route: Route) -> tuple[int, int]:
     return (-literal, -len(segments))
 
 
-def match_route(routes: list[Route], method: str, path: str) -> RouteMatch | None | str:
+def match_route(routes: list[Route], method: str, path: str) -> RouteMatch | str | None:
     """The route serving ``method path``; "method" if only the method does not match; None if none."""
     path_matched = False
     for route in sorted(routes, key=_specificity):

@@ -139,7 +139,7 @@ class Resolver:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
         }
-        self.parameters = {k: v for k, v in template.parameter_defaults().items()}
+        self.parameters = dict(template.parameter_defaults())
 
     def ref(self, name: str) -> str:
         if name in self.pseudo:
@@ -154,7 +154,7 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self.ref(argument)
             if key == "Fn::GetAtt":

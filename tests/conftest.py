@@ -65,7 +65,8 @@ def load_function(name: str) -> ModuleType:
     """Import functions/<name>/app.py under a unique module name (its cold start runs here)."""
     path = ROOT / "functions" / name / "app.py"
     spec = importlib.util.spec_from_file_location(f"function_{name}", path)
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -92,4 +93,3 @@ def lambda_context(function_name: str = "test") -> Any:
     context = Context()
     context.function_name = function_name
     return context
-

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
+
 from nexus.api import USERS_WRITE, authorize, create_app, json_response, lambda_entrypoint
 from nexus.operations.users import UserOperations
 from nexus.services import get_service

@@ -1,6 +1,7 @@
 """DELETE /users/{user_id}: delete a user, free its username and email, purge the cache."""
 
 from aws_lambda_powertools.event_handler import Response
+
 from nexus.api import USERS_WRITE, authorize, create_app, lambda_entrypoint
 from nexus.operations.users import UserOperations
 from nexus.services import get_service

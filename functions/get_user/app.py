@@ -1,6 +1,7 @@
 """GET /users/{user_id}: one user, cache-aside."""
 
 from aws_lambda_powertools.event_handler import Response
+
 from nexus.api import USERS_READ, authorize, create_app, json_response, lambda_entrypoint
 from nexus.operations.users import UserOperations
 from nexus.services import get_service

@@ -1,6 +1,7 @@
 """GET /health: 200 when every dependency answers, else 503 (no auth)."""
 
 from aws_lambda_powertools.event_handler import Response
+
 from nexus.api import create_app, json_response, lambda_entrypoint
 from nexus.operations.health import HealthOperations
 from nexus.services import get_service

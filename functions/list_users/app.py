@@ -1,6 +1,7 @@
 """GET /users: a page of users newest first, with filters and an exact total."""
 
 from aws_lambda_powertools.event_handler import Response
+
 from nexus.api import USERS_READ, authorize, create_app, json_response, lambda_entrypoint, parse_query
 from nexus.operations.users import UserOperations
 from nexus.services import get_service

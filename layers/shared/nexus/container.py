@@ -18,7 +18,8 @@ def _cache_backend(settings: Settings) -> CacheBackend:
 def register_all() -> None:
     """Register every service on the process-wide registry (no AWS call is made here)."""
     registry.register(Settings, Settings.from_env, dependencies=())
-    registry.register(CacheBackend, _cache_backend, dependencies=[Settings])
+    # The abstract contract is the key; settings pick the implementation.
+    registry.register(CacheBackend, _cache_backend, dependencies=[Settings])  # type: ignore[type-abstract]
     registry.register(CacheService)
     registry.register(UserService)
     registry.register(UserOperations)

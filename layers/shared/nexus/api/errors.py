@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -41,7 +41,7 @@ _TYPE_ERRORS = frozenset(
 def status_for(error: Exception) -> int:
     for error_type in type(error).__mro__:
         if error_type in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[error_type]  # type: ignore[index]
+            return STATUS_BY_ERROR[error_type]
     return 500
 
 
@@ -75,7 +75,7 @@ _PATTERN_REASONS = {
 }
 
 
-def _reason(error: dict[str, Any]) -> str:
+def _reason(error: Mapping[str, Any]) -> str:
     if error["type"] == "string_pattern_mismatch":
         pattern = str(error.get("ctx", {}).get("pattern", ""))
         return _PATTERN_REASONS.get(pattern, "has an invalid format")
@@ -88,7 +88,7 @@ def _reason(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def from_pydantic_errors(errors: Sequence[dict[str, Any]], *, source: str) -> NexusError:
+def from_pydantic_errors(errors: Sequence[Mapping[str, Any]], *, source: str) -> NexusError:
     """Map pydantic errors to a 400 (unreadable input) or a 422 (a rule is broken)."""
     if any(error["type"] == "json_invalid" for error in errors):
         return BadRequestError("Request body is not valid JSON")

@@ -103,7 +103,7 @@ class DynamoDBCacheBackend(CacheBackend):
             response = CacheItem._get_connection().delete_item(key, return_values="ALL_OLD")
         except PynamoDBException as exc:
             raise CacheBackendError(str(exc)) from exc
-        old = response.get("Attributes")
+        old: dict[str, Any] = (response or {}).get("Attributes") or {}
         return bool(old) and int(old["expires_at"]["N"]) > self._now()
 
     def exists(self, key: str) -> bool:
@@ -112,7 +112,9 @@ class DynamoDBCacheBackend(CacheBackend):
     def increment(self, key: str, amount: int, ttl: int) -> int:
         for _ in range(_MAX_RESETS):
             now = self._now()
-            live_integer = (CacheItem.key.does_not_exist() | (CacheItem.expires_at > now)) & CacheItem.value.does_not_exist()
+            live_integer = (
+                CacheItem.key.does_not_exist() | (CacheItem.expires_at > now)
+            ) & CacheItem.value.does_not_exist()
             try:
                 item = CacheItem(key)
                 item.update(

@@ -101,4 +101,3 @@ class UserOperations(Service):
             total = self._users.count_users(filters)
             self._cache.cache_user_total(generation, fingerprint, total)
         return total
-

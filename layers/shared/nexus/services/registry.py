@@ -13,11 +13,9 @@ import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from nexus.services.service import Service, ServiceNotInitializedError
-
-T = TypeVar("T")
 
 __all__ = [
     "DependencyCycleError",
@@ -90,7 +88,7 @@ class Registry:
         self._instances: dict[type, Any] = {}
         self._build_order: list[type] = []
 
-    def register(
+    def register[T](
         self,
         service_type: type[T],
         factory: Callable[..., T] | None = None,
@@ -104,10 +102,7 @@ class Registry:
         passed positionally in that order.
         """
         build = factory if factory is not None else service_type
-        if dependencies is None:
-            deps = _injected_parameters(build)
-        else:
-            deps = tuple((None, dep) for dep in dependencies)
+        deps = _injected_parameters(build) if dependencies is None else tuple((None, d) for d in dependencies)
         if service_type in self._instances:
             raise RegistryError(f"{_name(service_type)} is already built; register before start()")
         self._registrations[service_type] = _Registration(build, deps)
@@ -115,7 +110,7 @@ class Registry:
     def __contains__(self, service_type: object) -> bool:
         return service_type in self._registrations
 
-    def register_instance(self, service_type: type[T], instance: T) -> None:
+    def register_instance[T](self, service_type: type[T], instance: T) -> None:
         self.register(service_type, lambda: instance, dependencies=())
 
     def resolution_order(self, roots: Sequence[type] | None = None) -> list[type]:
@@ -163,7 +158,7 @@ class Registry:
             self._instances[service_type] = instance
             self._build_order.append(service_type)
 
-    def get(self, service_type: type[T]) -> T:
+    def get[T](self, service_type: type[T]) -> T:
         try:
             return cast(T, self._instances[service_type])
         except KeyError:
@@ -199,7 +194,7 @@ class Registry:
 registry = Registry()
 
 
-def register_service(
+def register_service[T](
     service_type: type[T],
     factory: Callable[..., T] | None = None,
     *,
@@ -209,6 +204,6 @@ def register_service(
     registry.register(service_type, factory, dependencies=dependencies)
 
 
-def get_service(service_type: type[T]) -> T:
+def get_service[T](service_type: type[T]) -> T:
     """Get a built singleton from the process-wide registry."""
     return registry.get(service_type)

@@ -52,7 +52,7 @@ class UsersTableItem(Model):
     kind = DiscriminatorAttribute()
 
 
-class NewestFirstIndex(GlobalSecondaryIndex["UserItem"]):
+class NewestFirstIndex(GlobalSecondaryIndex["UserItem"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = LIST_INDEX_NAME
         projection = AllProjection()
@@ -67,7 +67,8 @@ class UserItem(UsersTableItem, discriminator="user"):
     email = UnicodeAttribute()
     full_name = UnicodeAttribute(null=True)
     is_active = BooleanAttribute()
-    tags: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)
+    # pynamodb's stubs type `of` as the Python type, but it takes the attribute class.
+    tags: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     # Every write increments it; conditions on it make read-modify-write safe.

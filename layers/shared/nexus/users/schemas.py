@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -137,7 +137,9 @@ class ListUsersQuery(BaseModel):
 
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, max_length=1024)
-    search: Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_control_characters)] | None = None
+    search: (
+        Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_control_characters)] | None
+    ) = None
     is_active: bool | None = None
     tag: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 

@@ -150,7 +150,7 @@ class UserService(Service):
 
     @staticmethod
     def _counter_actions(*, total: int = 0, active: int = 0) -> list[Action]:
-        actions = [CounterItem.generation.add(1)]
+        actions: list[Action] = [CounterItem.generation.add(1)]
         if total:
             actions.append(CounterItem.total.add(total))
         if active:
