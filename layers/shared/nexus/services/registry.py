@@ -77,7 +77,7 @@ def _injected_parameters(factory: Callable[..., Any]) -> tuple[tuple[str | None,
 
 
 def _name(obj: object) -> str:
-    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+    return getattr(obj, "__name__", None) or repr(obj)
 
 
 class Registry:

@@ -1,0 +1,91 @@
+"""Uniqueness under real concurrency: 16 writers race for one username and email.
+
+moto runs in server mode over real HTTP; each thread plays one Lambda execution
+environment calling the create operation at the same moment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+
+from local.resources import LocalResources
+from local.template import Template
+from nexus import container
+from nexus.api.errors import status_for
+from nexus.errors import ConflictError
+from nexus.operations.users import UserOperations
+from nexus.services import get_service
+from nexus.users import NewUser
+from tests.conftest import FAKE_CREDENTIALS
+from tests.moto_server import serialized_moto_server
+
+WRITERS = 16
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalResources]:
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with serialized_moto_server() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        resources = LocalResources(template, boto3.Session(), endpoint).create_all()
+        for name, value in resources.environment(template.functions()["CreateUserFunction"]).items():
+            monkeypatch.setenv(name, value)
+        container.start(UserOperations)
+        yield resources
+
+
+def _race(new_users: list[NewUser]) -> list[int | str]:
+    operations = get_service(UserOperations)
+    start = threading.Barrier(len(new_users))
+
+    def create(new_user: NewUser) -> int | str:
+        start.wait()
+        try:
+            operations.create_user_with_welcome(new_user)
+        except ConflictError as exc:
+            return f"{status_for(exc)} {exc.code}"
+        return 201
+
+    with ThreadPoolExecutor(max_workers=len(new_users)) as pool:
+        return list(pool.map(create, new_users))
+
+
+def _items(resources: LocalResources) -> list[dict[str, dict[str, str]]]:
+    client = resources.client("dynamodb")
+    return client.scan(TableName=resources.physical["UsersTable"]["Ref"], ConsistentRead=True)["Items"]
+
+
+def test_one_of_sixteen_identical_creates_wins(server_stack: LocalResources) -> None:
+    outcomes = _race([NewUser(username="Racer", email="racer@example.com") for _ in range(WRITERS)])
+
+    assert outcomes.count(201) == 1
+    assert sorted(o for o in outcomes if o != 201) == ["409 username_taken"] * (WRITERS - 1)
+    items = _items(server_stack)
+    kinds = sorted(item["pk"]["S"].split("#")[0] for item in items)
+    assert kinds == ["COUNTER", "EMAIL", "USER", "USERNAME"]
+    counter = next(item for item in items if item["pk"]["S"] == "COUNTER#users")
+    assert (counter["total"]["N"], counter["active"]["N"]) == ("1", "1")
+    user_id = next(item["user_id"]["S"] for item in items if item["pk"]["S"].startswith("USER#"))
+    sentinel_owners = {item["user_id"]["S"] for item in items if item["pk"]["S"].startswith(("USERNAME#", "EMAIL#"))}
+    assert sentinel_owners == {user_id}
+
+
+def test_same_email_in_other_cases_is_taken_once(server_stack: LocalResources) -> None:
+    new_users = [NewUser(username=f"writer{i}", email=f"Shared@{'EXAMPLE' if i % 2 else 'example'}.com") for i in range(WRITERS)]
+
+    outcomes = _race(new_users)
+
+    assert outcomes.count(201) == 1
+    assert sorted(o for o in outcomes if o != 201) == ["409 email_taken"] * (WRITERS - 1)
+    items = _items(server_stack)
+    assert len([i for i in items if i["pk"]["S"].startswith("USERNAME#")]) == 1
+    counter = next(item for item in items if item["pk"]["S"] == "COUNTER#users")
+    assert counter["total"]["N"] == "1"

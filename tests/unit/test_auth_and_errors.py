@@ -1,0 +1,71 @@
+import pytest
+from pydantic import ValidationError as PydanticValidationError
+
+from nexus.api.auth import granted_scopes, require_scope
+from nexus.api.errors import error_response, from_pydantic_errors, status_for
+from nexus.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError, ValidationError
+from nexus.users.schemas import ListUsersQuery, NewUser
+
+
+def _event(claims: dict[str, object] | None, scopes: list[str] | None = None) -> dict[str, object]:
+    if claims is None:
+        return {"requestContext": {}}
+    return {"requestContext": {"authorizer": {"jwt": {"claims": claims, "scopes": scopes}}}}
+
+
+@pytest.mark.parametrize(
+    ("claims", "scopes", "expected"),
+    [
+        ({"scope": "users:read users:write"}, None, {"users:read", "users:write"}),
+        ({"scopes": "[users:read analytics:read]"}, None, {"users:read", "analytics:read"}),
+        ({"scopes": ["users:read"]}, None, {"users:read"}),
+        ({"sub": "x"}, ["users:write"], {"users:write"}),
+        ({"sub": "x"}, None, set()),
+    ],
+)
+def test_scopes_come_from_scope_scopes_or_the_authorizer(claims, scopes, expected) -> None:
+    assert granted_scopes(_event(claims, scopes)) == expected
+
+
+def test_no_token_is_401_and_missing_scope_is_403() -> None:
+    with pytest.raises(UnauthorizedError):
+        require_scope(_event(None), "users:read")
+    with pytest.raises(ForbiddenError, match="users:write"):
+        require_scope(_event({"scope": "users:read"}), "users:write")
+    require_scope(_event({"scope": "users:read"}), "users:read")
+
+
+def test_statuses_follow_the_hierarchy() -> None:
+    assert status_for(ConflictError("taken", code="email_taken")) == 409
+    assert status_for(ValidationError([])) == 422
+    assert status_for(RuntimeError("boom")) == 500
+
+
+def test_an_unexpected_error_names_no_internals() -> None:
+    response = error_response(RuntimeError("table users-prod is on fire"), "req-1")
+
+    assert response.status_code == 500
+    assert response.body == {"error": {"code": "internal_error", "message": "Internal server error", "request_id": "req-1"}}
+
+
+def test_body_rule_errors_are_422_with_details() -> None:
+    with pytest.raises(PydanticValidationError) as caught:
+        NewUser.model_validate({"username": "a!", "email": "x@example.com", "created_at": "now"})
+
+    error = from_pydantic_errors(caught.value.errors(), source="body")
+
+    assert isinstance(error, ValidationError)
+    assert {(d.field, d.reason) for d in error.details} == {
+        ("username", "must be 3 to 50 characters of A-Z a-z 0-9 _ . -"),
+        ("created_at", "is read-only"),
+    }
+
+
+def test_query_type_errors_are_400_and_rule_errors_422() -> None:
+    with pytest.raises(PydanticValidationError) as wrong_type:
+        ListUsersQuery.model_validate({"limit": "many"})
+    with pytest.raises(PydanticValidationError) as out_of_range:
+        ListUsersQuery.model_validate({"limit": "500"})
+
+    assert isinstance(from_pydantic_errors(wrong_type.value.errors(), source="query"), BadRequestError)
+    assert isinstance(from_pydantic_errors(out_of_range.value.errors(), source="query"), ValidationError)

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import pytest
+
+from nexus.services import (
+    DependencyCycleError,
+    MissingDependencyError,
+    Registry,
+    Service,
+    ServiceNotInitializedError,
+    inject,
+)
+
+
+class Clock:
+    pass
+
+
+class Store(Service):
+    built = 0
+
+    def __init__(self, clock: Clock = inject()) -> None:
+        super().__init__()
+        Store.built += 1
+        self.clock = clock
+        self.setups = 0
+        self.teardowns = 0
+        self.invocations_ended = 0
+
+    def _setup(self) -> None:
+        self.setups += 1
+
+    def _teardown(self) -> None:
+        self.teardowns += 1
+
+    def end_invocation(self) -> None:
+        self.invocations_ended += 1
+
+    def read(self) -> str:
+        self.validate_initialization()
+        return "value"
+
+
+class Api(Service):
+    def __init__(self, store: Store = inject()) -> None:
+        super().__init__()
+        self.store = store
+
+
+@pytest.fixture
+def registry() -> Registry:
+    Store.built = 0
+    registry = Registry()
+    registry.register(Clock, dependencies=())
+    registry.register(Store)
+    registry.register(Api)
+    return registry
+
+
+def test_injects_dependencies_by_annotation_and_initializes(registry: Registry) -> None:
+    registry.start(Api)
+
+    api = registry.get(Api)
+    assert api.store is registry.get(Store)
+    assert api.store.clock is registry.get(Clock)
+    assert api.is_initialized
+    assert api.store.setups == 1
+
+
+def test_singletons_are_built_once_and_reused(registry: Registry) -> None:
+    registry.start(Api)
+    registry.start(Api)
+    registry.start()
+
+    assert Store.built == 1
+    assert registry.get(Store) is registry.get(Api).store
+
+
+def test_start_with_roots_builds_only_what_they_need(registry: Registry) -> None:
+    registry.start(Store)
+
+    assert registry.get(Store).read() == "value"
+    with pytest.raises(ServiceNotInitializedError, match="Api"):
+        registry.get(Api)
+
+
+def test_resolution_order_puts_dependencies_first(registry: Registry) -> None:
+    assert registry.resolution_order() == [Clock, Store, Api]
+
+
+def test_explicit_dependencies_are_passed_positionally() -> None:
+    registry = Registry()
+    registry.register(Clock, dependencies=())
+    registry.register(Store, lambda clock: Store(clock), dependencies=[Clock])
+
+    registry.start()
+
+    assert isinstance(registry.get(Store).clock, Clock)
+
+
+def test_a_missing_dependency_is_named_at_start() -> None:
+    registry = Registry()
+    registry.register(Store)
+
+    with pytest.raises(MissingDependencyError, match="Store depends on Clock, which is not registered"):
+        registry.start()
+
+
+def test_a_missing_dependency_anywhere_fails_even_a_partial_start(registry: Registry) -> None:
+    class Orphan(Service):
+        def __init__(self, api: Api = inject(), ghost: float = inject()) -> None:
+            super().__init__()
+
+    registry.register(Orphan)
+
+    with pytest.raises(MissingDependencyError, match="Orphan depends on float"):
+        registry.start(Store)
+
+
+def test_a_cycle_is_named_at_start() -> None:
+    class First(Service):
+        def __init__(self, second: Second = inject()) -> None:
+            super().__init__()
+
+    class Second(Service):
+        def __init__(self, first: First = inject()) -> None:
+            super().__init__()
+
+    registry = Registry()
+    registry.register(First, dependencies=[Second])
+    registry.register(Second, dependencies=[First])
+
+    with pytest.raises(DependencyCycleError, match="First -> Second -> First"):
+        registry.start()
+
+
+def test_get_of_an_unregistered_type_names_it() -> None:
+    with pytest.raises(MissingDependencyError, match="Clock is not registered"):
+        Registry().get(Clock)
+
+
+def test_invocation_scope_ends_every_invocation_even_on_error(registry: Registry) -> None:
+    registry.start()
+    store = registry.get(Store)
+
+    with registry.invocation():
+        pass
+    with pytest.raises(RuntimeError), registry.invocation():
+        raise RuntimeError("handler failed")
+
+    assert store.invocations_ended == 2
+
+
+def test_cleanup_runs_once_and_forgets_instances(registry: Registry) -> None:
+    registry.start()
+    store = registry.get(Store)
+
+    registry.cleanup()
+    registry.cleanup()
+
+    assert store.teardowns == 1
+    assert not store.is_initialized
+    with pytest.raises(ServiceNotInitializedError):
+        registry.get(Store)
+
+
+def test_lifecycle_is_idempotent_and_use_before_initialize_names_the_service() -> None:
+    store = Store(Clock())
+
+    with pytest.raises(ServiceNotInitializedError, match="Store is not initialized"):
+        store.read()
+    store.initialize()
+    store.initialize()
+    store.cleanup()
+    store.cleanup()
+
+    assert (store.setups, store.teardowns) == (1, 1)
+
+
+def test_inject_without_annotation_is_refused() -> None:
+    class Bad(Service):
+        def __init__(self, thing=inject()) -> None:  # type: ignore[no-untyped-def]
+            super().__init__()
+
+    with pytest.raises(RuntimeError, match="without a type annotation"):
+        Registry().register(Bad)
+
+
+def test_register_after_build_is_refused(registry: Registry) -> None:
+    registry.start()
+
+    with pytest.raises(RuntimeError, match="already built"):
+        registry.register(Store)

@@ -1,0 +1,39 @@
+import pytest
+
+from nexus.errors import ConfigurationError
+from nexus.settings import Settings
+
+VALID = {
+    "USERS_TABLE_NAME": "users",
+    "CACHE_TABLE_NAME": "cache",
+    "CURSOR_SIGNING_KEY": "k" * 32,
+}
+
+
+def test_reads_typed_values_and_defaults() -> None:
+    settings = Settings.from_env({**VALID, "USER_LIST_SHARDS": "4"})
+
+    assert settings.users_table_name == "users"
+    assert settings.user_list_shards == 4
+    assert settings.cache_default_ttl_seconds == 3600
+
+
+def test_a_missing_variable_is_named() -> None:
+    env = dict(VALID)
+    del env["USERS_TABLE_NAME"]
+
+    with pytest.raises(ConfigurationError, match="USERS_TABLE_NAME: Field required"):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("USER_LIST_SHARDS", "many"), ("USER_LIST_SHARDS", "0"), ("CACHE_DEFAULT_TTL_SECONDS", "-1"), ("CURSOR_SIGNING_KEY", "short")],
+)
+def test_a_malformed_variable_is_named(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_env({**VALID, variable: value})
+
+
+def test_the_signing_key_is_never_printed() -> None:
+    assert "k" * 32 not in repr(Settings.from_env(VALID))
