@@ -47,7 +47,25 @@ class LocalResources:
             self._create_table(logical_id, resource.get("Properties", {}))
         for logical_id in self.template.of_type("AWS::SecretsManager::Secret"):
             self._create_secret(logical_id)
+        for logical_id, resource in self.template.of_type("AWS::Kinesis::Stream").items():
+            self._create_stream(logical_id, resource.get("Properties", {}))
+        for logical_id, resource in self.template.of_type("AWS::SQS::Queue").items():
+            self._create_queue(logical_id, resource.get("Properties", {}))
         return self
+
+    def _create_stream(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("Name") or f"nexus-local-{logical_id}"
+        kinesis = self.client("kinesis")
+        kinesis.create_stream(StreamName=name, ShardCount=int(props.get("ShardCount", 1)))
+        arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+        self.physical[logical_id] = {"Ref": name, "Arn": arn}
+
+    def _create_queue(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("QueueName") or f"nexus-local-{logical_id}"
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
 
     def _create_table(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("TableName") or f"nexus-local-{logical_id}"

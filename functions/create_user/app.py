@@ -5,8 +5,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from nexus.api import USERS_WRITE, authorize, create_app, json_response, lambda_entrypoint
-from nexus.operations.users import UserOperations
+from nexus.api import USERS_WRITE, create_app, json_response, lambda_entrypoint
+from nexus.operations.users import UserCommands
 from nexus.services import get_service
 from nexus.users import NewUser
 
@@ -15,9 +15,8 @@ app = create_app()
 
 @app.post("/users")
 def create_user(new_user: Annotated[NewUser, Body()]) -> Response[dict[str, object]]:
-    authorize(app, USERS_WRITE)
-    user = get_service(UserOperations).create_user_with_welcome(new_user)
+    user = get_service(UserCommands).create_user_with_welcome(new_user)
     return json_response(201, user, headers={"Location": f"/users/{user.id}"})
 
 
-handler = lambda_entrypoint(app, UserOperations)
+handler = lambda_entrypoint(app, UserCommands, scope=USERS_WRITE)

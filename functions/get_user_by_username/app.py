@@ -2,8 +2,8 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from nexus.api import USERS_READ, authorize, create_app, json_response, lambda_entrypoint
-from nexus.operations.users import UserOperations
+from nexus.api import USERS_READ, create_app, json_response, lambda_entrypoint
+from nexus.operations.users import UserQueries
 from nexus.services import get_service
 
 app = create_app()
@@ -11,8 +11,7 @@ app = create_app()
 
 @app.get("/users/by-username/<username>")
 def get_user_by_username(username: str) -> Response[dict[str, object]]:
-    authorize(app, USERS_READ)
-    return json_response(200, get_service(UserOperations).get_user_by_username(username))
+    return json_response(200, get_service(UserQueries).get_user_by_username(username))
 
 
-handler = lambda_entrypoint(app, UserOperations)
+handler = lambda_entrypoint(app, UserQueries, scope=USERS_READ)

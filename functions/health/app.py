@@ -16,4 +16,4 @@ def health() -> Response[dict[str, object]]:
     return json_response(200 if healthy else 503, {"status": "ok" if healthy else "unavailable", "checks": checks})
 
 
-handler = lambda_entrypoint(app, HealthOperations)
+handler = lambda_entrypoint(app, HealthOperations, scope=None)

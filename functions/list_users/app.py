@@ -2,8 +2,8 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from nexus.api import USERS_READ, authorize, create_app, json_response, lambda_entrypoint, parse_query
-from nexus.operations.users import UserOperations
+from nexus.api import USERS_READ, create_app, json_response, lambda_entrypoint, parse_query
+from nexus.operations.users import UserQueries
 from nexus.services import get_service
 from nexus.users.schemas import ListUsersQuery
 
@@ -12,10 +12,9 @@ app = create_app()
 
 @app.get("/users")
 def list_users() -> Response[dict[str, object]]:
-    authorize(app, USERS_READ)
     query = parse_query(app, ListUsersQuery)
-    page = get_service(UserOperations).list_users(query.filters(), query.limit, query.cursor)
+    page = get_service(UserQueries).list_users(query.filters(), query.limit, query.cursor)
     return json_response(200, page)
 
 
-handler = lambda_entrypoint(app, UserOperations)
+handler = lambda_entrypoint(app, UserQueries, scope=USERS_READ)

@@ -5,8 +5,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from nexus.api import USERS_WRITE, authorize, create_app, json_response, lambda_entrypoint
-from nexus.operations.users import UserOperations
+from nexus.api import USERS_WRITE, create_app, json_response, lambda_entrypoint
+from nexus.operations.users import UserCommands
 from nexus.services import get_service
 from nexus.users import UserChanges
 
@@ -15,8 +15,7 @@ app = create_app()
 
 @app.patch("/users/<user_id>")
 def update_user(user_id: str, changes: Annotated[UserChanges, Body()]) -> Response[dict[str, object]]:
-    authorize(app, USERS_WRITE)
-    return json_response(200, get_service(UserOperations).update_user(user_id, changes))
+    return json_response(200, get_service(UserCommands).update_user(user_id, changes))
 
 
-handler = lambda_entrypoint(app, UserOperations)
+handler = lambda_entrypoint(app, UserCommands, scope=USERS_WRITE)

@@ -1,11 +1,21 @@
-"""The composition root: every service and how it is built, in one place."""
+"""The composition root: every service and how it is built, in one place.
+
+Registration makes no AWS call; ``start(*roots)`` builds only what those roots need,
+so each function pays at cold start for its own clients and nothing else.
+"""
 
 from __future__ import annotations
 
+import boto3
+
+from nexus.analytics import AnalyticsService
+from nexus.analytics.consumer import EventCountConsumer
+from nexus.analytics.counts import EventCountStore
 from nexus.cache import CacheBackend, CacheService
 from nexus.cache.dynamodb import DynamoDBCacheBackend
+from nexus.operations.analytics import AnalyticsOperations, StatsOperations
 from nexus.operations.health import HealthOperations
-from nexus.operations.users import UserOperations
+from nexus.operations.users import UserCommands, UserQueries
 from nexus.services import registry
 from nexus.settings import Settings
 from nexus.users import UserService
@@ -15,14 +25,32 @@ def _cache_backend(settings: Settings) -> CacheBackend:
     return DynamoDBCacheBackend(settings.cache_table_name)
 
 
+def _analytics(settings: Settings) -> AnalyticsService:
+    return AnalyticsService(settings.analytics_stream_name)
+
+
+def _event_counts(settings: Settings) -> EventCountStore:
+    return EventCountStore(settings.analytics_table_name, boto3.client("dynamodb"))
+
+
+def _event_consumer(settings: Settings, store: EventCountStore) -> EventCountConsumer:
+    return EventCountConsumer(store, settings.analytics_dead_letter_queue_url, boto3.client("sqs"))
+
+
 def register_all() -> None:
-    """Register every service on the process-wide registry (no AWS call is made here)."""
+    """Register every service on the process-wide registry."""
     registry.register(Settings, Settings.from_env, dependencies=())
     # The abstract contract is the key; settings pick the implementation.
     registry.register(CacheBackend, _cache_backend, dependencies=[Settings])  # type: ignore[type-abstract]
     registry.register(CacheService)
     registry.register(UserService)
-    registry.register(UserOperations)
+    registry.register(AnalyticsService, _analytics, dependencies=[Settings])
+    registry.register(EventCountStore, _event_counts, dependencies=[Settings])
+    registry.register(EventCountConsumer, _event_consumer, dependencies=[Settings, EventCountStore])
+    registry.register(UserQueries)
+    registry.register(UserCommands)
+    registry.register(AnalyticsOperations)
+    registry.register(StatsOperations)
     registry.register(HealthOperations)
 
 

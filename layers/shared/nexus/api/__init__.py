@@ -1,6 +1,13 @@
 """HTTP glue shared by the functions: resolver, auth, errors, responses."""
 
-from nexus.api.app import authorize, create_app, json_response, lambda_entrypoint, parse_query
+from nexus.api.app import (
+    create_app,
+    event_entrypoint,
+    json_response,
+    lambda_entrypoint,
+    parse_json_body,
+    parse_query,
+)
 from nexus.api.auth import ANALYTICS_READ, ANALYTICS_WRITE, USERS_READ, USERS_WRITE
 
 __all__ = [
@@ -8,9 +15,10 @@ __all__ = [
     "ANALYTICS_WRITE",
     "USERS_READ",
     "USERS_WRITE",
-    "authorize",
     "create_app",
+    "event_entrypoint",
     "json_response",
     "lambda_entrypoint",
+    "parse_json_body",
     "parse_query",
 ]

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -33,12 +36,11 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
     return str(app.current_event.request_context.request_id or "")
 
 
-def _check_body(app: APIGatewayHttpResolver, limit: int) -> None:
-    """413 over the route's limit, 400 for a body that is not UTF-8 (before any parsing)."""
-    event = app.current_event
-    raw = event.body or ""
+def _check_body(event: dict[str, Any], limit: int) -> None:
+    """413 over the route's limit, 400 for a body that is not UTF-8."""
+    raw = event.get("body") or ""
     try:
-        data = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+        data = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
     except (binascii.Error, ValueError):
         raise BadRequestError("Request body is not valid base64") from None
     if len(data) > limit:
@@ -49,15 +51,9 @@ def _check_body(app: APIGatewayHttpResolver, limit: int) -> None:
         raise BadRequestError("Request body is not UTF-8") from None
 
 
-def create_app(*, body_limit: int = DEFAULT_BODY_LIMIT) -> APIGatewayHttpResolver:
+def create_app() -> APIGatewayHttpResolver:
     """An HTTP API resolver whose every error answers with API.md's error body."""
     app = APIGatewayHttpResolver(enable_validation=True)
-
-    def body_guard(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        _check_body(app, body_limit)
-        return next_middleware(app)
-
-    app.use(middlewares=[body_guard])
 
     @app.exception_handler(NexusError)
     def handle_expected(error: NexusError) -> Response[Any]:
@@ -85,8 +81,20 @@ def create_app(*, body_limit: int = DEFAULT_BODY_LIMIT) -> APIGatewayHttpResolve
     return app
 
 
-def authorize(app: APIGatewayHttpResolver, scope: str) -> None:
-    require_scope(app.current_event.raw_event, scope)
+def _rejection(event: dict[str, Any], scope: str | None, body_limit: int) -> NexusError | None:
+    """What API Gateway and the route's limits refuse before the route parses anything."""
+    try:
+        if scope is not None:
+            require_scope(event, scope)
+        _check_body(event, body_limit)
+    except NexusError as error:
+        return error
+    return None
+
+
+def _render(response: Response[Any], event: dict[str, Any]) -> dict[str, Any]:
+    builder: ResponseBuilder[Any] = ResponseBuilder(response, serializer=partial(json.dumps, separators=(",", ":")))
+    return builder.build(APIGatewayProxyEventV2(event))
 
 
 def parse_query[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
@@ -107,20 +115,59 @@ def parse_query[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
         raise from_pydantic_errors(exc.errors(), source="query") from None
 
 
+def parse_json_body[T](app: APIGatewayHttpResolver, parse: Callable[[Any], T]) -> T:
+    """Decode the JSON body (400 if it is not JSON) and validate it with ``parse`` (422)."""
+    try:
+        body = json.loads(app.current_event.decoded_body or "")
+    except ValueError:
+        raise BadRequestError("Request body is not valid JSON") from None
+    try:
+        return parse(body)
+    except PydanticValidationError as exc:
+        raise from_pydantic_errors(exc.errors(), source="body") from None
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
     if isinstance(body, BaseModel):
         body = body.model_dump(mode="json")
     return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
-def lambda_entrypoint(app: APIGatewayHttpResolver, *services: type) -> Handler:
-    """Cold start builds ``services``; every invocation gets logging, metrics and its own scope."""
+def lambda_entrypoint(
+    app: APIGatewayHttpResolver,
+    *services: type,
+    scope: str | None,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+) -> Handler:
+    """The function's handler.
+
+    Cold start builds ``services``. Every invocation gets logging, metrics and its own
+    scope, and is checked for the token's ``scope`` (None: no auth) and the body limit
+    before routing, so that a refused request is refused before its body is read.
+    """
     container.start(*services)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         with registry.invocation():
+            rejection = _rejection(event, scope, body_limit)
+            if rejection is not None:
+                request_id = str((event.get("requestContext") or {}).get("requestId", ""))
+                return _render(error_response(rejection, request_id), event)
             return app.resolve(event, context)
+
+    return handler
+
+
+def event_entrypoint(function: Handler, *services: type) -> Handler:
+    """The same cold start, logging, metrics and scope for stream and queue triggers."""
+    container.start(*services)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        with registry.invocation():
+            return function(event, context)
 
     return handler

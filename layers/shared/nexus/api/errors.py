@@ -92,6 +92,8 @@ def from_pydantic_errors(errors: Sequence[Mapping[str, Any]], *, source: str) ->
     """Map pydantic errors to a 400 (unreadable input) or a 422 (a rule is broken)."""
     if any(error["type"] == "json_invalid" for error in errors):
         return BadRequestError("Request body is not valid JSON")
+    if any(error["type"] == "missing" and tuple(error["loc"]) == ("body",) for error in errors):
+        return BadRequestError("Request body is missing: send a JSON object")
     details = [FieldError(_field_name(error["loc"]), _reason(error)) for error in errors]
     if source == "query" and any(error["type"] in _TYPE_ERRORS for error in errors):
         wrong = ", ".join(f"{d.field} {d.reason}" for d in details)

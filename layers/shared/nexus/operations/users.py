@@ -1,7 +1,12 @@
-"""Composite user operations: each one is what one Lambda function does."""
+"""Composite user operations: each one is what one Lambda function does.
+
+Reads and writes are separate classes so that the read functions build neither the
+Kinesis nor the SES client at cold start.
+"""
 
 from __future__ import annotations
 
+from nexus.analytics import AnalyticsService
 from nexus.cache import CacheService
 from nexus.errors import NotFoundError
 from nexus.services import Service, inject
@@ -15,7 +20,7 @@ def _user_not_found(user_id: str) -> NotFoundError:
     return NotFoundError(f"No user with id {user_id!r}")
 
 
-class UserOperations(Service):
+class UserQueries(Service):
     def __init__(
         self,
         users: UserService = inject(),
@@ -26,13 +31,6 @@ class UserOperations(Service):
         self._users = users
         self._cache = cache
         self._cursors = CursorCodec(settings.cursor_signing_key.get_secret_value().encode())
-
-    def create_user_with_welcome(self, new: NewUser) -> User:
-        """Create the user (one transaction) and cache it."""
-        self.validate_initialization()
-        user = self._users.create_user(new)
-        self._cache.set_user_cache(user)
-        return user
 
     def get_user(self, user_id: str) -> User:
         """Cache-aside: one cache read on a hit; cache read, table read and cache fill on a miss."""
@@ -55,31 +53,12 @@ class UserOperations(Service):
             raise NotFoundError(f"No user named {username!r}")
         return user
 
-    def update_user(self, user_id: str, changes: UserChanges) -> User:
-        """Update, then refresh the cache with the new version."""
-        self.validate_initialization()
-        user = self._users.update_user(user_id, changes) if ULID_PATTERN.match(user_id) else None
-        if user is None:
-            raise _user_not_found(user_id)
-        self._cache.set_user_cache(user)
-        return user
-
-    def delete_user(self, user_id: str) -> User:
-        """Delete, then replace the cached user by a tombstone."""
-        self.validate_initialization()
-        deleted = self._users.delete_user(user_id) if ULID_PATTERN.match(user_id) else None
-        if deleted is None:
-            raise _user_not_found(user_id)
-        self._cache.invalidate_user_cache(user_id, deleted.version)
-        return deleted
-
     def list_users(self, filters: UserFilters, limit: int, cursor: str | None = None) -> UserPage:
         """One page newest first, served from a cache keyed by the table's write generation."""
         self.validate_initialization()
         after_id = self._cursors.decode(cursor, filters) if cursor else None
         counts = self._users.get_counts()
-        fingerprint = filters.fingerprint()
-        page_key = (fingerprint, str(limit), after_id or "")
+        page_key = (filters.fingerprint(), str(limit), after_id or "")
         cached = self._cache.get_cached_user_list(counts.generation, page_key)
         if cached is not None:
             return cached
@@ -101,3 +80,44 @@ class UserOperations(Service):
             total = self._users.count_users(filters)
             self._cache.cache_user_total(generation, fingerprint, total)
         return total
+
+
+class UserCommands(Service):
+    def __init__(
+        self,
+        users: UserService = inject(),
+        cache: CacheService = inject(),
+        analytics: AnalyticsService = inject(),
+    ) -> None:
+        super().__init__()
+        self._users = users
+        self._cache = cache
+        self._analytics = analytics
+
+    def create_user_with_welcome(self, new: NewUser) -> User:
+        """Create the user (one transaction), cache it and record ``user_created``."""
+        self.validate_initialization()
+        user = self._users.create_user(new)
+        self._cache.set_user_cache(user)
+        self._analytics.track_event("user_created", user.id, {"registration_source": new.source or "unknown"})
+        return user
+
+    def update_user(self, user_id: str, changes: UserChanges) -> User:
+        """Update, refresh the cache with the new version, record ``user_updated``."""
+        self.validate_initialization()
+        user = self._users.update_user(user_id, changes) if ULID_PATTERN.match(user_id) else None
+        if user is None:
+            raise _user_not_found(user_id)
+        self._cache.set_user_cache(user)
+        self._analytics.track_event("user_updated", user.id, {"fields": sorted(changes.model_fields_set)})
+        return user
+
+    def delete_user(self, user_id: str) -> User:
+        """Delete, replace the cached user by a tombstone, record ``user_deleted``."""
+        self.validate_initialization()
+        deleted = self._users.delete_user(user_id) if ULID_PATTERN.match(user_id) else None
+        if deleted is None:
+            raise _user_not_found(user_id)
+        self._cache.invalidate_user_cache(user_id, deleted.version)
+        self._analytics.track_event("user_deleted", user_id)
+        return deleted

@@ -1,0 +1,21 @@
+"""GET /stats/events: counts per UTC day from the consumer's exact counters."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from nexus.analytics.schemas import EventStatsQuery
+from nexus.api import ANALYTICS_READ, create_app, json_response, lambda_entrypoint, parse_query
+from nexus.operations.analytics import StatsOperations
+from nexus.services import get_service
+
+app = create_app()
+
+
+@app.get("/stats/events")
+def event_stats() -> Response[dict[str, Any]]:
+    query = parse_query(app, EventStatsQuery)
+    return json_response(200, get_service(StatsOperations).event_stats(query.event_type, query.days))
+
+
+handler = lambda_entrypoint(app, StatsOperations, scope=ANALYTICS_READ)

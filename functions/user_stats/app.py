@@ -1,0 +1,19 @@
+"""GET /stats/users: totals from the users table's exact counters."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from nexus.api import ANALYTICS_READ, create_app, json_response, lambda_entrypoint
+from nexus.operations.analytics import StatsOperations
+from nexus.services import get_service
+
+app = create_app()
+
+
+@app.get("/stats/users")
+def user_stats() -> Response[dict[str, Any]]:
+    return json_response(200, get_service(StatsOperations).user_stats())
+
+
+handler = lambda_entrypoint(app, StatsOperations, scope=ANALYTICS_READ)

@@ -1,0 +1,100 @@
+"""The stream consumer: parse a Kinesis batch, dead-letter poison records, count the rest once.
+
+- A poison record (not JSON, wrong schema) is sent to the dead-letter queue with its
+  shard and sequence number and is NOT reported as failed, so it never blocks the shard.
+- Any other failure of a record (e.g. the dead-letter send) is reported as a batch item
+  failure: Lambda resumes from the lowest one, so only records before it are counted now.
+- The countable records go to ``EventCountStore.count_batch``: one transaction.
+  If it fails, every countable record is reported failed and the batch comes back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections import defaultdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+from pydantic import ValidationError as PydanticValidationError
+
+from nexus.analytics.counts import CountableRecord, EventCountStore
+from nexus.analytics.schemas import RecordedEvent
+from nexus.observability import logger, metrics
+from nexus.services import Service
+
+
+def shard_of(record: KinesisStreamRecord) -> str:
+    # eventID is "<shard id>:<sequence number>"
+    return str(record.event_id).split(":", 1)[0]
+
+
+class EventCountConsumer(Service):
+    def __init__(self, store: EventCountStore, dead_letter_queue_url: str, sqs_client: Any) -> None:
+        super().__init__()
+        self._store = store
+        self._dead_letter_queue_url = dead_letter_queue_url
+        self._sqs = sqs_client
+
+    def handle(self, event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+        """Process one Kinesis batch; return the partial batch response."""
+        self.validate_initialization()
+        processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+        # One batch comes from one shard; grouping keeps the checkpoint right regardless.
+        countable: dict[str, list[CountableRecord]] = defaultdict(list)
+
+        def parse(record: KinesisStreamRecord) -> None:
+            sequence_number = int(record.kinesis.sequence_number)
+            try:
+                parsed = RecordedEvent.model_validate_json(base64.b64decode(record.kinesis.data, validate=True))
+            except (PydanticValidationError, binascii.Error, ValueError) as exc:
+                self._dead_letter(record, reason=str(exc).splitlines()[0])
+                return
+            countable[shard_of(record)].append(CountableRecord(sequence_number, parsed))
+
+        records = event.get("Records", [])
+        with processor(records=records, handler=parse):
+            processor.process()
+        failed = [int(str(item["itemIdentifier"])) for item in processor.response()["batchItemFailures"]]
+        first_failed = min(failed) if failed else None
+        counted = 0
+        for shard, shard_records in sorted(countable.items()):
+            ready = [r for r in shard_records if first_failed is None or r.sequence_number < first_failed]
+            try:
+                counted += self._store.count_batch(shard, ready, int(time.time()))
+            except Exception:  # noqa: BLE001 - any failure means: report, and let Lambda retry
+                logger.exception("counting the batch failed; it will be retried", shard=shard)
+                first_failed = min((r.sequence_number for r in ready), default=first_failed)
+        metrics.add_metric(name="EventsCounted", unit=MetricUnit.Count, value=counted)
+        return {"batchItemFailures": _failures_from(records, first_failed)}
+
+    def _dead_letter(self, record: KinesisStreamRecord, *, reason: str) -> None:
+        logger.warning("poison record sent to the dead-letter queue", event_id=record.event_id, reason=reason)
+        metrics.add_metric(name="PoisonRecords", unit=MetricUnit.Count, value=1)
+        self._sqs.send_message(
+            QueueUrl=self._dead_letter_queue_url,
+            MessageBody=json.dumps(
+                {
+                    "reason": reason,
+                    "event_source_arn": record.event_source_arn,
+                    "shard_id": shard_of(record),
+                    "sequence_number": record.kinesis.sequence_number,
+                    "data": record.kinesis.data,
+                }
+            ),
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": "poison_record"}},
+        )
+
+
+def _failures_from(records: list[dict[str, Any]], first_failed: int | None) -> list[dict[str, str]]:
+    if first_failed is None:
+        return []
+    return [
+        {"itemIdentifier": record["kinesis"]["sequenceNumber"]}
+        for record in records
+        if int(record["kinesis"]["sequenceNumber"]) >= first_failed
+    ]
