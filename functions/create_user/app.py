@@ -1,22 +1,26 @@
-"""POST /users: create a user, cache it and welcome them."""
+"""POST /users: create a user, cache it and welcome them; ``Idempotency-Key`` makes retries safe."""
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
 from nexus.api import USERS_WRITE, create_app, json_response, lambda_entrypoint
-from nexus.operations.users import UserCommands
+from nexus.operations.users import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser
+from nexus.users.schemas import IdempotencyKey
 
 app = create_app()
 
 
 @app.post("/users")
-def create_user(new_user: Annotated[NewUser, Body()]) -> Response[dict[str, object]]:
-    user = get_service(UserCommands).create_user_with_welcome(new_user)
+def create_user(
+    new_user: Annotated[NewUser, Body()],
+    idempotency_key: Annotated[IdempotencyKey | None, Header(alias="idempotency-key")] = None,
+) -> Response[dict[str, object]]:
+    user = get_service(UserRegistration).create_user_once(new_user, idempotency_key)
     return json_response(201, user, headers={"Location": f"/users/{user.id}"})
 
 
-handler = lambda_entrypoint(app, UserCommands, scope=USERS_WRITE)
+handler = lambda_entrypoint(app, UserRegistration, scope=USERS_WRITE)

@@ -18,7 +18,7 @@ from local.template import Template
 from nexus import container
 from nexus.api.errors import status_for
 from nexus.errors import ConflictError
-from nexus.operations.users import UserCommands
+from nexus.operations.users import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser
 from tests.conftest import FAKE_CREDENTIALS
@@ -38,12 +38,12 @@ def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterato
         resources = LocalResources(template, boto3.Session(), endpoint).create_all()
         for name, value in resources.environment(template.functions()["CreateUserFunction"]).items():
             monkeypatch.setenv(name, value)
-        container.start(UserCommands)
+        container.start(UserRegistration)
         yield resources
 
 
 def _race(new_users: list[NewUser]) -> list[int | str]:
-    operations = get_service(UserCommands)
+    operations = get_service(UserRegistration)
     start = threading.Barrier(len(new_users))
 
     def create(new_user: NewUser) -> int | str:

@@ -15,7 +15,7 @@ from nexus.cache import CacheBackend, CacheService
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.operations.analytics import AnalyticsOperations, StatsOperations
 from nexus.operations.health import HealthOperations
-from nexus.operations.users import UserCommands, UserQueries
+from nexus.operations.users import UserCommands, UserQueries, UserRegistration
 from nexus.services import registry
 from nexus.settings import Settings
 from nexus.users import UserService
@@ -49,6 +49,7 @@ def register_all() -> None:
     registry.register(EventCountConsumer, _event_consumer, dependencies=[Settings, EventCountStore])
     registry.register(UserQueries)
     registry.register(UserCommands)
+    registry.register(UserRegistration)
     registry.register(AnalyticsOperations)
     registry.register(StatsOperations)
     registry.register(HealthOperations)

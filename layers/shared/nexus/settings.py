@@ -25,6 +25,8 @@ class Settings(BaseModel):
     list_cache_ttl_seconds: int = Field(default=60, ge=1, le=3600)
     # Shards of the newest-first listing index (see README: hot partitions).
     user_list_shards: int = Field(default=1, ge=1, le=16)
+    idempotency_table_name: str = Field(min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
     analytics_stream_name: str = Field(min_length=1, max_length=128)
     analytics_table_name: str = Field(min_length=3, max_length=255)
     analytics_dead_letter_queue_url: str = Field(pattern=r"^https?://")

@@ -150,7 +150,7 @@ def lambda_entrypoint(
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        with registry.invocation():
+        with registry.invocation(context):
             rejection = _rejection(event, scope, body_limit)
             if rejection is not None:
                 request_id = str((event.get("requestContext") or {}).get("requestId", ""))
@@ -167,7 +167,7 @@ def event_entrypoint(function: Handler, *services: type) -> Handler:
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        with registry.invocation():
+        with registry.invocation(context):
             return function(event, context)
 
     return handler

@@ -65,7 +65,7 @@ def error_response(error: Exception, request_id: str) -> Response[Any]:
 
 
 def _field_name(location: Sequence[Any]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path")]
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
 
 

@@ -167,8 +167,12 @@ class Registry:
             raise MissingDependencyError(f"{_name(service_type)} is not registered") from None
 
     @contextmanager
-    def invocation(self) -> Iterator[None]:
-        """The per-invocation scope: every built service's ``end_invocation`` runs on exit."""
+    def invocation(self, context: object = None) -> Iterator[None]:
+        """The per-invocation scope: ``begin_invocation(context)`` on entry, ``end_invocation`` on exit."""
+        for service_type in self._build_order:
+            instance = self._instances[service_type]
+            if isinstance(instance, Service) and instance.is_initialized:
+                instance.begin_invocation(context)
         try:
             yield
         finally:

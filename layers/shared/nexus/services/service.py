@@ -38,6 +38,9 @@ class Service:
         self._teardown()
         self._initialized = False
 
+    def begin_invocation(self, context: object) -> None:
+        """Runs at the start of every Lambda invocation with its context."""
+
     def end_invocation(self) -> None:
         """Runs at the end of every Lambda invocation (e.g. to flush a buffer)."""
 

@@ -145,3 +145,7 @@ class ListUsersQuery(BaseModel):
 
     def filters(self) -> UserFilters:
         return UserFilters(search=self.search, is_active=self.is_active, tags=tuple(self.tag))
+
+
+# A client's retry token: printable ASCII, as with the usual Idempotency-Key header drafts.
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]

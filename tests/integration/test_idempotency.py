@@ -1,0 +1,148 @@
+"""POST /users with an Idempotency-Key: exactly once, also under retries and concurrency."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+
+from local.resources import LocalResources
+from local.template import Template
+from nexus import container
+from nexus.api.errors import status_for
+from nexus.errors import ConflictError
+from nexus.operations.users import UserRegistration
+from nexus.services import get_service
+from nexus.users import NewUser, UserService
+from tests.api_client import ApiClient
+from tests.conftest import FAKE_CREDENTIALS
+from tests.kinesis import read_stream
+from tests.moto_server import serialized_moto_server
+
+BODY = {"username": "once", "email": "once@example.com", "full_name": "Once Only"}
+
+
+@pytest.fixture
+def api(aws: LocalResources, template: Template) -> ApiClient:
+    return ApiClient(template)
+
+
+def _user_items(table_items: Any) -> list[dict[str, Any]]:
+    return [item for item in table_items("UsersTable") if item["pk"]["S"].startswith("USER#")]
+
+
+def _created_events(aws: LocalResources) -> list[dict[str, Any]]:
+    records = read_stream(boto3.client("kinesis"), aws.physical["AnalyticsStream"]["Ref"])
+    return [r for r in records if b"user_created" in base64.b64decode(r["kinesis"]["data"])]
+
+
+def test_three_retries_with_one_key_create_one_user(api: ApiClient, aws: LocalResources, table_items: Any) -> None:
+    responses = [api.post("/users", BODY, headers={"Idempotency-Key": "retry-1"}) for _ in range(3)]
+
+    assert [r.status for r in responses] == [201, 201, 201]
+    assert responses[1].body == responses[0].body == responses[2].body
+    assert responses[2].headers["Location"] == f"/users/{responses[0].json()['id']}"
+    assert len(_user_items(table_items)) == 1
+    assert len(_created_events(aws)) == 1
+    counter = next(i for i in table_items("UsersTable") if i["pk"]["S"] == "COUNTER#users")
+    assert counter["total"]["N"] == "1"
+
+
+def test_the_same_key_with_another_body_is_409_and_writes_nothing(api: ApiClient, table_items: Any) -> None:
+    first = api.post("/users", BODY, headers={"Idempotency-Key": "reused"})
+    users_before = table_items("UsersTable")
+
+    second = api.post("/users", {**BODY, "full_name": "Someone Else"}, headers={"Idempotency-Key": "reused"})
+
+    assert first.status == 201
+    assert (second.status, second.error_code) == (409, "idempotency_key_reused")
+    assert table_items("UsersTable") == users_before
+
+
+def test_a_request_still_in_progress_is_409_not_500(api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    inner: dict[str, Any] = {}
+    create = UserService.create_user
+
+    def create_while_a_retry_arrives(self: UserService, new: NewUser) -> Any:
+        inner["response"] = api.post("/users", BODY, headers={"Idempotency-Key": "slow"})
+        return create(self, new)
+
+    monkeypatch.setattr(UserService, "create_user", create_while_a_retry_arrives)
+
+    outer = api.post("/users", BODY, headers={"Idempotency-Key": "slow"})
+
+    assert outer.status == 201
+    assert (inner["response"].status, inner["response"].error_code) == (409, "request_in_progress")
+
+
+def test_without_a_key_every_request_is_a_new_attempt(api: ApiClient) -> None:
+    assert api.post("/users", BODY).status == 201
+    assert api.post("/users", BODY).error_code == "username_taken"
+
+
+def test_a_failed_first_attempt_can_be_retried_with_the_same_key(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create = UserService.create_user
+    attempts = {"n": 0}
+
+    def fail_once(self: UserService, new: NewUser) -> Any:
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            raise RuntimeError("transient")
+        return create(self, new)
+
+    monkeypatch.setattr(UserService, "create_user", fail_once)
+
+    assert api.post("/users", BODY, headers={"Idempotency-Key": "flaky"}).status == 500
+    assert api.post("/users", BODY, headers={"Idempotency-Key": "flaky"}).status == 201
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 129, "tab\there"])
+def test_a_malformed_key_is_422(api: ApiClient, table_items: Any, key: str) -> None:
+    response = api.post("/users", BODY, headers={"Idempotency-Key": key})
+
+    assert response.status == 422
+    assert response.json()["error"]["details"][0]["field"] == "idempotency-key"
+    assert _user_items(table_items) == []
+
+
+@pytest.fixture
+def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalResources]:
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with serialized_moto_server() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        resources = LocalResources(template, boto3.Session(), endpoint).create_all()
+        for name, value in resources.environment(template.functions()["CreateUserFunction"]).items():
+            monkeypatch.setenv(name, value)
+        container.start(UserRegistration)
+        yield resources
+
+
+@pytest.mark.server
+def test_concurrent_duplicates_create_one_user(server_stack: LocalResources) -> None:
+    registration = get_service(UserRegistration)
+    start = threading.Barrier(8)
+
+    def post(_: int) -> str:
+        start.wait()
+        try:
+            registration.create_user_once(NewUser.model_validate(BODY), "concurrent")
+        except ConflictError as exc:
+            return f"{status_for(exc)} {exc.code}"
+        return "201"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(post, range(8)))
+
+    assert outcomes.count("201") >= 1
+    assert set(outcomes) <= {"201", "409 request_in_progress"}
+    client = server_stack.client("dynamodb")
+    items = client.scan(TableName=server_stack.physical["UsersTable"]["Ref"])["Items"]
+    assert len([i for i in items if i["pk"]["S"].startswith("USER#")]) == 1
