@@ -7,6 +7,7 @@ VALID = {
     "USERS_TABLE_NAME": "users",
     "CACHE_TABLE_NAME": "cache",
     "CURSOR_SIGNING_KEY": "k" * 32,
+    "IDEMPOTENCY_TABLE_NAME": "idempotency",
     "ANALYTICS_STREAM_NAME": "events",
     "ANALYTICS_TABLE_NAME": "analytics",
     "ANALYTICS_DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
