@@ -20,9 +20,9 @@ from jinja2 import (
     FileSystemLoader,
     StrictUndefined,
     Template,
+    TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
-    UndefinedError,
     select_autoescape,
 )
 
@@ -56,10 +56,6 @@ def _load(environment: Environment, name: str, file: str, *, required: bool) -> 
     try:
         return environment.get_template(path)
     except TemplateNotFound as exc:
-        if exc.name != path:  # the template exists but includes a missing one
-            raise EmailTemplateError(
-                f"email template {name!r} includes a missing template", template_name=name
-            ) from exc
         if required:
             raise EmailTemplateError(f"unknown email template {name!r}", template_name=name) from exc
         return None
@@ -92,7 +88,7 @@ def render_template(
             text=text.render(context),
             html=html.render(context) if html is not None else None,
         )
-    except UndefinedError as exc:
+    except TemplateError as exc:  # data lacks a variable (UndefinedError), a bad include, ...
         raise EmailTemplateError(
-            f"email template {name!r} cannot be rendered: {exc.message}", template_name=name
+            f"email template {name!r} cannot be rendered: {type(exc).__name__}: {exc.message}", template_name=name
         ) from exc
