@@ -1,0 +1,155 @@
+"""The emulated AWS the functions talk to: embedded moto in server mode, or an endpoint given."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from local.resources import ACCOUNT, REGION, LocalResources
+from local.runtime import FAKE_CREDENTIALS, free_port
+from local.template import Template
+
+LOCAL_PREFIX = "nexus-local-"  # LocalResources' physical names: nexus-local-<logical id>
+
+
+class ProvisioningError(RuntimeError):
+    """The endpoint holds a stack that is neither empty nor complete."""
+
+
+def _session() -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=REGION,
+    )
+
+
+class EmulatedAws:
+    """moto on 127.0.0.1 started here, or ``endpoint_url`` (whose missing resources are created)."""
+
+    def __init__(self, template: Template, endpoint_url: str | None = None) -> None:
+        self.template = template
+        self.endpoint_url = endpoint_url or ""
+        self.embedded = not endpoint_url
+        self._server: Any = None
+        self.resources = LocalResources(template, _session(), self.endpoint_url or None)
+
+    def start(self) -> EmulatedAws:
+        if self.embedded:
+            from moto.server import ThreadedMotoServer
+
+            # One access-log line per AWS call drowns the functions' own logs.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+            port = free_port()
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            self._server.start()
+            self.endpoint_url = f"http://127.0.0.1:{port}"
+            self.resources = LocalResources(self.template, _session(), self.endpoint_url)
+        provision(self.resources)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def reset(self) -> None:
+        """Forget every resource and item (moto's reset API), then create the template's resources again."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - our own local endpoint
+        self.resources = LocalResources(self.template, _session(), self.endpoint_url)
+        provision(self.resources)
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        """Mail sent through SES; only readable from moto's backend when it runs in this process."""
+        if not self.embedded:
+            return []
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[ACCOUNT][REGION]
+        return [_email(message) for message in backend.sent_messages]
+
+    def __enter__(self) -> EmulatedAws:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _describe_table(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    name = props.get("TableName") or f"{LOCAL_PREFIX}{logical_id}"
+    table = resources.client("dynamodb").describe_table(TableName=name)["Table"]
+    return {"Ref": name, "Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn", "")}
+
+
+def _describe_secret(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    arn = resources.client("secretsmanager").describe_secret(SecretId=f"{LOCAL_PREFIX}{logical_id}")["ARN"]
+    return {"Ref": arn, "Arn": arn}
+
+
+def _describe_stream(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    name = props.get("Name") or f"{LOCAL_PREFIX}{logical_id}"
+    summary = resources.client("kinesis").describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    return {"Ref": name, "Arn": summary["StreamARN"]}
+
+
+def _describe_queue(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    name = props.get("QueueName") or f"{LOCAL_PREFIX}{logical_id}"
+    sqs = resources.client("sqs")
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+
+# How to find an existing resource of each type LocalResources creates, under the same local name.
+_DESCRIBERS: dict[str, Callable[[LocalResources, str, dict[str, Any]], dict[str, str]]] = {
+    "AWS::DynamoDB::Table": _describe_table,
+    "AWS::SecretsManager::Secret": _describe_secret,
+    "AWS::Kinesis::Stream": _describe_stream,
+    "AWS::SQS::Queue": _describe_queue,
+}
+_MISSING = {"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+
+
+def _adopt_existing(resources: LocalResources) -> list[str]:
+    """Record the physical ids of the template's resources that exist; return the logical ids missing."""
+    missing: list[str] = []
+    for resource_type, describe in _DESCRIBERS.items():
+        for logical_id, resource in resources.template.of_type(resource_type).items():
+            try:
+                resources.physical[logical_id] = describe(resources, logical_id, resource.get("Properties", {}))
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in _MISSING:
+                    raise
+                missing.append(logical_id)
+    return missing
+
+
+def provision(resources: LocalResources) -> None:
+    """Create the template's resources, or reuse them when a previous run created them all."""
+    missing = _adopt_existing(resources)
+    if not missing:
+        return
+    expected = sum(len(resources.template.of_type(kind)) for kind in _DESCRIBERS)
+    if len(missing) != expected:
+        raise ProvisioningError(
+            f"{resources.endpoint_url} holds only part of the local stack (missing {', '.join(missing)}): reset it"
+        )
+    resources.physical.clear()
+    resources.create_all()
+
+
+def _email(message: Any) -> dict[str, Any]:
+    fields = ("id", "source", "destinations", "subject", "body", "raw_data", "template", "template_data")
+    found = {name: getattr(message, name) for name in fields if hasattr(message, name)}
+    return json.loads(json.dumps(found, default=str))

@@ -1,0 +1,315 @@
+"""Run a function as Lambda does: the Runtime Interface Emulator, awslambdaric, an isolated Python.
+
+Each worker is one ``aws-lambda-rie`` process (the binary aws-sam-cli ships and puts in its
+containers) whose runtime is ``python -S -s -m awslambdaric <handler>`` on the host interpreter.
+``-S`` keeps every site-packages off ``sys.path``, so the function sees only what it sees in
+AWS: its code, the layer (``.build/layer/python``) and the runtime's own packages, which
+``runtime_dir`` provides as symlinks into the dev venv (boto3 and its dependencies ship with the
+python3.13 runtime; awslambdaric is the runtime's bootstrap).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from local.resources import REGION
+from local.template import ROOT, Function
+
+BUILD = ROOT / ".build"
+LAYER_DIR = BUILD / "layer" / "python"
+RUNTIME_DIR = BUILD / "runtime" / "python"
+PYCACHE_DIR = BUILD / "pycache"
+RIE_ENV = "LOCAL_LAMBDA_RIE"
+# What the python3.13 managed runtime provides besides the standard library.
+RUNTIME_PACKAGES = ("boto3", "botocore", "jmespath", "s3transfer", "dateutil", "urllib3", "six")
+BOOTSTRAP_PACKAGES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py")
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+# API Gateway gives up on an integration after 30 s, whatever the function's timeout.
+INTEGRATION_TIMEOUT = 30.0
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+class RuntimeSetupError(RuntimeError):
+    """The local Lambda runtime cannot be assembled (missing layer build or emulator)."""
+
+
+def _site_packages() -> Path:
+    import boto3
+
+    return Path(boto3.__file__).resolve().parent.parent
+
+
+def _top_level_entries(site: Path, name: str) -> list[Path]:
+    return [entry for entry in site.iterdir() if entry.name == name or entry.name.startswith((f"{name}.", f"{name}-"))]
+
+
+def ensure_runtime_dir(target: Path = RUNTIME_DIR) -> Path:
+    """The runtime's packages as symlinks into the dev venv (rebuilt if one is missing)."""
+    site = _site_packages()
+    target.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES + BOOTSTRAP_PACKAGES:
+        entries = [e for e in _top_level_entries(site, name) if not e.name.endswith((".dist-info", ".pth"))]
+        if not entries:
+            raise RuntimeSetupError(f"{name} is not installed in {site}")
+        for entry in entries:
+            link = target / entry.name
+            if not link.exists():
+                link.symlink_to(entry)
+    return target
+
+
+def find_rie() -> Path:
+    """The Runtime Interface Emulator: $LOCAL_LAMBDA_RIE, or the one in aws-sam-cli's venv."""
+    if os.environ.get(RIE_ENV):
+        return Path(os.environ[RIE_ENV])
+    arch = "arm64" if os.uname().machine in ("aarch64", "arm64") else "x86_64"
+    for candidate in sorted(
+        ROOT.glob(f".venv-sam/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-{arch}")
+    ):
+        return candidate
+    raise RuntimeSetupError(f"aws-lambda-rie not found: run `make install` (aws-sam-cli ships it) or set {RIE_ENV}")
+
+
+def check_layer(layer: Path = LAYER_DIR) -> Path:
+    if not (layer / "nexus").is_dir():
+        raise RuntimeSetupError(f"{layer} has no nexus package: run `make layer`")
+    return layer
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def lambda_environment(
+    function: Function, variables: dict[str, str], endpoint_url: str, runtime_dir: Path, layer_dir: Path
+) -> dict[str, str]:
+    """The process environment Lambda gives the function; nothing of ours leaks in."""
+    name = function.logical_id
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONPATH": os.pathsep.join(str(p) for p in (function.code_uri, layer_dir, runtime_dir)),
+        "PYTHONPYCACHEPREFIX": str(PYCACHE_DIR),
+        "LAMBDA_TASK_ROOT": str(function.code_uri),
+        "LAMBDA_RUNTIME_DIR": str(runtime_dir),
+        "_HANDLER": function.handler,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        **FAKE_CREDENTIALS,
+        **variables,
+    }
+
+
+@dataclass
+class Invocation:
+    """One invocation's outcome; ``payload`` is what Lambda's Invoke API would return."""
+
+    payload: Any
+    cold: bool
+    duration_ms: float
+    error: str | None = None  # errorType of a function error, "Timeout" for the watchdog
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass
+class _LogPump:
+    """Forwards the emulator's and the runtime's output to our stderr and counts cold starts."""
+
+    prefix: str
+    inits: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if "INIT START" in line:
+                with self.lock:
+                    self.inits += 1
+            sys.stderr.write(f"[{self.prefix}] {line}\n")
+            sys.stderr.flush()
+
+
+class LambdaWorker:
+    """One execution environment of one function: started on demand, warm between invocations."""
+
+    def __init__(self, function: Function, environment: dict[str, str], rie: Path) -> None:
+        self.function = function
+        self.environment = environment
+        self.rie = rie
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self._pump = _LogPump(function.logical_id)
+        self._invocations = 0  # since the process started: the first one initializes the runtime
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        self.port = free_port()
+        self._invocations = 0
+        command = [
+            str(self.rie),
+            "--runtime-interface-emulator-address",
+            f"127.0.0.1:{self.port}",
+            "--runtime-api-address",
+            f"127.0.0.1:{free_port()}",
+            sys._base_executable,  # the interpreter without the dev venv's site-packages
+            "-S",
+            "-s",
+            "-m",
+            "awslambdaric",
+            self.function.handler,
+        ]
+        self.process = subprocess.Popen(  # noqa: S603 - our own command line
+            command,
+            cwd=self.function.code_uri,
+            env=self.environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        threading.Thread(target=self._pump.run, args=(self.process.stdout,), daemon=True).start()
+        self._wait_listening()
+
+    def _wait_listening(self, within: float = 5.0) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeSetupError(f"aws-lambda-rie for {self.function.logical_id} exited at start")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.01)
+        raise RuntimeSetupError(f"aws-lambda-rie for {self.function.logical_id} did not listen within {within}s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def invoke(self, event: Any) -> Invocation:
+        if not self.alive:
+            self.start()
+        inits_before = self._pump.inits
+        first = self._invocations == 0
+        self._invocations += 1
+        started = time.monotonic()
+        # The emulator enforces the function's Timeout itself; this is the backstop for a hung emulator.
+        watchdog = min(self.function.timeout + 5.0, INTEGRATION_TIMEOUT)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=watchdog)
+        try:
+            connection.request(
+                "POST", INVOKE_PATH, body=json.dumps(event), headers={"Content-Type": "application/json"}
+            )
+            raw = connection.getresponse().read()
+        except (TimeoutError, OSError):
+            self.stop()
+            return Invocation(None, first or self._cold_since(inits_before), _elapsed(started), error="Timeout")
+        finally:
+            connection.close()
+        payload = _decode_payload(raw)
+        cold = first or self._cold_since(inits_before)
+        return Invocation(payload, cold, _elapsed(started), error=_function_error(payload))
+
+    def _cold_since(self, inits_before: int) -> bool:
+        # The emulator re-initializes the runtime after a timeout or crash and logs INIT START.
+        return self._pump.inits > inits_before
+
+
+def _elapsed(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+def _decode_payload(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        # The emulator answers a timeout in plain text ("Task timed out after 2.00 seconds").
+        text = raw.decode("utf-8", "replace")
+        kind = "Sandbox.Timedout" if "timed out" in text else "Runtime.InvalidResponse"
+        return {"errorType": kind, "errorMessage": text}
+
+
+def _function_error(payload: Any) -> str | None:
+    if isinstance(payload, dict) and "errorMessage" in payload and "statusCode" not in payload:
+        return str(payload.get("errorType") or "Unhandled")
+    return None
+
+
+class FunctionPool:
+    """Warm workers of one function; a busy pool scales out as Lambda does (one request per worker)."""
+
+    def __init__(self, function: Function, environment: dict[str, str], rie: Path) -> None:
+        self.function = function
+        self.environment = environment
+        self.rie = rie
+        self._idle: list[LambdaWorker] = []
+        self._all: list[LambdaWorker] = []
+        self._lock = threading.Lock()
+
+    def _acquire(self) -> LambdaWorker:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            worker = LambdaWorker(self.function, self.environment, self.rie)
+            self._all.append(worker)
+            return worker
+
+    def _release(self, worker: LambdaWorker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def invoke(self, event: Any) -> Invocation:
+        worker = self._acquire()
+        try:
+            return worker.invoke(event)
+        finally:
+            self._release(worker)
+
+    def stop(self) -> None:
+        with self._lock:
+            workers, self._all, self._idle = self._all, [], []
+        for worker in workers:
+            worker.stop()
