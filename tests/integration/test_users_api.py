@@ -628,33 +628,9 @@ def test_patch_to_a_taken_value_is_409_and_changes_nothing(api: ApiClient, table
     assert api.get(f"/users/{bob['id']}").json() == bob
 
 
-ORDERING_BUG = (
-    "BUG: PATCH to another user's {what} answers 409 with code 'concurrent_update' instead of '{code}': "
-    "UserService._apply_changes computes each sentinel put's position in the order it adds the items, but "
-    "pynamodb's TransactWrite sends deletes, then puts, then updates, so the failed position does not match "
-    "and the conflict is retried and reported as a concurrent update"
-)
-
-
 @pytest.mark.parametrize(
     ("changes", "code"),
-    [
-        pytest.param(
-            *CONFLICTING_PATCHES[0],
-            marks=pytest.mark.xfail(strict=True, reason=ORDERING_BUG.format(what="username", code="username_taken")),
-        ),
-        pytest.param(
-            *CONFLICTING_PATCHES[1],
-            marks=pytest.mark.xfail(strict=True, reason=ORDERING_BUG.format(what="email", code="email_taken")),
-        ),
-        pytest.param(
-            *CONFLICTING_PATCHES[2],
-            marks=pytest.mark.xfail(
-                strict=True, reason=ORDERING_BUG.format(what="email (with a free username)", code="email_taken")
-            ),
-        ),
-        *CONFLICTING_PATCHES[3:],
-    ],
+    CONFLICTING_PATCHES,
     ids=CONFLICT_IDS,
 )
 def test_patch_to_a_taken_value_names_the_taken_field(api: ApiClient, changes: dict[str, Any], code: str) -> None:

@@ -351,11 +351,6 @@ def test_a_bad_cursor_is_400(api: ApiClient, table_items: Items) -> None:
     assert users_table(table_items) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cursor over 1024 characters is answered 422 validation_error (details: cursor 'String should "
-    "have at most 1024 characters') instead of API.md's 400 for a bad cursor",
-)
 def test_an_overlong_cursor_is_400(api: ApiClient) -> None:
     seed(api, 3)
 

@@ -17,6 +17,8 @@ from nexus.errors import BadRequestError
 from nexus.users.schemas import ULID_PATTERN, UserFilters
 
 _VERSION = 1
+# Real cursors are ~150 characters; anything far longer is refused before decoding.
+_MAX_CURSOR_LENGTH = 1024
 
 
 def _b64encode(data: bytes) -> str:
@@ -45,6 +47,8 @@ class CursorCodec:
 
     def decode(self, cursor: str, filters: UserFilters) -> str:
         """Return the id to continue after, or raise ``BadRequestError``."""
+        if len(cursor) > _MAX_CURSOR_LENGTH:
+            raise BadRequestError("Invalid cursor")
         try:
             payload_part, signature_part = cursor.split(".")
             raw = _b64decode(payload_part)

@@ -136,7 +136,8 @@ class ListUsersQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=1024)
+    # Any text: an invalid cursor is a 400 from the cursor codec, whatever its length.
+    cursor: str | None = None
     search: (
         Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_control_characters)] | None
     ) = None

@@ -65,22 +65,37 @@ def _to_user(item: UserItem) -> User:
     )
 
 
-def _failed_positions(exc: TransactWriteError) -> set[int]:
-    return {i for i, reason in enumerate(exc.cancellation_reasons) if reason and reason.code == _CONDITION_FAILED}
+def _failed_keys(exc: TransactWriteError) -> set[str]:
+    """The keys of the items whose condition failed.
+
+    Read from the items returned with the cancellation reasons (``ALL_OLD`` on failure),
+    not from positions: pynamodb reorders a transaction's items by kind.
+    """
+    return {
+        reason.raw_item["pk"]["S"]
+        for reason in exc.cancellation_reasons
+        if reason and reason.code == _CONDITION_FAILED and reason.raw_item
+    }
+
+
+def _condition_failed(exc: TransactWriteError) -> bool:
+    return any(reason and reason.code == _CONDITION_FAILED for reason in exc.cancellation_reasons)
 
 
 def _all_of(conditions: list[Condition]) -> Condition | None:
     return reduce(lambda left, right: left & right, conditions) if conditions else None
 
 
-class _UniqueValueSwap:
-    """The transaction items that move one unique value (username or email) to a new one."""
+_TAKEN_MESSAGES = {USERNAME_TAKEN: "Username already exists", EMAIL_TAKEN: "Email already exists"}
 
-    def __init__(self, code: str, old_key: str, new_key: str) -> None:
-        self.code = code
-        self.old_key = old_key
-        self.new_key = new_key
-        self.put_position = -1
+
+def _taken(exc: TransactWriteError, candidates: list[tuple[str, str]]) -> ConflictError | None:
+    """The conflict for the first of ``(sentinel key, code)`` whose put failed, if any."""
+    failed = _failed_keys(exc)
+    for key, code in candidates:
+        if key in failed:
+            return ConflictError(_TAKEN_MESSAGES[code], code=code)
+    return None
 
 
 class UserService(Service):
@@ -133,18 +148,17 @@ class UserService(Service):
             search_text=search_text(new.username, new.email, new.full_name),
         )
         is_new = UsersTableItem.pk.does_not_exist()
+        sentinels = [(username_key(new.username), USERNAME_TAKEN), (email_key(new.email), EMAIL_TAKEN)]
         try:
             with TransactWrite(connection=self._connection) as transaction:
                 transaction.save(item, condition=is_new)
-                transaction.save(UniqueValueItem(username_key(new.username), user_id=user_id), condition=is_new)
-                transaction.save(UniqueValueItem(email_key(new.email), user_id=user_id), condition=is_new)
+                for key, _ in sentinels:
+                    transaction.save(UniqueValueItem(key, user_id=user_id), condition=is_new, return_values="ALL_OLD")
                 transaction.update(CounterItem(COUNTER_KEY), actions=self._counter_actions(total=1, active=1))
         except TransactWriteError as exc:
-            failed = _failed_positions(exc)
-            if 1 in failed:
-                raise ConflictError("Username already exists", code=USERNAME_TAKEN) from exc
-            if 2 in failed:
-                raise ConflictError("Email already exists", code=EMAIL_TAKEN) from exc
+            conflict = _taken(exc, sentinels)
+            if conflict is not None:
+                raise conflict from exc
             raise
         return _to_user(item)
 
@@ -236,34 +250,33 @@ class UserService(Service):
             if values["full_name"] is not None
             else UserItem.full_name.remove(),
         ]
+        # (old sentinel, new sentinel, code) for each unique value whose case-folded form changes
         swaps = [
-            _UniqueValueSwap(USERNAME_TAKEN, username_key(current.username), username_key(values["username"])),
-            _UniqueValueSwap(EMAIL_TAKEN, email_key(current.email), email_key(values["email"])),
+            (old, new, code)
+            for old, new, code in (
+                (username_key(current.username), username_key(values["username"]), USERNAME_TAKEN),
+                (email_key(current.email), email_key(values["email"]), EMAIL_TAKEN),
+            )
+            if old != new
         ]
         active_delta = int(values["is_active"]) - int(current.is_active)
         owned_by_user = UniqueValueItem.user_id == current.user_id
         try:
             with TransactWrite(connection=self._connection) as transaction:
                 transaction.update(current, actions=actions, condition=UserItem.version == current.version)
-                position = 1
-                for swap in swaps:
-                    if swap.old_key == swap.new_key:
-                        continue
-                    transaction.delete(UniqueValueItem(swap.old_key), condition=owned_by_user)
+                for old, new, _ in swaps:
+                    transaction.delete(UniqueValueItem(old), condition=owned_by_user)
                     transaction.save(
-                        UniqueValueItem(swap.new_key, user_id=current.user_id),
+                        UniqueValueItem(new, user_id=current.user_id),
                         condition=UsersTableItem.pk.does_not_exist(),
+                        return_values="ALL_OLD",
                     )
-                    swap.put_position = position + 1
-                    position += 2
                 transaction.update(CounterItem(COUNTER_KEY), actions=self._counter_actions(active=active_delta))
         except TransactWriteError as exc:
-            failed = _failed_positions(exc)
-            for swap in swaps:
-                if swap.put_position in failed:
-                    message = "Username already exists" if swap.code == USERNAME_TAKEN else "Email already exists"
-                    raise ConflictError(message, code=swap.code) from exc
-            if failed:
+            conflict = _taken(exc, [(new, code) for _, new, code in swaps])
+            if conflict is not None:
+                raise conflict from exc
+            if _condition_failed(exc):
                 raise _VersionConflict from exc
             raise
         return User(
@@ -297,7 +310,7 @@ class UserService(Service):
                         actions=self._counter_actions(total=-1, active=-1 if current.is_active else 0),
                     )
             except TransactWriteError as exc:
-                if _failed_positions(exc):
+                if _condition_failed(exc):
                     continue
                 raise
             deleted = _to_user(current)
