@@ -1,0 +1,352 @@
+"""`python -m local start`: the HTTP API of template.yaml on 127.0.0.1, as API Gateway serves it.
+
+Per request: route match (404 as API Gateway when none), the JWT authorizer emulated (claims
+decoded, signature not checked; 401 without a readable token), a payload 2.0 event, the route's
+function in a warm worker (local.runtime), and its result mapped back to HTTP. A function error
+or timeout is API Gateway's 500 "Internal Server Error"; an integration that does not answer
+within API Gateway's 30 s is its 503 "Service Unavailable".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+from local import openapi
+from local.aws import EmulatedAws
+from local.events import RouteMatch, build_http_event, match_route
+from local.runtime import (
+    LAYER_DIR,
+    FunctionPool,
+    Invocation,
+    RuntimeSetupError,
+    check_layer,
+    ensure_runtime_dir,
+    find_rie,
+    lambda_environment,
+)
+from local.template import Function, Template
+from local.tokens import InvalidToken, bearer_claims, make_token
+
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+DRAIN_LIMIT = 64 * 1024 * 1024  # read (and drop) an oversized body up to this, so the client sees the 413
+SWAGGER_ASSETS = ("swagger-ui-bundle.min.js", "swagger-ui.min.css")
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    function: str = "-"
+    state: str = "-"  # cold / warm, for the log line
+
+    @classmethod
+    def json(cls, status: int, document: Any, **kwargs: Any) -> Reply:
+        text = json.dumps(document, separators=(",", ":"))
+        return cls(status, [("Content-Type", "application/json")], text.encode(), **kwargs)
+
+    @classmethod
+    def message(cls, status: int, text: str, **kwargs: Any) -> Reply:
+        return cls.json(status, {"message": text}, **kwargs)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    raw_query: str
+    headers: dict[str, str]
+    body: bytes
+    source_ip: str
+
+
+def _request_id() -> str:
+    # Shaped like API Gateway's ids ("JKJaXmPLvHcESHA=").
+    return base64.b64encode(secrets.token_bytes(10)).decode("ascii")
+
+
+def function_reply(invocation: Invocation) -> Reply:
+    """An integration response (payload format 2.0) as API Gateway turns it into HTTP."""
+    state = "cold" if invocation.cold else "warm"
+    if invocation.error == "Timeout":
+        return Reply.message(503, "Service Unavailable", state=state)
+    payload = invocation.payload
+    if invocation.failed:
+        return Reply.message(500, "Internal Server Error", state=state)
+    if not (isinstance(payload, dict) and "statusCode" in payload):
+        # Without a statusCode, API Gateway takes the result as a JSON body of a 200.
+        return Reply.json(200, payload, state=state)
+    try:
+        return _structured_reply(payload, state)
+    except (TypeError, ValueError):
+        return Reply.message(500, "Internal Server Error", state=state)
+
+
+def _structured_reply(payload: dict[str, Any], state: str) -> Reply:
+    headers = [(str(k), str(v)) for k, v in (payload.get("headers") or {}).items()]
+    for name, values in (payload.get("multiValueHeaders") or {}).items():
+        headers.extend((str(name), str(value)) for value in values)
+    headers.extend(("Set-Cookie", str(cookie)) for cookie in payload.get("cookies") or [])
+    body = payload.get("body")
+    if body is None:
+        data = b""
+    elif payload.get("isBase64Encoded"):
+        data = base64.b64decode(body, validate=True)
+    else:
+        data = str(body).encode()
+    return Reply(int(payload["statusCode"]), headers, data, state=state)
+
+
+class LocalApi:
+    """What the server serves: the template's routes, their functions' pools, the local extras."""
+
+    def __init__(self, template: Template, aws: EmulatedAws, rie: Path, runtime_dir: Path, layer_dir: Path) -> None:
+        self.template = template
+        self.aws = aws
+        self.rie = rie
+        self.runtime_dir = runtime_dir
+        self.layer_dir = layer_dir
+        self.functions = template.functions()
+        self.routes = template.routes()
+        self._pools: dict[str, FunctionPool] = {}
+        self._lock = threading.Lock()
+        self._openapi: dict[str, Any] | None = None
+        self._openapi_lock = threading.Lock()
+
+    def environment(self, function: Function) -> dict[str, str]:
+        variables = self.aws.resources.environment(function)
+        return lambda_environment(function, variables, self.aws.endpoint_url, self.runtime_dir, self.layer_dir)
+
+    def pool(self, logical_id: str) -> FunctionPool:
+        with self._lock:
+            if logical_id not in self._pools:
+                function = self.functions[logical_id]
+                self._pools[logical_id] = FunctionPool(function, self.environment(function), self.rie)
+            return self._pools[logical_id]
+
+    def stop_workers(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.stop()
+
+    def reset(self) -> None:
+        # New resources come with a new secret value: workers started before hold the old one.
+        self.stop_workers()
+        self.aws.reset()
+
+    def openapi(self) -> dict[str, Any]:
+        with self._openapi_lock:
+            if self._openapi is None:
+                self._openapi = openapi.generate(
+                    list(self.functions.values()), self._openapi_environment(), self.routes
+                )
+            return self._openapi
+
+    def _openapi_environment(self) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for function in self.functions.values():
+            merged.update(self.environment(function))
+        return merged
+
+    def dispatch(self, request: Request) -> Reply:
+        local = self._local_route(request)
+        if local is not None:
+            return local
+        found = match_route(self.routes, request.method, request.path)
+        if not isinstance(found, RouteMatch):
+            # API Gateway answers an unknown path and a known path's unknown method alike.
+            return Reply.message(404, "Not Found")
+        claims: dict[str, Any] | None = None
+        if found.route.auth:
+            try:
+                claims = bearer_claims(request.headers.get("authorization"))
+            except InvalidToken:
+                return Reply.message(401, "Unauthorized", function=found.route.function)
+        request_id = _request_id()
+        event = build_http_event(
+            method=request.method,
+            path=request.path,
+            route_key=found.route.route_key,
+            raw_query=request.raw_query,
+            headers=request.headers,
+            body=request.body,
+            path_parameters=found.path_parameters,
+            claims=claims,
+            source_ip=request.source_ip,
+            request_id=request_id,
+        )
+        reply = function_reply(self.pool(found.route.function).invoke(event))
+        reply.function = found.route.function
+        reply.headers.append(("apigw-requestid", request_id))
+        return reply
+
+    def _local_route(self, request: Request) -> Reply | None:
+        key = (request.method, request.path)
+        if key == ("GET", "/openapi.json"):
+            return Reply.json(200, self.openapi())
+        if key == ("GET", "/docs"):
+            return Reply(200, [("Content-Type", "text/html; charset=utf-8")], DOCS_PAGE.encode())
+        if request.method == "GET" and request.path.startswith("/docs/") and request.path[6:] in SWAGGER_ASSETS:
+            return _swagger_asset(request.path[6:])
+        if key == ("GET", "/_local/emails"):
+            return Reply.json(200, {"emails": self.aws.sent_emails()})
+        if key == ("POST", "/_local/reset"):
+            self.reset()
+            return Reply.json(200, {"reset": True})
+        return None
+
+
+def _swagger_asset(name: str) -> Reply:
+    # Powertools ships Swagger UI for its own /swagger route: no CDN needed offline.
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    data = (Path(swagger_ui.__file__).parent / name).read_bytes()
+    kind = "application/javascript" if name.endswith(".js") else "text/css"
+    return Reply(200, [("Content-Type", kind), ("Cache-Control", "max-age=3600")], data)
+
+
+DOCS_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Nexus Serverless API (local)</title>
+<link rel="stylesheet" href="/docs/swagger-ui.min.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.min.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});</script>
+</body></html>
+"""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: LocalApi
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        started = time.monotonic()
+        target = urlsplit(self.path)
+        reply = self._read_and_dispatch(target.path or "/", target.query)
+        self._send(reply)
+        elapsed = (time.monotonic() - started) * 1000
+        print(
+            f"{self.command} {target.path} {reply.status} {reply.function} {reply.state} {elapsed:.0f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _read_and_dispatch(self, path: str, query: str) -> Reply:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            return Reply.message(400, "Bad Request")
+        if length > MAX_BODY:
+            self._drain(length)
+            return Reply.message(413, "Request Entity Too Large")
+        body = self.rfile.read(length) if length > 0 else b""
+        request = Request(self.command, path, query, self._joined_headers(), body, self.client_address[0])
+        try:
+            return self.server.api.dispatch(request)
+        except Exception as error:  # noqa: BLE001 - one bad request must not stop the server
+            print(f"local server error: {error!r}", file=sys.stderr)
+            return Reply.message(500, "Internal Server Error")
+
+    def _joined_headers(self) -> dict[str, str]:
+        # API Gateway joins a repeated header's values with commas.
+        joined: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            joined[key] = f"{joined[key]},{value}" if key in joined else value
+        return joined
+
+    def _drain(self, length: int) -> None:
+        self.close_connection = True
+        remaining = min(length, DRAIN_LIMIT)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1 << 20))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """The per-request line is ours (_serve); http.server's own goes only for protocol errors."""
+        if args and str(args[0]).startswith(("code 4", "code 5")):
+            super().log_message(format, *args)
+
+
+def _banner(port: int, seconds: float) -> str:
+    token = make_token()
+    base = f"http://127.0.0.1:{port}"
+    return "\n".join(
+        [
+            f"Nexus Serverless local API on {base} (ready in {seconds:.2f} s)",
+            f"  docs: {base}/docs  openapi: {base}/openapi.json  emails: {base}/_local/emails",
+            "  token with every scope (signature not checked locally):",
+            f"  TOKEN={token}",
+            f'  curl -H "Authorization: Bearer $TOKEN" {base}/users',
+            "Ctrl-C stops the server, its workers and moto.",
+        ]
+    )
+
+
+def _stop_on_sigterm(server: _Server) -> None:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, handle)
+
+
+def main(port: int) -> int:
+    started = time.monotonic()
+    template = Template()
+    try:
+        runtime_dir, layer_dir, rie = ensure_runtime_dir(), check_layer(LAYER_DIR), find_rie()
+    except RuntimeSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL")).start()
+    api = LocalApi(template, aws, rie, runtime_dir, layer_dir)
+    server = _Server(("127.0.0.1", port), _Handler)
+    server.api = api
+    _stop_on_sigterm(server)
+    print(_banner(server.server_address[1], time.monotonic() - started), file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        api.stop_workers()
+        aws.stop()
+        print("stopped", file=sys.stderr, flush=True)
+    return 0

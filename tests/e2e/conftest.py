@@ -1,0 +1,106 @@
+"""A `python -m local start` for the session, driven over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.runtime import free_port
+from local.template import ROOT
+from local.tokens import ALL_SCOPES, make_token
+
+READY_WITHIN = 20.0
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class LocalServer:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+    ready_seconds: float
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        scope: str | None = ALL_SCOPES,
+    ) -> Response:
+        """``scope`` None sends no Authorization header."""
+        all_headers = dict(headers or {})
+        if scope is not None:
+            all_headers.setdefault("Authorization", f"Bearer {make_token(scope)}")
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        request = urllib.request.Request(  # noqa: S310 - our local server
+            self.base_url + path, data=body, method=method, headers=all_headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                return Response(answer.status, dict(answer.headers.items()), answer.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, dict(error.headers.items()), error.read())
+
+
+def start_server(log: Path) -> LocalServer:
+    port = free_port()
+    started = time.monotonic()
+    with log.open("wb") as sink:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "local", "start", "--port", str(port)],
+            cwd=ROOT,
+            env={k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    server = LocalServer(process, f"http://127.0.0.1:{port}", log, 0.0)
+    deadline = started + READY_WITHIN
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if server.request("GET", "/_local/emails", scope=None).status == 200:
+                server.ready_seconds = time.monotonic() - started
+                return server
+        except OSError:
+            time.sleep(0.05)
+    stop_server(server)
+    raise TimeoutError(f"server not ready within {READY_WITHIN}s:\n{log.read_text()}")
+
+
+def stop_server(server: LocalServer) -> int:
+    server.process.send_signal(signal.SIGTERM)
+    return server.process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    running = start_server(tmp_path_factory.mktemp("local-api") / "server.log")
+    yield running
+    stop_server(running)
