@@ -1,0 +1,17 @@
+"""Outbound HTTP: HTTPService (pooled, retried, SSRF-guarded) and its errors."""
+
+from nexus.http.errors import ForbiddenDestinationError, OutboundRequestError
+from nexus.http.guard import Destination, DestinationGuard, Resolver, address_refusal, system_resolver
+from nexus.http.service import HTTPResult, HTTPService
+
+__all__ = [
+    "Destination",
+    "DestinationGuard",
+    "ForbiddenDestinationError",
+    "HTTPResult",
+    "HTTPService",
+    "OutboundRequestError",
+    "Resolver",
+    "address_refusal",
+    "system_resolver",
+]

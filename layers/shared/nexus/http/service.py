@@ -1,0 +1,446 @@
+"""HTTPService: the seed's outbound HTTP operations, synchronous, pooled, retried and SSRF-guarded.
+
+How a request goes out
+----------------------
+1. The URL is built (``base_url`` joining, ``params`` appended) and handed to the
+   :class:`~nexus.http.guard.DestinationGuard`, which checks scheme, allowlist and every
+   resolved address, and returns a :class:`~nexus.http.guard.Destination` holding *one
+   validated IP*. Nothing has been connected yet; a refusal raises
+   :class:`ForbiddenDestinationError`.
+2. **Connect to the validated IP.** The connection pool is taken from the
+   ``PoolManager`` for ``host=<that IP>``, so urllib3 never resolves the hostname
+   itself and a DNS answer that changes after the check (rebinding) is never used.
+   The hostname is kept everywhere it matters:
+
+   * ``Host`` header: set explicitly to ``hostname[:port]`` (urllib3 then skips its
+     own ``Host``, which would name the IP);
+   * TLS: the pool gets ``server_hostname=<hostname>``, which urllib3 uses both as the
+     SNI name and as the name the stdlib ``ssl`` context verifies the certificate
+     against (``check_hostname`` stays on), so certificate validation is exactly what
+     it would be when connecting by name.
+
+   The pool key includes the IP, port, scheme and ``server_hostname``, so pools are
+   reused across warm invocations for the same validated destination only.
+3. Retries are urllib3's ``Retry`` inside that one pool (the same validated IP):
+   connection errors, and statuses 429/500/502/503/504 for GET/POST/PUT/DELETE, with
+   exponential backoff plus jitter capped at ``backoff_max``, honouring ``Retry-After``
+   (capped at ``retry_after_max``). A status left after the retries is returned as a
+   result. A read timeout or a response cut off mid-way is *not* retried: the request
+   may already have been processed, and a Lambda's time is bounded.
+4. Redirects are not followed by urllib3 (``redirect=False``): the service follows up
+   to :attr:`HTTPService.MAX_REDIRECTS` itself, running the guard again on every
+   ``Location`` before connecting, so a redirect to a private address is refused.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from urllib3 import BaseHTTPResponse, HTTPHeaderDict, PoolManager, Timeout
+from urllib3.exceptions import HTTPError
+from urllib3.util.retry import Retry
+
+from nexus.http.errors import ForbiddenDestinationError, OutboundRequestError
+from nexus.http.guard import Destination, DestinationGuard, Resolver, system_resolver
+from nexus.observability import logger
+from nexus.services import Service
+
+Params = Mapping[str, str | int | float | bool | Sequence[str | int | float | bool]]
+FormData = Mapping[str, str | int | float | bool | Sequence[str | int | float | bool]]
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Headers that must not follow a redirect to another origin (as urllib3 and browsers do).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
+
+
+@dataclass(frozen=True)
+class HTTPResult:
+    """A response. ``data`` is the parsed JSON value when the content type is JSON,
+    otherwise ``{"text": <decoded body>}`` as in the seed."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    """Case-insensitive; a header sent more than once reads as the values joined by ", "."""
+    data: Any
+    url: str = ""
+    """The URL finally answered (after redirects)."""
+    attempts: int = 1
+    """Requests sent for the final hop (1 + retries)."""
+    redirects: int = field(default=0)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def to_dict(self) -> dict[str, Any]:
+        """The seed's shape: ``{"status_code", "headers", "data"}``."""
+        return {"status_code": self.status_code, "headers": dict(self.headers), "data": self.data}
+
+
+class _CountingRetry(Retry):
+    """urllib3's ``Retry`` that also counts the retries it grants into a shared cell,
+    so the number of attempts is known even when the request finally fails."""
+
+    # urllib3 would also retry 413 when it carries Retry-After; only 429 and 503 here.
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+    def __init__(self, *args: Any, granted: list[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.granted = granted if granted is not None else [0]
+
+    def new(self, **kw: Any) -> Self:
+        clone = super().new(**kw)
+        clone.granted = self.granted
+        return clone
+
+    def increment(self, *args: Any, **kwargs: Any) -> Self:
+        retry = super().increment(*args, **kwargs)  # raises MaxRetryError when exhausted
+        self.granted[0] += 1
+        return retry
+
+
+def _decode(raw: bytes, content_type: str) -> Any:
+    media_type, _, parameters = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    charset = "utf-8"
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"')
+    try:
+        text = raw.decode(charset, errors="replace")
+    except LookupError:
+        text = raw.decode("utf-8", errors="replace")
+    if media_type == "application/json" or media_type.endswith("+json"):
+        if not text.strip():
+            return None
+        try:
+            return jsonlib.loads(text)
+        except ValueError:
+            logger.warning("outbound response declared JSON but is not", content_type=media_type)
+    return {"text": text}
+
+
+class HTTPService(Service):
+    """Outbound HTTP for the layer (the seed's ``HTTPService``), safe to call with URLs
+    that came from users or configuration.
+
+    :param base_url: joined with relative URLs (``base_url.rstrip("/") + "/" + url``).
+    :param allowed_hosts: the allowlist of hostnames (``*.example.com`` for subdomains).
+        Empty refuses every destination.
+    :param allow_loopback_http: local mode only: allow loopback addresses, and plain
+        http to them.
+    :param timeout_seconds: default connect timeout and read timeout, each per attempt.
+    :param retries: retries after the first attempt (so ``retries + 1`` attempts at most).
+    :param backoff_factor: urllib3 backoff: ``backoff_factor * 2 ** (n - 1)`` seconds
+        before retry *n* ≥ 2 (the first retry is immediate), plus jitter.
+    :param backoff_jitter: up to this many random seconds added to each backoff.
+    :param backoff_max: cap on one backoff sleep.
+    :param retry_after_max: cap on one ``Retry-After`` sleep, in seconds.
+    :param max_response_bytes: larger (decoded) bodies raise :class:`OutboundRequestError`.
+    :param ca_certs: a CA bundle to verify servers with instead of the system's.
+    :param resolver: hostname -> IP strings; defaults to ``socket.getaddrinfo``.
+    """
+
+    MAX_REDIRECTS = 5
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        allowed_hosts: Iterable[str] = frozenset(),
+        allow_loopback_http: bool = False,
+        timeout_seconds: float = 5.0,
+        retries: int = 3,
+        backoff_factor: float = 0.2,
+        backoff_jitter: float = 0.2,
+        backoff_max: float = 2.0,
+        retry_after_max: int = 5,
+        user_agent: str = "Nexus/1.0",
+        max_response_bytes: int = 10 * 1024 * 1024,
+        ca_certs: str | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        super().__init__()
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        if timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be > 0")
+        self.base_url = base_url
+        self.allowed_hosts = frozenset(allowed_hosts)
+        self.timeout_seconds = timeout_seconds
+        self.retries = retries
+        self.backoff_factor = backoff_factor
+        self.backoff_jitter = backoff_jitter
+        self.backoff_max = backoff_max
+        self.retry_after_max = retry_after_max
+        self.user_agent = user_agent
+        self.max_response_bytes = max_response_bytes
+        self.ca_certs = ca_certs
+        self.guard = DestinationGuard(
+            self.allowed_hosts,
+            allow_loopback_http=allow_loopback_http,
+            resolver=resolver or system_resolver,
+        )
+        self._pools: PoolManager | None = None
+
+    # Lifecycle -----------------------------------------------------------------
+
+    def _setup(self) -> None:
+        # One PoolManager per service, built at cold start and reused warm. Pools are
+        # keyed by validated IP + port + scheme + TLS server name.
+        self._pools = PoolManager(num_pools=16, maxsize=4, block=False, ca_certs=self.ca_certs)
+
+    def _teardown(self) -> None:
+        assert self._pools is not None  # the base class calls this only after _setup()
+        self._pools.clear()
+        self._pools = None
+
+    # The seed's operations -----------------------------------------------------
+
+    def get(
+        self,
+        url: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        data: FormData | str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HTTPResult:
+        return self.request("GET", url, params=params, json=json, data=data, headers=headers, timeout=timeout)
+
+    def post(
+        self,
+        url: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        data: FormData | str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HTTPResult:
+        return self.request("POST", url, params=params, json=json, data=data, headers=headers, timeout=timeout)
+
+    def put(
+        self,
+        url: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        data: FormData | str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HTTPResult:
+        return self.request("PUT", url, params=params, json=json, data=data, headers=headers, timeout=timeout)
+
+    def delete(
+        self,
+        url: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        data: FormData | str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HTTPResult:
+        return self.request("DELETE", url, params=params, json=json, data=data, headers=headers, timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        data: FormData | str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HTTPResult:
+        """Send one request, following redirects; see the module docstring.
+
+        :raises ForbiddenDestinationError: the SSRF guard refused the URL or a redirect.
+        :raises OutboundRequestError: resolution, connection, TLS, timeout, too many
+            redirects, or an oversized response.
+        """
+        self.validate_initialization()
+        method = method.upper()
+        if method not in RETRY_METHODS:
+            raise ValueError(f"unsupported method {method!r}")
+        body, content_type = self._encode_body(json, data)
+        send_headers: dict[str, str] = {"User-Agent": self.user_agent, "Accept": "application/json, */*;q=0.8"}
+        if content_type is not None:
+            send_headers["Content-Type"] = content_type
+        for name, value in (headers or {}).items():
+            if name.lower() == "host":
+                continue  # always the destination's own name: see the module docstring
+            for existing in [key for key in send_headers if key.lower() == name.lower()]:
+                del send_headers[existing]
+            send_headers[name] = value
+        per_attempt = Timeout(
+            connect=timeout if timeout is not None else self.timeout_seconds,
+            read=timeout if timeout is not None else self.timeout_seconds,
+        )
+
+        current_url = self.build_url(url, params)
+        started = time.monotonic()
+        first_origin: tuple[str, str, int] | None = None
+        for hop in range(self.MAX_REDIRECTS + 1):
+            try:
+                destination = self.guard.check(current_url)
+            except ForbiddenDestinationError as exc:
+                logger.warning(
+                    "outbound request refused", method=method, host=exc.host, reason=exc.reason, redirects=hop
+                )
+                raise
+            if first_origin is None:
+                first_origin = destination.origin
+            elif destination.origin != first_origin:
+                for name in [key for key in send_headers if key.lower() in _CREDENTIAL_HEADERS]:
+                    del send_headers[name]
+            status, response_headers, raw, attempts = self._send(
+                destination, method, body, send_headers, per_attempt, started
+            )
+            location = response_headers.get("location") if status in REDIRECT_STATUSES else None
+            if not location:
+                duration_ms = round((time.monotonic() - started) * 1000, 1)
+                logger.info(
+                    "outbound request",
+                    method=method,
+                    host=destination.hostname,
+                    status=status,
+                    attempts=attempts,
+                    redirects=hop,
+                    duration_ms=duration_ms,
+                )
+                return HTTPResult(
+                    status_code=status,
+                    headers=response_headers,
+                    data=_decode(raw, response_headers.get("content-type", "")),
+                    url=current_url,
+                    attempts=attempts,
+                    redirects=hop,
+                )
+            logger.info("outbound redirect", method=method, host=destination.hostname, status=status)
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                # RFC 9110 15.4.4 (303) and the universal practice for 301/302 after POST.
+                method, body = "GET", None
+                for name in [key for key in send_headers if key.lower() in _BODY_HEADERS]:
+                    del send_headers[name]
+            current_url = urljoin(current_url, location)
+        host = urlsplit(current_url).hostname or "<unknown>"
+        raise OutboundRequestError(f"too many redirects (more than {self.MAX_REDIRECTS})", host=host)
+
+    # Helpers --------------------------------------------------------------------
+
+    def build_url(self, url: str, params: Params | None = None) -> str:
+        """Join ``url`` with ``base_url`` unless it is absolute, then append ``params``."""
+        if not urlsplit(url).scheme:
+            if not self.base_url:
+                raise ValueError(f"relative URL {url!r} needs a base_url")
+            url = self.base_url.rstrip("/") + "/" + url.lstrip("/") if url else self.base_url
+        url = url.split("#", 1)[0]
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+        return url
+
+    @staticmethod
+    def _encode_body(json: Any, data: FormData | str | bytes | None) -> tuple[bytes | None, str | None]:
+        if json is not None and data is not None:
+            raise ValueError("pass json or data, not both")
+        if json is not None:
+            return jsonlib.dumps(json, separators=(",", ":")).encode("utf-8"), "application/json"
+        if isinstance(data, bytes):
+            return data, None
+        if isinstance(data, str):
+            return data.encode("utf-8"), "text/plain; charset=utf-8"
+        if data is not None:
+            return urlencode(data, doseq=True).encode("ascii"), "application/x-www-form-urlencoded"
+        return None, None
+
+    def _retry(self) -> _CountingRetry:
+        return _CountingRetry(
+            total=self.retries,
+            connect=self.retries,
+            status=self.retries,
+            read=0,
+            other=0,
+            redirect=False,
+            allowed_methods=RETRY_METHODS,
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=self.backoff_factor,
+            backoff_jitter=self.backoff_jitter,
+            backoff_max=self.backoff_max,
+            respect_retry_after_header=True,
+            retry_after_max=self.retry_after_max,
+            raise_on_status=False,
+        )
+
+    def _send(
+        self,
+        destination: Destination,
+        method: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        started: float,
+    ) -> tuple[int, HTTPHeaderDict, bytes, int]:
+        """One hop, retried by urllib3, on a connection to the validated IP."""
+        assert self._pools is not None
+        pool_kwargs: dict[str, Any] = {}
+        if destination.scheme == "https":
+            pool_kwargs["server_hostname"] = destination.hostname
+        pool = self._pools.connection_from_host(
+            destination.ip, port=destination.port, scheme=destination.scheme, pool_kwargs=pool_kwargs
+        )
+        retry = self._retry()
+        response: BaseHTTPResponse | None = None
+        try:
+            response = pool.urlopen(
+                method,
+                destination.target,
+                body=body,
+                headers={**headers, "Host": destination.host_header},
+                retries=retry,
+                redirect=False,
+                assert_same_host=False,
+                timeout=timeout,
+                preload_content=False,
+                release_conn=False,
+            )
+            raw = response.read(amt=self.max_response_bytes + 1, decode_content=True)
+            if len(raw) > self.max_response_bytes:
+                response.close()  # unread data: the connection must not go back to the pool
+                raise OutboundRequestError(
+                    f"{method} {destination.hostname}: response larger than {self.max_response_bytes} bytes",
+                    host=destination.hostname,
+                    attempts=retry.granted[0] + 1,
+                )
+            return response.status, HTTPHeaderDict(response.headers), raw, retry.granted[0] + 1
+        except (HTTPError, OSError) as exc:
+            attempts = retry.granted[0] + 1
+            reason = getattr(exc, "reason", None) or exc
+            logger.warning(
+                "outbound request failed",
+                method=method,
+                host=destination.hostname,
+                attempts=attempts,
+                error=type(reason).__name__,
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+            )
+            raise OutboundRequestError(
+                f"{method} {destination.hostname} failed after {attempts} attempt(s): {type(reason).__name__}",
+                host=destination.hostname,
+                attempts=attempts,
+            ) from exc
+        finally:
+            if response is not None:
+                response.release_conn()
