@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from typing import Any
@@ -51,7 +52,15 @@ class LocalResources:
             self._create_stream(logical_id, resource.get("Properties", {}))
         for logical_id, resource in self.template.of_type("AWS::SQS::Queue").items():
             self._create_queue(logical_id, resource.get("Properties", {}))
+        self._apply_redrive_policies()
+        for logical_id, resource in self.template.of_type("AWS::SES::EmailIdentity").items():
+            self._verify_email_identity(logical_id, resource.get("Properties", {}))
         return self
+
+    def _verify_email_identity(self, logical_id: str, props: dict[str, Any]) -> None:
+        identity = str(self.resolver.resolve(props["EmailIdentity"]))
+        self.client("ses").verify_email_identity(EmailAddress=identity)
+        self.physical[logical_id] = {"Ref": identity}
 
     def _create_stream(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("Name") or f"nexus-local-{logical_id}"
@@ -63,9 +72,24 @@ class LocalResources:
     def _create_queue(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("QueueName") or f"nexus-local-{logical_id}"
         sqs = self.client("sqs")
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        attributes = {
+            key: str(props[key])
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+            if key in props
+        }
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _apply_redrive_policies(self) -> None:
+        """Set after every queue exists: a redrive policy names its dead-letter queue's ARN."""
+        for logical_id, resource in self.template.of_type("AWS::SQS::Queue").items():
+            policy = resource.get("Properties", {}).get("RedrivePolicy")
+            if policy:
+                self.client("sqs").set_queue_attributes(
+                    QueueUrl=self.physical[logical_id]["Ref"],
+                    Attributes={"RedrivePolicy": json.dumps(self.resolver.resolve(policy))},
+                )
 
     def _create_table(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("TableName") or f"nexus-local-{logical_id}"

@@ -126,6 +126,8 @@ def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterato
 
 
 @pytest.mark.server
+# Called directly, not through a handler: there is no Lambda context to register.
+@pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
 def test_concurrent_duplicates_create_one_user(server_stack: LocalResources) -> None:
     registration = get_service(UserRegistration)
     start = threading.Barrier(8)

@@ -79,7 +79,9 @@ def test_one_of_sixteen_identical_creates_wins(server_stack: LocalResources) -> 
 
 
 def test_same_email_in_other_cases_is_taken_once(server_stack: LocalResources) -> None:
-    new_users = [NewUser(username=f"writer{i}", email=f"Shared@{'EXAMPLE' if i % 2 else 'example'}.com") for i in range(WRITERS)]
+    new_users = [
+        NewUser(username=f"writer{i}", email=f"Shared@{'EXAMPLE' if i % 2 else 'example'}.com") for i in range(WRITERS)
+    ]
 
     outcomes = _race(new_users)
 

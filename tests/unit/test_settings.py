@@ -8,6 +8,8 @@ VALID = {
     "CACHE_TABLE_NAME": "cache",
     "CURSOR_SIGNING_KEY": "k" * 32,
     "IDEMPOTENCY_TABLE_NAME": "idempotency",
+    "EMAIL_SENDER_ADDRESS": "noreply@example.com",
+    "WELCOME_EMAIL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/welcome",
     "ANALYTICS_STREAM_NAME": "events",
     "ANALYTICS_TABLE_NAME": "analytics",
     "ANALYTICS_DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",

@@ -13,9 +13,11 @@ from nexus.analytics.consumer import EventCountConsumer
 from nexus.analytics.counts import EventCountStore
 from nexus.cache import CacheBackend, CacheService
 from nexus.cache.dynamodb import DynamoDBCacheBackend
+from nexus.email import EmailService
 from nexus.operations.analytics import AnalyticsOperations, StatsOperations
 from nexus.operations.health import HealthOperations
 from nexus.operations.users import UserCommands, UserQueries, UserRegistration
+from nexus.operations.welcome import WelcomeEmails
 from nexus.services import registry
 from nexus.settings import Settings
 from nexus.users import UserService
@@ -37,6 +39,14 @@ def _event_consumer(settings: Settings, store: EventCountStore) -> EventCountCon
     return EventCountConsumer(store, settings.analytics_dead_letter_queue_url, boto3.client("sqs"))
 
 
+def _email(settings: Settings) -> EmailService:
+    return EmailService(
+        settings.email_sender_address,
+        settings.email_sender_name,
+        settings.email_configuration_set or None,
+    )
+
+
 def register_all() -> None:
     """Register every service on the process-wide registry."""
     registry.register(Settings, Settings.from_env, dependencies=())
@@ -47,6 +57,8 @@ def register_all() -> None:
     registry.register(AnalyticsService, _analytics, dependencies=[Settings])
     registry.register(EventCountStore, _event_counts, dependencies=[Settings])
     registry.register(EventCountConsumer, _event_consumer, dependencies=[Settings, EventCountStore])
+    registry.register(EmailService, _email, dependencies=[Settings])
+    registry.register(WelcomeEmails)
     registry.register(UserQueries)
     registry.register(UserCommands)
     registry.register(UserRegistration)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
 from nexus.errors import ConfigurationError
+from nexus.users.schemas import EMAIL_PATTERN
 
 
 class Settings(BaseModel):
@@ -27,6 +28,11 @@ class Settings(BaseModel):
     user_list_shards: int = Field(default=1, ge=1, le=16)
     idempotency_table_name: str = Field(min_length=3, max_length=255)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    email_sender_address: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+    email_sender_name: str = Field(default="Nexus", min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+    # Empty: no configuration set.
+    email_configuration_set: str = Field(default="", max_length=64)
+    welcome_email_queue_url: str = Field(pattern=r"^https?://")
     analytics_stream_name: str = Field(min_length=1, max_length=128)
     analytics_table_name: str = Field(min_length=3, max_length=255)
     analytics_dead_letter_queue_url: str = Field(pattern=r"^https?://")

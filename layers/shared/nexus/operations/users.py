@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from nexus.analytics import AnalyticsService
 from nexus.cache import CacheService
 from nexus.errors import ConflictError, NotFoundError
+from nexus.operations.welcome import WelcomeEmails
 from nexus.services import Service, inject
 from nexus.settings import Settings
 from nexus.users import NewUser, User, UserChanges, UserFilters, UserPage, UserService
@@ -104,12 +105,14 @@ class UserRegistration(Service):
         users: UserService = inject(),
         cache: CacheService = inject(),
         analytics: AnalyticsService = inject(),
+        welcome: WelcomeEmails = inject(),
         settings: Settings = inject(),
     ) -> None:
         super().__init__()
         self._users = users
         self._cache = cache
         self._analytics = analytics
+        self._welcome = welcome
         self._settings = settings
         self._idempotency_config = IdempotencyConfig(
             event_key_jmespath="idempotency_key",
@@ -135,11 +138,15 @@ class UserRegistration(Service):
             self._idempotency_config.register_lambda_context(cast(LambdaContext, context))
 
     def create_user_with_welcome(self, new: NewUser) -> User:
-        """Create the user (one transaction), cache it and record ``user_created``."""
+        """Create the user (one transaction), cache it, record ``user_created``, send the welcome.
+
+        A failed email does not fail or undo the creation: it is queued for retry.
+        """
         self.validate_initialization()
         user = self._users.create_user(new)
         self._cache.set_user_cache(user)
         self._analytics.track_event("user_created", user.id, {"registration_source": new.source or "unknown"})
+        self._welcome.send_or_queue(user)
         return user
 
     def create_user_once(self, new: NewUser, idempotency_key: str | None) -> User:

@@ -1,0 +1,16 @@
+"""Welcome-email queue trigger: retry welcome emails that failed at sign-up, never twice."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nexus.api import event_entrypoint
+from nexus.operations.welcome import WelcomeEmails
+from nexus.services import get_service
+
+
+def send_welcome_emails(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return get_service(WelcomeEmails).retry_batch(event, context)
+
+
+handler = event_entrypoint(send_welcome_emails, WelcomeEmails)
