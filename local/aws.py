@@ -111,12 +111,21 @@ def _describe_queue(resources: LocalResources, logical_id: str, props: dict[str,
     return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
 
 
+def _describe_email_identity(
+    resources: LocalResources, logical_id: str, props: dict[str, Any]
+) -> dict[str, str] | None:
+    identity = str(resources.resolver.resolve(props["EmailIdentity"]))
+    found = resources.client("ses").get_identity_verification_attributes(Identities=[identity])
+    return {"Ref": identity} if identity in found["VerificationAttributes"] else None
+
+
 # How to find an existing resource of each type LocalResources creates, under the same local name.
-_DESCRIBERS: dict[str, Callable[[LocalResources, str, dict[str, Any]], dict[str, str]]] = {
+_DESCRIBERS: dict[str, Callable[[LocalResources, str, dict[str, Any]], dict[str, str] | None]] = {
     "AWS::DynamoDB::Table": _describe_table,
     "AWS::SecretsManager::Secret": _describe_secret,
     "AWS::Kinesis::Stream": _describe_stream,
     "AWS::SQS::Queue": _describe_queue,
+    "AWS::SES::EmailIdentity": _describe_email_identity,
 }
 _MISSING = {"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
@@ -127,11 +136,15 @@ def _adopt_existing(resources: LocalResources) -> list[str]:
     for resource_type, describe in _DESCRIBERS.items():
         for logical_id, resource in resources.template.of_type(resource_type).items():
             try:
-                resources.physical[logical_id] = describe(resources, logical_id, resource.get("Properties", {}))
+                found = describe(resources, logical_id, resource.get("Properties", {}))
             except ClientError as error:
                 if error.response["Error"]["Code"] not in _MISSING:
                     raise
+                found = None
+            if found is None:
                 missing.append(logical_id)
+            else:
+                resources.physical[logical_id] = found
     return missing
 
 

@@ -31,7 +31,8 @@ EVENTS = ROOT / "events"
 ALL_SCOPES = {"users:read", "users:write", "analytics:read", "analytics:write"}
 PLACEHOLDER_ID = "01JD0000000000000000000000"
 
-# event file -> (function, status on an empty stack); CountEventsFunction answers a batch response.
+# event file -> (function, status on an empty stack); None: a stream or queue batch, answered with
+# the partial batch response (on an empty stack the queued user is gone: dropped, not failed).
 EXPECTED: dict[str, tuple[str, int | None]] = {
     "create_user.json": ("CreateUserFunction", 201),
     "get_user.json": ("GetUserFunction", 404),
@@ -44,6 +45,7 @@ EXPECTED: dict[str, tuple[str, int | None]] = {
     "event_stats.json": ("EventStatsFunction", 200),
     "user_stats.json": ("UserStatsFunction", 200),
     "count_events.json": ("CountEventsFunction", None),
+    "send_welcome_email.json": ("SendWelcomeEmailFunction", None),
 }
 
 
