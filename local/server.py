@@ -4,7 +4,9 @@ Per request: route match (404 as API Gateway when none), the JWT authorizer emul
 decoded, signature not checked; 401 without a readable token), a payload 2.0 event, the route's
 function in a warm worker (local.runtime), and its result mapped back to HTTP. A function error
 or timeout is API Gateway's 500 "Internal Server Error"; an integration that does not answer
-within API Gateway's 30 s is its 503 "Service Unavailable".
+within API Gateway's 30 s is its 503 "Service Unavailable". The template's Kinesis and SQS
+triggers are polled too (local.triggers), so a tracked event gets counted and a queued welcome
+email gets retried as in AWS.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from local.runtime import (
 )
 from local.template import Function, Template
 from local.tokens import InvalidToken, bearer_claims, make_token
+from local.triggers import Triggers
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 DRAIN_LIMIT = 64 * 1024 * 1024  # read (and drop) an oversized body up to this, so the client sees the 413
@@ -125,6 +128,15 @@ class LocalApi:
         self._lock = threading.Lock()
         self._openapi: dict[str, Any] | None = None
         self._openapi_lock = threading.Lock()
+        self.triggers = Triggers(template, lambda name, event: self.pool(name).invoke(event))
+
+    def start(self) -> LocalApi:
+        self.triggers.start(self.aws.resources)
+        return self
+
+    def stop(self) -> None:
+        self.triggers.stop()
+        self.stop_workers()
 
     def environment(self, function: Function) -> dict[str, str]:
         variables = self.aws.resources.environment(function)
@@ -145,8 +157,10 @@ class LocalApi:
 
     def reset(self) -> None:
         # New resources come with a new secret value: workers started before hold the old one.
+        self.triggers.stop()
         self.stop_workers()
         self.aws.reset()
+        self.triggers.start(self.aws.resources)
 
     def openapi(self) -> dict[str, Any]:
         with self._openapi_lock:
@@ -335,7 +349,7 @@ def main(port: int) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL")).start()
-    api = LocalApi(template, aws, rie, runtime_dir, layer_dir)
+    api = LocalApi(template, aws, rie, runtime_dir, layer_dir).start()
     server = _Server(("127.0.0.1", port), _Handler)
     server.api = api
     _stop_on_sigterm(server)
@@ -346,7 +360,7 @@ def main(port: int) -> int:
         pass
     finally:
         server.server_close()
-        api.stop_workers()
+        api.stop()
         aws.stop()
         print("stopped", file=sys.stderr, flush=True)
     return 0

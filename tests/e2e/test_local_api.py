@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -184,6 +185,26 @@ def test_sent_emails_and_reset(server: LocalServer) -> None:
     assert server.request("GET", "/_local/emails", scope=None).json() == {"emails": []}
     new_user(server)  # the recreated resources work, with the workers restarted on the new secret
     assert server.request("GET", "/users?limit=5").status == 200
+
+
+def test_welcome_email_is_sent_through_ses(server: LocalServer) -> None:
+    user = new_user(server)
+    emails = server.request("GET", "/_local/emails", scope=None).json()["emails"]
+    assert any(user["email"] in json.dumps(email["destinations"]) for email in emails)
+
+
+def test_tracked_events_are_counted_through_the_stream_trigger(server: LocalServer) -> None:
+    # Runs after the reset test: the Kinesis poller was restarted on the new stream.
+    event_type = f"e2e.{uuid.uuid4().hex[:8]}"
+    batch = {"events": [{"event_type": event_type}, {"event_type": event_type}, {"event_type": event_type}]}
+    assert server.request("POST", "/events", json_body=batch).json() == {"accepted": 3}
+    deadline = time.monotonic() + 20
+    total = 0
+    while time.monotonic() < deadline and total < 3:
+        total = server.request("GET", f"/stats/events?event_type={event_type}&days=1").json()["total"]
+        time.sleep(0.3)
+    assert total == 3
+    assert "KINESIS AnalyticsStream CountEventsFunction" in server.log.read_text()
 
 
 def test_cold_then_warm_in_the_log(server: LocalServer) -> None:
