@@ -154,6 +154,8 @@ class _LogPump:
             if "INIT START" in line:
                 with self.lock:
                     self.inits += 1
+            if "[INFO] (rapid)" in line:
+                continue  # the emulator's own chatter; its warnings and errors still show
             sys.stderr.write(f"[{self.prefix}] {line}\n")
             sys.stderr.flush()
 

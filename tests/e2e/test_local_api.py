@@ -7,11 +7,13 @@ import os
 import signal
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from local.template import Template
+from local.tokens import make_token
 from tests.e2e.conftest import LocalServer, start_server, stop_server
 
 NOT_FOUND = {"message": "Not Found"}
@@ -251,3 +253,15 @@ def test_gateway_answers_in_json(server: LocalServer) -> None:
     response = server.request("GET", "/nope", scope=None)
     assert response.headers["Content-Type"] == "application/json"
     assert json.loads(response.body) == NOT_FOUND
+
+
+def test_an_expired_token_is_401(server: LocalServer) -> None:
+    expired = make_token(lifetime=-60)
+    response = server.request("GET", "/users", headers={"Authorization": f"Bearer {expired}"}, scope=None)
+    assert (response.status, response.json()) == (401, UNAUTHORIZED)
+
+
+def test_concurrent_requests_scale_out_to_more_workers(server: LocalServer) -> None:
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        statuses = list(pool.map(lambda _: server.request("GET", "/health", scope=None).status, range(6)))
+    assert statuses == [200] * 6

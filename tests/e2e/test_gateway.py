@@ -1,0 +1,73 @@
+"""How the local gateway turns an invocation into HTTP, and reads tokens (no server needed)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from local.runtime import Invocation
+from local.server import function_reply
+from local.tokens import InvalidToken, bearer_claims, make_token
+
+
+def invocation(payload: object, error: str | None = None, cold: bool = False) -> Invocation:
+    return Invocation(payload, cold, 1.0, error)
+
+
+def test_structured_result_maps_status_headers_cookies_and_base64_body() -> None:
+    reply = function_reply(
+        invocation(
+            {
+                "statusCode": 201,
+                "headers": {"Location": "/users/1", "Content-Type": "application/octet-stream"},
+                "cookies": ["a=1; Path=/", "b=2"],
+                "body": base64.b64encode(b"\xff\x00").decode(),
+                "isBase64Encoded": True,
+            }
+        )
+    )
+    assert reply.status == 201
+    assert ("Location", "/users/1") in reply.headers
+    assert [value for name, value in reply.headers if name == "Set-Cookie"] == ["a=1; Path=/", "b=2"]
+    assert reply.body == b"\xff\x00"
+
+
+def test_a_result_without_status_code_is_a_json_200() -> None:
+    reply = function_reply(invocation({"hello": "world"}, cold=True))
+    assert (reply.status, json.loads(reply.body), reply.state) == (200, {"hello": "world"}, "cold")
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        ("Sandbox.Timedout", 500, "Internal Server Error"),  # the function's Timeout: a function error
+        ("Runtime.ExitError", 500, "Internal Server Error"),
+        ("Timeout", 503, "Service Unavailable"),  # no answer within the integration's 30 s
+    ],
+)
+def test_failures_are_the_gateways_errors(error: str, status: int, message: str) -> None:
+    reply = function_reply(invocation({"errorMessage": "x", "errorType": error}, error=error))
+    assert (reply.status, json.loads(reply.body)) == (status, {"message": message})
+
+
+def test_a_malformed_result_is_a_500() -> None:
+    reply = function_reply(invocation({"statusCode": "abc"}))
+    assert reply.status == 500
+
+
+def test_token_round_trip_and_rejections() -> None:
+    claims = bearer_claims(f"Bearer {make_token('users:read', subject='me')}")
+    assert (claims["sub"], claims["scope"]) == ("me", "users:read")
+    for header in (
+        None,
+        "",
+        "Bearer",
+        "Basic abc",
+        "Bearer a.b",
+        "Bearer !!.??.zz",
+        f"Bearer {make_token(lifetime=-5)}",
+    ):
+        with pytest.raises(InvalidToken):
+            bearer_claims(header)
