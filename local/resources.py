@@ -55,7 +55,14 @@ class LocalResources:
         self._apply_redrive_policies()
         for logical_id, resource in self.template.of_type("AWS::SES::EmailIdentity").items():
             self._verify_email_identity(logical_id, resource.get("Properties", {}))
+        self._create_secure_string_parameters()
         return self
+
+    def _create_secure_string_parameters(self) -> None:
+        """The SecureStrings the template lists under Metadata.LocalRunner (CloudFormation cannot create them)."""
+        names = self.template.document.get("Metadata", {}).get("LocalRunner", {}).get("SecureStringParameters", [])
+        for name in self.resolver.resolve(names):
+            self.client("ssm").put_parameter(Name=name, Type="SecureString", Value=secrets.token_urlsafe(32))
 
     def _verify_email_identity(self, logical_id: str, props: dict[str, Any]) -> None:
         identity = str(self.resolver.resolve(props["EmailIdentity"]))

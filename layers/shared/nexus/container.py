@@ -14,6 +14,7 @@ from nexus.analytics.counts import EventCountStore
 from nexus.cache import CacheBackend, CacheService
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.email import EmailService
+from nexus.http import HTTPService
 from nexus.operations.analytics import AnalyticsOperations, StatsOperations
 from nexus.operations.health import HealthOperations
 from nexus.operations.users import UserCommands, UserQueries, UserRegistration
@@ -21,6 +22,7 @@ from nexus.operations.welcome import WelcomeEmails
 from nexus.services import registry
 from nexus.settings import Settings
 from nexus.users import UserService
+from nexus.webhooks import WebhookPublisher
 
 
 def _cache_backend(settings: Settings) -> CacheBackend:
@@ -47,6 +49,25 @@ def _email(settings: Settings) -> EmailService:
     )
 
 
+def _http(settings: Settings) -> HTTPService:
+    return HTTPService(
+        allowed_hosts=settings.webhook_hosts,
+        allow_loopback_http=settings.local_mode,
+        timeout_seconds=settings.http_timeout_seconds,
+        retries=settings.http_retries,
+    )
+
+
+def _webhooks(settings: Settings, http: HTTPService) -> WebhookPublisher:
+    from aws_lambda_powertools.utilities import parameters  # only the webhook function needs it
+
+    def secret() -> bytes:
+        # Cached for 5 minutes per environment, so a rotated secret is picked up soon.
+        return str(parameters.get_parameter(settings.webhook_secret_parameter, decrypt=True, max_age=300)).encode()
+
+    return WebhookPublisher(http, list(settings.webhook_urls), secret)
+
+
 def register_all() -> None:
     """Register every service on the process-wide registry."""
     registry.register(Settings, Settings.from_env, dependencies=())
@@ -59,6 +80,8 @@ def register_all() -> None:
     registry.register(EventCountConsumer, _event_consumer, dependencies=[Settings, EventCountStore])
     registry.register(EmailService, _email, dependencies=[Settings])
     registry.register(WelcomeEmails)
+    registry.register(HTTPService, _http, dependencies=[Settings])
+    registry.register(WebhookPublisher, _webhooks, dependencies=[Settings, HTTPService])
     registry.register(UserQueries)
     registry.register(UserCommands)
     registry.register(UserRegistration)

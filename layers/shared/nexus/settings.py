@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from nexus.errors import ConfigurationError
-from nexus.users.schemas import EMAIL_PATTERN
+from nexus.validation import EMAIL_PATTERN
 
 
 class Settings(BaseModel):
@@ -33,9 +34,38 @@ class Settings(BaseModel):
     # Empty: no configuration set.
     email_configuration_set: str = Field(default="", max_length=64)
     welcome_email_queue_url: str = Field(pattern=r"^https?://")
+    # Set only by the local runner and tests: lets HTTPService call http://127.0.0.1.
+    local_mode: bool = False
+    # Subscribers of the user webhooks (comma-separated https URLs; empty: none).
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret_parameter: str = Field(default="/nexus/webhook-secret", pattern=r"^/[A-Za-z0-9_.\-/]+$")
+    http_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    http_retries: int = Field(default=2, ge=0, le=5)
     analytics_stream_name: str = Field(min_length=1, max_length=128)
     analytics_table_name: str = Field(min_length=3, max_length=255)
     analytics_dead_letter_queue_url: str = Field(pattern=r"^https?://")
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(url.strip() for url in value.split(",") if url.strip())
+        return value
+
+    @field_validator("webhook_urls", mode="after")
+    @classmethod
+    def _check_urls(cls, urls: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        local_mode = bool(info.data.get("local_mode"))
+        for url in urls:
+            parsed = urlsplit(url)
+            secure = parsed.scheme == "https" or (local_mode and parsed.scheme == "http")
+            if not secure or not parsed.hostname:
+                raise ValueError(f"must be https URLs with a host: {url!r}")
+        return urls
+
+    @property
+    def webhook_hosts(self) -> frozenset[str]:
+        return frozenset(urlsplit(url).hostname or "" for url in self.webhook_urls)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from nexus.timeutil import to_iso, utc_now
-from nexus.users.schemas import has_control_characters
+from nexus.validation import has_control_characters
 
 EVENT_TYPE_PATTERN = r"^[a-z0-9_.:]{1,64}$"
 MAX_EVENTS_PER_REQUEST = 500

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{3,50}$"
-# The WHATWG HTML "valid e-mail address" rule, with a dot required in the domain.
-EMAIL_PATTERN = (
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@"
-    r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$"
-)
+from nexus.validation import EMAIL_PATTERN, USERNAME_PATTERN, has_control_characters
+
 ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 USERNAME_RE = re.compile(USERNAME_PATTERN)
 MAX_TAGS = 20
 READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
-
-
-def has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
 
 
 def _no_control_characters(text: str) -> str:

@@ -1,0 +1,17 @@
+"""Text rules shared by the API schemas, the settings and the email service."""
+
+from __future__ import annotations
+
+import unicodedata
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{3,50}$"
+# The WHATWG HTML "valid e-mail address" rule, with a dot required in the domain.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+def has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in text)
