@@ -1,0 +1,137 @@
+"""A cache backend on Redis (or Valkey / ElastiCache), keeping the DynamoDB backend's contract.
+
+One Redis string per cache key, with the TTL as the key's own expiry, so Redis itself
+makes an expired key read as missing:
+
+* a plain value is its JSON text; an integer's JSON text is also a Redis integer
+  (``42``), so ``increment`` is one atomic INCRBY, while ``true``, ``3.5`` or ``"42"``
+  are not and make INCRBY fail (``NotAnIntegerError``);
+* a value written by ``set_if_newer`` carries its version in front:
+  ``@<version>:<JSON text>`` (no JSON text starts with ``@``), so the version lives and
+  expires with the value in one key and a Lua script can compare and set atomically.
+
+The client is created once (by the constructor, in the Lambda init phase; it connects on
+first use) and reused by every warm invocation. Every Redis error becomes a
+``CacheBackendError``, which CacheService degrades to a miss.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.retry import Retry
+
+from nexus.cache.backend import CacheBackend, CacheBackendError, NotAnIntegerError
+
+_VERSIONED = "@"
+
+# INCRBY, and the TTL on a key it has just created, in one atomic step: a counter never
+# lives without an expiry, and a live counter keeps its first TTL.
+_INCREMENT = """
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('TTL', KEYS[1]) == -1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return value
+"""
+
+# Store '@<version>:<json>' unless a live value of an equal or higher version is there.
+_SET_IF_NEWER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local version = string.match(current, '^@(%-?%d+):')
+  if version and tonumber(version) >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], '@' .. ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _decode(raw: bytes | str) -> Any:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    if text.startswith(_VERSIONED):
+        text = text.partition(":")[2]
+    return json.loads(text)
+
+
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise CacheBackendError(f"redis: {type(exc).__name__}: {exc}") from exc
+
+
+class RedisCacheBackend(CacheBackend):
+    def __init__(self, url: str, *, client: redis.Redis | None = None, socket_timeout: float = 0.5) -> None:
+        """``url``: ``redis://[user:password@]host:port/db``, or ``rediss://`` for TLS."""
+        if client is None:
+            client = redis.Redis.from_url(
+                url,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=socket_timeout,
+                # A cache must fail fast: one quick retry on a broken connection (a warm
+                # environment's socket the server closed while it was frozen), and none
+                # on a timeout, where INCRBY may already have run.
+                retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1, (RedisConnectionError,)),
+                health_check_interval=30,
+            )
+        self.client = client
+        self._increment = client.register_script(_INCREMENT)
+        self._set_if_newer = client.register_script(_SET_IF_NEWER)
+
+    def get(self, key: str) -> Any | None:
+        with _redis_errors():
+            raw: bytes | str | None = self.client.get(key)
+        if raw is None:
+            return None
+        try:
+            return _decode(raw)
+        except ValueError as exc:  # not written by this backend
+            raise CacheBackendError(f"cache value of {key!r} is not JSON") from exc
+
+    def set(self, key: str, value: Any, ttl: int) -> None:
+        with _redis_errors():
+            self.client.set(key, _dumps(value), ex=ttl)
+
+    def set_if_newer(self, key: str, value: Any, version: int, ttl: int) -> bool:
+        with _redis_errors():
+            stored = self._set_if_newer(keys=[key], args=[int(version), _dumps(value), ttl])
+        return bool(stored)
+
+    def delete(self, key: str) -> bool:
+        with _redis_errors():
+            deleted: int = self.client.delete(key)
+        return deleted > 0
+
+    def exists(self, key: str) -> bool:
+        with _redis_errors():
+            found: int = self.client.exists(key)
+        return found > 0
+
+    def increment(self, key: str, amount: int, ttl: int) -> int:
+        try:
+            with _redis_errors():
+                value = self._increment(keys=[key], args=[int(amount), ttl])
+        except CacheBackendError as exc:
+            if isinstance(exc.__cause__, ResponseError) and "not an integer" in str(exc.__cause__):
+                raise NotAnIntegerError(f"cache value of {key!r} is not an integer") from exc.__cause__
+            raise
+        return int(value)
+
+    def ping(self) -> None:
+        with _redis_errors():
+            self.client.ping()

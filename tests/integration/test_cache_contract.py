@@ -1,0 +1,505 @@
+"""One contract for every cache backend, run unchanged against each of them.
+
+* DynamoDB: in-process moto with a controlled clock (moto never deletes expired items,
+  so this checks that reads compare ``expires_at`` with the clock);
+* Redis: a real redis-server (tests/redis_server.py). Time moves on by shortening every
+  key's remaining TTL with PEXPIRE (or deleting the key when none remains), which is what
+  waiting would do, without the wait; one Redis-only test waits for a real expiry.
+
+The concurrency case runs DynamoDB against a serialized moto server over HTTP.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+import redis
+
+from local.resources import LocalResources
+from local.template import Template
+from nexus.cache import CacheBackend, CacheBackendError, CacheService, NotAnIntegerError
+from nexus.cache.dynamodb import DynamoDBCacheBackend
+from nexus.cache.redis import RedisCacheBackend
+from nexus.settings import Settings
+from nexus.users.schemas import User, UserPage
+from tests.conftest import FAKE_CREDENTIALS
+from tests.moto_server import serialized_moto_server
+from tests.redis_server import redis_server
+
+BACKENDS = ["dynamodb", "redis"]
+USER_ID = "01JD0000000000000000000000"
+# CacheService reads only the TTLs: skip validating the settings it does not use.
+SETTINGS = Settings.model_construct(
+    cache_default_ttl_seconds=3600, user_cache_ttl_seconds=300, list_cache_ttl_seconds=60
+)
+
+
+@dataclass
+class Harness:
+    """A backend, and a way to let ``seconds`` pass for it."""
+
+    name: str
+    backend: CacheBackend
+    advance: Callable[[int], None]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def _redis_time_passes(client: redis.Redis) -> Callable[[int], None]:
+    def advance(seconds: int) -> None:
+        for key in client.scan_iter(count=1000):
+            remaining = client.pttl(key)
+            assert remaining != -1, f"{key!r} lives without a TTL"
+            if remaining == -2:  # expired meanwhile
+                continue
+            if remaining > seconds * 1000:
+                client.pexpire(key, remaining - seconds * 1000)
+            else:
+                client.delete(key)
+
+    return advance
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_backend(redis_url: str) -> Iterator[RedisCacheBackend]:
+    backend = RedisCacheBackend(redis_url)
+    backend.client.flushdb()
+    yield backend
+    backend.client.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def harness(request: pytest.FixtureRequest) -> Harness:
+    if request.param == "dynamodb":
+        aws: LocalResources = request.getfixturevalue("aws")
+        clock = FakeClock()
+        return Harness("dynamodb", DynamoDBCacheBackend(aws.physical["CacheTable"]["Ref"], clock=clock), clock.advance)
+    backend: RedisCacheBackend = request.getfixturevalue("redis_backend")
+    return Harness("redis", backend, _redis_time_passes(backend.client))
+
+
+@pytest.fixture
+def backend(harness: Harness) -> CacheBackend:
+    return harness.backend
+
+
+@pytest.fixture
+def cache(backend: CacheBackend) -> CacheService:
+    service = CacheService(backend, SETTINGS)
+    service.initialize()
+    return service
+
+
+def _user(version: int, name: str = "alice") -> User:
+    return User(
+        id=USER_ID,
+        username=name,
+        email=f"{name}@example.com",
+        full_name=None,
+        is_active=True,
+        tags=[],
+        created_at="2026-11-26T10:00:00.000Z",
+        updated_at="2026-11-26T10:00:00.000Z",
+        version=version,
+    )
+
+
+# Values ----------------------------------------------------------------------------------
+
+VALUES = [
+    {"a": [1, "x", None], "b": {"c": 2.5}},
+    "text",
+    "ünïcödé ✓",
+    "42",
+    "",
+    3.5,
+    1.0,
+    True,
+    False,
+    [1, 2],
+    [],
+    {},
+    42,
+    0,
+    -7,
+    2**70,
+]
+
+
+def test_values_round_trip_as_json_with_their_types(backend: CacheBackend) -> None:
+    for index, value in enumerate(VALUES):
+        backend.set(f"plain:{index}", value, 60)
+        assert backend.set_if_newer(f"versioned:{index}", value, 1, 60) is True
+
+    for index, value in enumerate(VALUES):
+        for key in (f"plain:{index}", f"versioned:{index}"):
+            cached = backend.get(key)
+            assert (cached, type(cached)) == (value, type(value)), key
+
+
+def test_a_missing_key_reads_as_none_and_the_backend_pings(cache: CacheService, backend: CacheBackend) -> None:
+    assert backend.get("never") is None
+    assert cache.get("never", default="miss") == "miss"
+    cache.ping()
+
+
+def test_set_replaces_the_value_and_its_ttl(backend: CacheBackend, harness: Harness) -> None:
+    backend.set("key", "first", 100)
+    backend.set("key", "second", 10)
+    harness.advance(9)
+    assert backend.get("key") == "second"
+
+    harness.advance(1)
+
+    assert backend.get("key") is None
+
+
+# Expiry ----------------------------------------------------------------------------------
+
+
+def test_an_expired_value_reads_as_missing(cache: CacheService, harness: Harness) -> None:
+    cache.set("key", "value", ttl=10)
+    harness.advance(9)
+    assert cache.get("key") == "value"
+    assert cache.exists("key")
+
+    harness.advance(1)
+
+    assert cache.get("key", default="missing") == "missing"
+    assert not cache.exists("key")
+
+
+def test_default_ttl_applies(cache: CacheService, harness: Harness) -> None:
+    assert cache.default_ttl == 3600
+    cache.set("key", 1)
+    harness.advance(3599)
+    assert cache.exists("key")
+
+    harness.advance(1)
+
+    assert not cache.exists("key")
+
+
+# delete / exists -------------------------------------------------------------------------
+
+
+def test_delete_reports_whether_a_live_value_was_there(cache: CacheService, harness: Harness) -> None:
+    cache.set("live", 1)
+    cache.set("stale", 1, ttl=1)
+    harness.advance(5)
+
+    assert cache.delete("live") is True
+    assert cache.delete("live") is False
+    assert cache.get("live") is None
+    assert cache.delete("stale") is False
+    assert cache.delete("never") is False
+
+
+def test_exists(backend: CacheBackend) -> None:
+    assert backend.exists("key") is False
+    backend.set("key", False, 60)  # a falsy value exists all the same
+    assert backend.exists("key") is True
+    backend.delete("key")
+    assert backend.exists("key") is False
+
+
+# increment -------------------------------------------------------------------------------
+
+
+def test_increment_counts_from_zero_by_any_amount(cache: CacheService, backend: CacheBackend) -> None:
+    assert cache.increment("hits") == 1
+    assert cache.increment("hits", 5) == 6
+    assert cache.increment("hits", -2) == 4
+    assert backend.get("hits") == 4
+    assert type(backend.get("hits")) is int
+
+    backend.set("set", 41, 60)
+    assert backend.increment("set", 1, 60) == 42
+
+
+def test_increment_restarts_from_zero_after_expiry(cache: CacheService, harness: Harness) -> None:
+    cache.increment("hits", 3)
+    harness.advance(3600)
+
+    assert cache.increment("hits", 2) == 2
+    assert cache.get("hits") == 2
+
+
+def test_increment_keeps_the_first_ttl(cache: CacheService, harness: Harness) -> None:
+    cache.increment("hits", ttl=10)
+    harness.advance(8)
+    cache.increment("hits", ttl=10)
+    harness.advance(1)
+    assert cache.get("hits") == 2
+
+    harness.advance(1)
+
+    assert not cache.exists("hits")
+
+
+def test_increment_of_a_non_integer_is_an_error(cache: CacheService) -> None:
+    for value in ["alice", "42", 3.5, 1.0, True, {"n": 1}, [1]]:
+        cache.set("name", value)
+
+        with pytest.raises(NotAnIntegerError):
+            cache.increment("name")
+        assert cache.get("name") == value
+
+
+# set_if_newer ----------------------------------------------------------------------------
+
+
+def test_set_if_newer_stores_only_a_newer_version(backend: CacheBackend) -> None:
+    assert backend.set_if_newer("key", "v2", 2, 60) is True
+
+    assert backend.set_if_newer("key", "v1", 1, 60) is False
+    assert backend.set_if_newer("key", "v2 again", 2, 60) is False
+    assert backend.get("key") == "v2"
+    assert backend.set_if_newer("key", "v10", 10, 60) is True
+    assert backend.get("key") == "v10"
+    assert backend.set_if_newer("key", "v9", 9, 60) is False
+
+
+def test_set_if_newer_sets_the_ttl_and_replaces_an_expired_entry(backend: CacheBackend, harness: Harness) -> None:
+    backend.set_if_newer("key", "v5", 5, 10)
+    harness.advance(9)
+    assert backend.exists("key")
+    assert backend.set_if_newer("key", "v1", 1, 10) is False
+
+    harness.advance(1)
+
+    assert not backend.exists("key")
+
+    assert backend.set_if_newer("key", "v1", 1, 10) is True
+    assert backend.get("key") == "v1"
+
+
+def test_set_if_newer_replaces_an_unversioned_value(backend: CacheBackend) -> None:
+    backend.set_if_newer("key", "v5", 5, 60)
+    backend.set("key", "plain", 60)  # a plain set drops the version
+
+    assert backend.set_if_newer("key", "v1", 1, 60) is True
+    assert backend.get("key") == "v1"
+
+
+def test_an_older_user_version_never_replaces_a_newer_one(cache: CacheService) -> None:
+    cache.set_user_cache(_user(2, "new"))
+    cache.set_user_cache(_user(1, "old"))
+
+    cached = cache.get_user_cache(USER_ID)
+    assert cached is not None
+    assert cached.username == "new"
+
+
+def test_a_deleted_users_tombstone_blocks_a_late_fill(cache: CacheService) -> None:
+    cache.set_user_cache(_user(1))
+    cache.invalidate_user_cache(USER_ID, deleted_version=2)
+    cache.set_user_cache(_user(1))  # a reader that fetched the user before the delete
+
+    assert cache.get_user_cache(USER_ID) is None
+
+
+def test_list_pages_and_totals_round_trip(cache: CacheService) -> None:
+    page = UserPage(items=[_user(1)], next_cursor=None, total=1)
+    cache.cache_user_list(7, ("", "20", ""), page)
+    cache.cache_user_total(7, "f", 12)
+
+    cached = cache.get_cached_user_list(7, ("", "20", ""))
+    assert cached is not None
+    assert cached.model_dump() == page.model_dump()
+    assert cache.get_cached_user_list(8, ("", "20", "")) is None
+    assert cache.get_cached_user_total(7, "f") == 12
+
+
+# Concurrency -----------------------------------------------------------------------------
+
+THREADS = 8
+INCREMENTS = 50
+
+
+@pytest.fixture(params=BACKENDS)
+def shared_backend(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, template: Template
+) -> Iterator[CacheBackend]:
+    """A backend that several threads (Lambda environments) use over the network at once."""
+    if request.param == "redis":
+        yield request.getfixturevalue("redis_backend")
+        return
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with serialized_moto_server() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        resources = LocalResources(template, boto3.Session(), endpoint).create_all()
+        yield DynamoDBCacheBackend(resources.physical["CacheTable"]["Ref"])
+
+
+@pytest.mark.server
+def test_concurrent_increments_are_atomic(shared_backend: CacheBackend) -> None:
+    start = threading.Barrier(THREADS)
+
+    def count(_: int) -> list[int]:
+        start.wait()
+        return [shared_backend.increment("hits", 1, 600) for _ in range(INCREMENTS)]
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        results = [value for values in pool.map(count, range(THREADS)) for value in values]
+
+    assert sorted(results) == list(range(1, THREADS * INCREMENTS + 1))  # every step seen once
+    assert shared_backend.get("hits") == THREADS * INCREMENTS
+
+
+# Redis only ------------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_redis_every_key_has_a_ttl(redis_backend: RedisCacheBackend) -> None:
+    redis_backend.set("a", 1, 60)
+    redis_backend.set_if_newer("b", {"x": 1}, 1, 60)
+    redis_backend.increment("c", 1, 60)
+    redis_backend.increment("a", 1, 60)
+
+    client = redis_backend.client
+    keys = sorted(client.keys())
+    assert keys == [b"a", b"b", b"c"]
+    assert all(0 < client.ttl(key) <= 60 for key in keys)
+
+
+def test_redis_expires_keys_in_real_time(redis_backend: RedisCacheBackend) -> None:
+    redis_backend.set("plain", "v", 1)
+    redis_backend.set_if_newer("versioned", "v", 9, 1)
+    redis_backend.increment("counter", 1, 1)
+    time.sleep(1.1)
+
+    assert redis_backend.get("plain") is None
+    assert redis_backend.exists("versioned") is False
+    assert redis_backend.set_if_newer("versioned", "v1", 1, 1) is True
+    assert redis_backend.increment("counter", 1, 1) == 1
+
+
+def test_redis_an_unreachable_server_degrades_to_misses_and_counts_errors() -> None:
+    from nexus.observability import metrics
+
+    metrics.clear_metrics()
+    backend = RedisCacheBackend(f"redis://127.0.0.1:{_closed_port()}/0", socket_timeout=0.2)
+    cache = CacheService(backend, SETTINGS)
+    cache.initialize()
+
+    cache.set("key", 1)
+    cache.set_user_cache(_user(1))
+    cache.invalidate_user_cache(USER_ID, deleted_version=2)
+    cache.cache_user_list(1, ("a",), UserPage(items=[], next_cursor=None, total=0))
+    assert cache.get("key", default="miss") == "miss"
+    assert cache.get_user_cache(USER_ID) is None
+    assert cache.get_cached_user_list(1, ("a",)) is None
+    assert cache.get_cached_user_total(1, "f") is None
+    assert cache.exists("key") is False
+    assert cache.delete("key") is False
+    with pytest.raises(CacheBackendError) as raised:
+        cache.increment("key")
+    assert not isinstance(raised.value, NotAnIntegerError)
+    assert isinstance(raised.value.__cause__, redis.ConnectionError)
+    with pytest.raises(CacheBackendError):
+        cache.ping()
+
+    emitted = metrics.serialize_metric_set()
+    metrics.clear_metrics()
+    assert emitted["CacheErrors"] == [1.0] * 11  # every operation above but ping
+
+
+def test_redis_a_server_that_never_answers_times_out_fast() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()  # accepts connections (in the backlog) and never replies
+        backend = RedisCacheBackend(f"redis://127.0.0.1:{listener.getsockname()[1]}/0", socket_timeout=0.2)
+        started = time.monotonic()
+
+        with pytest.raises(CacheBackendError) as raised:
+            backend.increment("hits", 1, 60)
+
+        assert isinstance(raised.value.__cause__, redis.TimeoutError)
+        assert time.monotonic() - started < 1.0  # no retry after a timeout
+
+
+def test_redis_reuses_one_client_and_connection(redis_backend: RedisCacheBackend) -> None:
+    client = redis_backend.client
+    connection_id = client.client_id()
+
+    redis_backend.set("key", 1, 60)
+    redis_backend.get("key")
+    redis_backend.increment("key", 1, 60)
+    redis_backend.set_if_newer("user", "v", 1, 60)
+    redis_backend.ping()
+
+    assert redis_backend.client is client
+    assert client.client_id() == connection_id  # the same connection, kept open
+
+
+def test_redis_uses_a_given_client(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    backend = RedisCacheBackend("ignored://", client=client)
+
+    backend.set("key", {"a": True}, 60)
+    backend.set_if_newer("user", [1, "x"], 3, 60)
+
+    assert backend.client is client
+    assert backend.get("key") == {"a": True}
+    assert backend.get("user") == [1, "x"]
+    client.close()
+
+
+def test_redis_client_settings_from_the_url() -> None:
+    plain = RedisCacheBackend("redis://cache.example:6380/2", socket_timeout=0.3)
+    tls = RedisCacheBackend("rediss://user:secret@cache.example:6379/0")
+
+    kwargs = plain.client.connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("cache.example", 6380, 2)
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.3, 0.3)
+    assert plain.client.connection_pool.connection_class is redis.Connection
+    assert tls.client.connection_pool.connection_class is redis.SSLConnection
+    assert tls.client.connection_pool.connection_kwargs["password"] == "secret"
+
+
+def test_redis_other_errors_are_backend_errors(redis_backend: RedisCacheBackend) -> None:
+    client = redis_backend.client
+    client.rpush("list", "x")
+    client.set("foreign", b"\xff not json")
+
+    for operation in (
+        lambda: redis_backend.get("list"),
+        lambda: redis_backend.set_if_newer("list", 1, 1, 60),
+        lambda: redis_backend.get("foreign"),
+    ):
+        with pytest.raises(CacheBackendError) as raised:
+            operation()
+        assert not isinstance(raised.value, NotAnIntegerError)
+    with pytest.raises(CacheBackendError) as raised:
+        redis_backend.increment("list", 1, 60)
+    assert not isinstance(raised.value, NotAnIntegerError)  # WRONGTYPE, not a non-integer value
