@@ -45,7 +45,9 @@ def test_an_unexpected_error_names_no_internals() -> None:
     response = error_response(RuntimeError("table users-prod is on fire"), "req-1")
 
     assert response.status_code == 500
-    assert response.body == {"error": {"code": "internal_error", "message": "Internal server error", "request_id": "req-1"}}
+    assert response.body == {
+        "error": {"code": "internal_error", "message": "Internal server error", "request_id": "req-1"}
+    }
 
 
 def test_body_rule_errors_are_422_with_details() -> None:

@@ -34,7 +34,12 @@ def test_a_missing_variable_is_named() -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("USER_LIST_SHARDS", "many"), ("USER_LIST_SHARDS", "0"), ("CACHE_DEFAULT_TTL_SECONDS", "-1"), ("CURSOR_SIGNING_KEY", "short")],
+    [
+        ("USER_LIST_SHARDS", "many"),
+        ("USER_LIST_SHARDS", "0"),
+        ("CACHE_DEFAULT_TTL_SECONDS", "-1"),
+        ("CURSOR_SIGNING_KEY", "short"),
+    ],
 )
 def test_a_malformed_variable_is_named(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
