@@ -11,9 +11,19 @@ LAYER_SOURCES := layers/shared/requirements.txt $(shell find layers/shared/nexus
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install start test lint format typecheck layer sam-build sam-check pytest bench clean
+.PHONY: install system-deps start test lint format typecheck layer sam-build sam-check pytest bench clean
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
+
+# From Debian: `file` checks the built layer's architecture; the cache contract tests run redis-server.
+system-deps:
+	@missing=""; \
+	command -v file >/dev/null || missing="$$missing file"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 # The app's venv: the layer's dependencies plus the tools that check and test it.
 $(VENV)/.installed: pyproject.toml layers/shared/requirements.txt
@@ -66,7 +76,7 @@ sam-check: $(VENV)/.installed $(SAM_VENV)/.installed
 pytest: $(VENV)/.installed layer
 	$(BIN)/pytest --cov --cov-report=term
 
-test: lint typecheck sam-check sam-build pytest
+test: system-deps lint typecheck sam-check sam-build pytest
 
 clean:
 	rm -rf .build .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

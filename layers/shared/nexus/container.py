@@ -26,6 +26,10 @@ from nexus.webhooks import WebhookPublisher
 
 
 def _cache_backend(settings: Settings) -> CacheBackend:
+    if settings.cache_backend == "redis":
+        from nexus.cache.redis import RedisCacheBackend  # only deployments on Redis load redis-py
+
+        return RedisCacheBackend(settings.cache_redis_url.get_secret_value())
     return DynamoDBCacheBackend(settings.cache_table_name)
 
 

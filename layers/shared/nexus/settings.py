@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
@@ -22,6 +23,9 @@ class Settings(BaseModel):
     cache_table_name: str = Field(min_length=3, max_length=255)
     # Signs list cursors (HMAC-SHA256); from Secrets Manager via the template.
     cursor_signing_key: SecretStr = Field(min_length=32)
+    # "dynamodb" (TTL items in CACHE_TABLE_NAME) or "redis" (ElastiCache at CACHE_REDIS_URL).
+    cache_backend: Literal["dynamodb", "redis"] = "dynamodb"
+    cache_redis_url: SecretStr = Field(default=SecretStr(""), validate_default=True)
     cache_default_ttl_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
     user_cache_ttl_seconds: int = Field(default=300, ge=1, le=24 * 3600)
     list_cache_ttl_seconds: int = Field(default=60, ge=1, le=3600)
@@ -44,6 +48,16 @@ class Settings(BaseModel):
     analytics_stream_name: str = Field(min_length=1, max_length=128)
     analytics_table_name: str = Field(min_length=3, max_length=255)
     analytics_dead_letter_queue_url: str = Field(pattern=r"^https?://")
+
+    @field_validator("cache_redis_url", mode="after")
+    @classmethod
+    def _redis_url_when_redis(cls, url: SecretStr, info: ValidationInfo) -> SecretStr:
+        value = url.get_secret_value()
+        if value and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        if info.data.get("cache_backend") == "redis" and not value:
+            raise ValueError("required when CACHE_BACKEND=redis")
+        return url
 
     @field_validator("webhook_urls", mode="before")
     @classmethod
