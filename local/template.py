@@ -24,6 +24,9 @@ _INTRINSICS = {
     "!Split": "Fn::Split",
     "!FindInMap": "Fn::FindInMap",
     "!Condition": "Condition",
+    "!And": "Fn::And",
+    "!Or": "Fn::Or",
+    "!Base64": "Fn::Base64",
 }
 
 
@@ -123,6 +126,7 @@ class Template:
         return [route for function in self.functions().values() for route in function.routes]
 
 
+_CONDITION_FUNCTIONS = {"Fn::If", "Condition", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or"}
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
@@ -152,11 +156,15 @@ class Resolver:
     def get_att(self, name: str, attribute: str) -> str:
         return self.physical[name][attribute]
 
+    def condition(self, name: str) -> bool:
+        """A named condition of the template's Conditions section, evaluated on the parameters."""
+        return bool(self.resolve(self.template.document.get("Conditions", {})[name]))
+
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
             ((key, argument),) = value.items()
             if key == "Ref":
-                return self.ref(argument)
+                return None if argument == "AWS::NoValue" else self.ref(argument)
             if key == "Fn::GetAtt":
                 return self.get_att(*argument)
             if key == "Fn::Sub":
@@ -164,11 +172,30 @@ class Resolver:
             if key == "Fn::Join":
                 separator, parts = argument
                 return separator.join(str(self.resolve(part)) for part in parts)
+            if key in _CONDITION_FUNCTIONS:
+                return self._condition_function(key, argument)
         if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not None}  # AWS::NoValue drops the key
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self.resolve(v) for v in value) if item is not None]
         return value
+
+    def _condition_function(self, key: str, argument: Any) -> Any:
+        # Only the branch Fn::If selects is resolved: the other may name a resource not created locally.
+        if key == "Fn::If":
+            name, when_true, when_false = argument
+            return self.resolve(when_true if self.condition(name) else when_false)
+        if key == "Condition":
+            return self.condition(argument)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(side) for side in argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self.resolve(argument[0])
+        if key == "Fn::And":
+            return all(self.resolve(item) for item in argument)
+        return any(self.resolve(item) for item in argument)  # Fn::Or
 
     def _sub(self, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else argument

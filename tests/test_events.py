@@ -46,6 +46,7 @@ EXPECTED: dict[str, tuple[str, int | None]] = {
     "user_stats.json": ("UserStatsFunction", 200),
     "count_events.json": ("CountEventsFunction", None),
     "send_welcome_email.json": ("SendWelcomeEmailFunction", None),
+    "publish_webhooks.json": ("PublishWebhooksFunction", None),
 }
 
 
