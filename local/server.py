@@ -256,13 +256,14 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         target = urlsplit(self.path)
         reply = self._read_and_dispatch(target.path or "/", target.query)
-        self._send(reply)
         elapsed = (time.monotonic() - started) * 1000
+        # Logged before the reply goes out, so a client that got it also finds its line.
         print(
             f"{self.command} {target.path} {reply.status} {reply.function} {reply.state} {elapsed:.0f} ms",
             file=sys.stderr,
             flush=True,
         )
+        self._send(reply)
 
     def _read_and_dispatch(self, path: str, query: str) -> Reply:
         try:

@@ -1,15 +1,17 @@
-"""Event source mappings of the template (Kinesis and SQS triggers), polled as Lambda polls them.
+"""Event source mappings of the template (Kinesis, DynamoDB stream and SQS triggers), polled as Lambda does.
 
 One thread per mapping reads the stream or queue in the emulated AWS, builds the batch event Lambda
 would send and invokes the function's warm workers. With ReportBatchItemFailures, the records from
-the first reported failure on are read again (Kinesis) or left on the queue (SQS); a failed
+the first reported failure on are read again (streams) or left on the queue (SQS); a failed
 invocation is retried up to MaximumRetryAttempts, then its batch is skipped, as Lambda does.
+FilterCriteria patterns drop the records they do not match (literal values, prefix, exists).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import sys
 import threading
 import time
@@ -28,12 +30,13 @@ Invoker = Callable[[str, dict[str, Any]], Invocation]
 @dataclass(frozen=True)
 class EventSource:
     function: str
-    kind: str  # "Kinesis" or "SQS"
-    source: str  # logical id of the stream or queue
+    kind: str  # "Kinesis", "DynamoDB" or "SQS"
+    source: str  # logical id of the stream's table or stream, or of the queue
     batch_size: int
     starting_position: str
     reports_item_failures: bool
     max_retries: int
+    patterns: tuple[str, ...] = ()  # FilterCriteria, as JSON
 
 
 def event_sources(template: Template) -> list[EventSource]:
@@ -41,10 +44,10 @@ def event_sources(template: Template) -> list[EventSource]:
     for name, resource in template.of_type("AWS::Serverless::Function").items():
         for event in resource.get("Properties", {}).get("Events", {}).values():
             kind = event.get("Type")
-            if kind not in ("Kinesis", "SQS"):
+            if kind not in ("Kinesis", "DynamoDB", "SQS"):
                 continue
             props = event.get("Properties", {})
-            target = props["Stream"] if kind == "Kinesis" else props["Queue"]
+            target = props["Queue"] if kind == "SQS" else props["Stream"]
             found.append(
                 EventSource(
                     function=name,
@@ -54,9 +57,29 @@ def event_sources(template: Template) -> list[EventSource]:
                     starting_position=str(props.get("StartingPosition", "LATEST")),
                     reports_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
                     max_retries=int(props.get("MaximumRetryAttempts", 3)),
+                    patterns=tuple(f["Pattern"] for f in props.get("FilterCriteria", {}).get("Filters", [])),
                 )
             )
     return found
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """EventBridge-style pattern matching, the subset FilterCriteria in this template needs."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(_matches(rule, value.get(key)) for key, rule in pattern.items())
+    return any(_matches_rule(rule, value) for rule in pattern)
+
+
+def _matches_rule(rule: Any, value: Any) -> bool:
+    if isinstance(rule, dict) and "prefix" in rule:
+        return isinstance(value, str) and value.startswith(rule["prefix"])
+    if isinstance(rule, dict) and "exists" in rule:
+        return (value is not None) == bool(rule["exists"])
+    return bool(rule == value)
+
+
+def passes_filters(source: EventSource, record: dict[str, Any]) -> bool:
+    return not source.patterns or any(_matches(json.loads(p), record) for p in source.patterns)
 
 
 def _failed_ids(invocation: Invocation) -> list[str] | None:
@@ -145,49 +168,56 @@ def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     }
 
 
-class _KinesisPoller(_Poller):
+class _StreamPoller(_Poller):
+    """Reads every shard from its iterator; a failure rewinds the shard to the record to retry."""
+
+    service = ""
+
     def __init__(self, source: EventSource, resources: LocalResources, invoke: Invoker, stop: threading.Event) -> None:
         super().__init__(source, resources, invoke, stop)
         self._iterators: dict[str, str] = {}
         self._attempts = 0
 
-    def _iterator(self, kinesis: Any, stream: str, shard: str) -> str:
-        if shard not in self._iterators:
-            self._iterators[shard] = kinesis.get_shard_iterator(
-                StreamName=stream, ShardId=shard, ShardIteratorType=self.source.starting_position
-            )["ShardIterator"]
-        return self._iterators[shard]
+    def stream(self) -> dict[str, str]:
+        """The stream's name and ARN, as the API calls and the records name them."""
+        raise NotImplementedError
+
+    def shard_ids(self, stream: dict[str, str]) -> list[str]:
+        raise NotImplementedError
+
+    def iterator(self, stream: dict[str, str], shard: str, position: str, sequence: str | None = None) -> str:
+        raise NotImplementedError
+
+    def to_record(self, record: dict[str, Any], shard: str, stream: dict[str, str]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def sequence_of(self, record: dict[str, Any]) -> str:
+        raise NotImplementedError
 
     def poll_once(self) -> bool:
-        kinesis = self.client("kinesis")
-        stream = self.resources.physical[self.source.source]
+        stream = self.stream()
         busy = False
-        for shard in kinesis.list_shards(StreamName=stream["Ref"])["Shards"]:
-            busy |= self._poll_shard(kinesis, stream, shard["ShardId"])
+        for shard in self.shard_ids(stream):
+            busy |= self._poll_shard(stream, shard)
         return busy
 
-    def _poll_shard(self, kinesis: Any, stream: dict[str, str], shard: str) -> bool:
-        answer = kinesis.get_records(
-            ShardIterator=self._iterator(kinesis, stream["Ref"], shard), Limit=self.source.batch_size
+    def _poll_shard(self, stream: dict[str, str], shard: str) -> bool:
+        if shard not in self._iterators:
+            self._iterators[shard] = self.iterator(stream, shard, self.source.starting_position)
+        answer = self.client(self.service).get_records(
+            ShardIterator=self._iterators[shard], Limit=self.source.batch_size
         )
         records = answer["Records"]
-        if not records:
-            self._iterators[shard] = answer["NextShardIterator"]
-            return False
-        event = {"Records": [_kinesis_record(r, shard, stream["Arn"]) for r in records]}
-        invocation = self.invoke(self.source.function, event)
+        self._iterators[shard] = answer.get("NextShardIterator") or self._iterators[shard]
+        wanted = [r for r in (self.to_record(r, shard, stream) for r in records) if passes_filters(self.source, r)]
+        if not wanted:
+            return bool(records)
+        invocation = self.invoke(self.source.function, {"Records": wanted})
         failed = _failed_ids(invocation)
-        _log(self.source, len(records), invocation, failed)
-        retry_from = self._retry_point(records, failed)
-        if retry_from is None:
-            self._iterators[shard] = answer["NextShardIterator"]
-        else:
-            self._iterators[shard] = kinesis.get_shard_iterator(
-                StreamName=stream["Ref"],
-                ShardId=shard,
-                ShardIteratorType="AT_SEQUENCE_NUMBER",
-                StartingSequenceNumber=retry_from,
-            )["ShardIterator"]
+        _log(self.source, len(wanted), invocation, failed)
+        retry_from = self._retry_point(wanted, failed)
+        if retry_from is not None:
+            self._iterators[shard] = self.iterator(stream, shard, "AT_SEQUENCE_NUMBER", retry_from)
         return True
 
     def _retry_point(self, records: list[dict[str, Any]], failed: list[str] | None) -> str | None:
@@ -200,8 +230,63 @@ class _KinesisPoller(_Poller):
             self._attempts = 0
             return None
         if failed is None or not self.source.reports_item_failures:
-            return str(records[0]["SequenceNumber"])
+            return self.sequence_of(records[0])
         return min(failed, key=int)
+
+
+class _KinesisPoller(_StreamPoller):
+    service = "kinesis"
+
+    def stream(self) -> dict[str, str]:
+        physical = self.resources.physical[self.source.source]
+        return {"name": physical["Ref"], "arn": physical["Arn"]}
+
+    def shard_ids(self, stream: dict[str, str]) -> list[str]:
+        return [shard["ShardId"] for shard in self.client("kinesis").list_shards(StreamName=stream["name"])["Shards"]]
+
+    def iterator(self, stream: dict[str, str], shard: str, position: str, sequence: str | None = None) -> str:
+        extra = {"StartingSequenceNumber": sequence} if sequence else {}
+        return str(
+            self.client("kinesis").get_shard_iterator(
+                StreamName=stream["name"], ShardId=shard, ShardIteratorType=position, **extra
+            )["ShardIterator"]
+        )
+
+    def to_record(self, record: dict[str, Any], shard: str, stream: dict[str, str]) -> dict[str, Any]:
+        return _kinesis_record(record, shard, stream["arn"])
+
+    def sequence_of(self, record: dict[str, Any]) -> str:
+        return str(record["kinesis"]["sequenceNumber"])
+
+
+class _DynamoDBStreamPoller(_StreamPoller):
+    service = "dynamodbstreams"
+
+    def stream(self) -> dict[str, str]:
+        arn = self.resources.physical[self.source.source]["StreamArn"]
+        return {"name": arn, "arn": arn}
+
+    def shard_ids(self, stream: dict[str, str]) -> list[str]:
+        description = self.client("dynamodbstreams").describe_stream(StreamArn=stream["arn"])["StreamDescription"]
+        return [shard["ShardId"] for shard in description["Shards"]]
+
+    def iterator(self, stream: dict[str, str], shard: str, position: str, sequence: str | None = None) -> str:
+        extra = {"SequenceNumber": sequence} if sequence else {}
+        return str(
+            self.client("dynamodbstreams").get_shard_iterator(
+                StreamArn=stream["arn"], ShardId=shard, ShardIteratorType=position, **extra
+            )["ShardIterator"]
+        )
+
+    def to_record(self, record: dict[str, Any], shard: str, stream: dict[str, str]) -> dict[str, Any]:
+        change = dict(record.get("dynamodb", {}))
+        created = change.get("ApproximateCreationDateTime")
+        if hasattr(created, "timestamp"):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {**record, "dynamodb": change, "eventSourceARN": stream["arn"], "awsRegion": REGION}
+
+    def sequence_of(self, record: dict[str, Any]) -> str:
+        return str(record["dynamodb"]["SequenceNumber"])
 
 
 def _kinesis_record(record: dict[str, Any], shard: str, stream_arn: str) -> dict[str, Any]:
@@ -235,7 +320,11 @@ class Triggers:
 
     def start(self, resources: LocalResources) -> None:
         self._stop = threading.Event()
-        kinds = {"Kinesis": _KinesisPoller, "SQS": _SqsPoller}
+        kinds: dict[str, type[_Poller]] = {
+            "Kinesis": _KinesisPoller,
+            "DynamoDB": _DynamoDBStreamPoller,
+            "SQS": _SqsPoller,
+        }
         self._threads = [kinds[s.kind](s, resources, self.invoke, self._stop) for s in self.sources]
         for thread in self._threads:
             thread.start()

@@ -9,7 +9,9 @@ import pytest
 
 from local.runtime import Invocation
 from local.server import function_reply
+from local.template import Template
 from local.tokens import InvalidToken, bearer_claims, make_token
+from local.triggers import event_sources, passes_filters
 
 
 def invocation(payload: object, error: str | None = None, cold: bool = False) -> Invocation:
@@ -71,3 +73,25 @@ def test_token_round_trip_and_rejections() -> None:
     ):
         with pytest.raises(InvalidToken):
             bearer_claims(header)
+
+
+def test_filter_criteria_of_the_template(template: Template) -> None:
+    (webhooks,) = [source for source in event_sources(template) if source.function == "PublishWebhooksFunction"]
+    user = {"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "USER#01JD"}}}}
+    username = {"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "USERNAME#alice"}}}}
+    other = {"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "EMAIL#a@b.io"}}}}
+    assert passes_filters(webhooks, user)
+    assert not passes_filters(webhooks, other)
+    # "USERNAME#" starts with "USER" but not with the pattern's "USER#".
+    assert not passes_filters(webhooks, username)
+
+
+def test_every_stream_and_queue_trigger_is_polled(template: Template) -> None:
+    kinds = {(source.function, source.kind) for source in event_sources(template)}
+    declared = {
+        (name, event["Type"])
+        for name, resource in template.of_type("AWS::Serverless::Function").items()
+        for event in resource["Properties"].get("Events", {}).values()
+        if event["Type"] != "HttpApi"
+    }
+    assert kinds == declared

@@ -265,3 +265,15 @@ def test_concurrent_requests_scale_out_to_more_workers(server: LocalServer) -> N
     with ThreadPoolExecutor(max_workers=3) as pool:
         statuses = list(pool.map(lambda _: server.request("GET", "/health", scope=None).status, range(6)))
     assert statuses == [200] * 6
+
+
+def test_user_changes_reach_the_webhook_publisher_through_the_table_stream(server: LocalServer) -> None:
+    user = new_user(server)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        lines = [line for line in server.log.read_text().splitlines() if line.startswith("DYNAMODB UsersTable")]
+        if any("PublishWebhooksFunction" in line and " 0 failed " in line for line in lines):
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail(f"no webhook batch for {user['id']} in the log")
