@@ -165,4 +165,4 @@ def provision(resources: LocalResources) -> None:
 def _email(message: Any) -> dict[str, Any]:
     fields = ("id", "source", "destinations", "subject", "body", "raw_data", "template", "template_data")
     found = {name: getattr(message, name) for name in fields if hasattr(message, name)}
-    return json.loads(json.dumps(found, default=str))
+    return dict(json.loads(json.dumps(found, default=str)))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from local.runtime import base_python
 from local.template import Function, Route
 
 WORKER = Path(__file__).with_name("openapi_worker.py")
@@ -29,7 +29,7 @@ def generate(functions: list[Function], environment: dict[str, str], routes: lis
         spec, out = Path(folder) / "functions.json", Path(folder) / "openapi.json"
         spec.write_text(json.dumps(_function_spec(functions)))
         subprocess.run(  # noqa: S603 - our own worker script
-            [sys._base_executable, "-S", "-s", str(WORKER), str(spec), str(out)],
+            [base_python(), "-S", "-s", str(WORKER), str(spec), str(out)],
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

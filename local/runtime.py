@@ -91,6 +91,11 @@ def check_layer(layer: Path = LAYER_DIR) -> Path:
     return layer
 
 
+def base_python() -> str:
+    """The interpreter the venv was made from: it runs without the venv's site-packages."""
+    return str(getattr(sys, "_base_executable", sys.executable))
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -185,7 +190,7 @@ class LambdaWorker:
             f"127.0.0.1:{self.port}",
             "--runtime-api-address",
             f"127.0.0.1:{free_port()}",
-            sys._base_executable,  # the interpreter without the dev venv's site-packages
+            base_python(),
             "-S",
             "-s",
             "-m",

@@ -55,7 +55,7 @@ for _tag, _name in _INTRINSICS.items():
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with path.open() as stream:
-        return yaml.load(stream, Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+        return dict(yaml.load(stream, Loader=_TemplateLoader))  # noqa: S506 - SafeLoader subclass
 
 
 @dataclass(frozen=True)

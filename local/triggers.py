@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from local.resources import REGION, LocalResources
@@ -281,7 +282,7 @@ class _DynamoDBStreamPoller(_StreamPoller):
     def to_record(self, record: dict[str, Any], shard: str, stream: dict[str, str]) -> dict[str, Any]:
         change = dict(record.get("dynamodb", {}))
         created = change.get("ApproximateCreationDateTime")
-        if hasattr(created, "timestamp"):
+        if isinstance(created, datetime):  # botocore parsed it; Lambda sends epoch seconds
             change["ApproximateCreationDateTime"] = int(created.timestamp())
         return {**record, "dynamodb": change, "eventSourceARN": stream["arn"], "awsRegion": REGION}
 

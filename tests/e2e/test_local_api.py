@@ -192,7 +192,7 @@ def test_sent_emails_and_reset(server: LocalServer) -> None:
 def test_welcome_email_is_sent_through_ses(server: LocalServer) -> None:
     user = new_user(server)
     emails = server.request("GET", "/_local/emails", scope=None).json()["emails"]
-    assert any(user["email"] in json.dumps(email["destinations"]) for email in emails)
+    assert any(str(user["email"]) in json.dumps(email["destinations"]) for email in emails)
 
 
 def test_tracked_events_are_counted_through_the_stream_trigger(server: LocalServer) -> None:
