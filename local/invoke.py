@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local.aws import EmulatedAws
+from local.aws import EmulatedAws, ProvisioningError
 from local.runtime import (
     LAYER_DIR,
     Invocation,
     LambdaWorker,
+    RuntimeSetupError,
     check_layer,
     ensure_runtime_dir,
     find_rie,
@@ -94,7 +95,7 @@ def main(logical_id: str, event_path: str | None, env_vars: str | None, override
         result = invoke(
             logical_id, load_event(event_path), env_vars=env_vars, parameters=parse_parameter_overrides(overrides)
         )
-    except InvokeError as error:
+    except (InvokeError, RuntimeSetupError, ProvisioningError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     state = "cold" if result.cold else "warm"
