@@ -73,7 +73,8 @@ sam-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1
 
-pytest: $(VENV)/.installed layer
+# The local runner's tests use the Lambda runtime interface emulator that aws-sam-cli ships.
+pytest: $(VENV)/.installed $(SAM_VENV)/.installed layer
 	$(BIN)/pytest --cov --cov-report=term
 
 test: system-deps lint typecheck sam-check sam-build pytest

@@ -41,7 +41,8 @@ class LocalResources:
         self.resolver = Resolver(template, self.physical, region=REGION, account=ACCOUNT)
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
+        session: Any = self.session  # boto3's stubs type client() per literal service name
+        return session.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
 
     def create_all(self) -> LocalResources:
         for logical_id, resource in self.template.of_type("AWS::DynamoDB::Table").items():

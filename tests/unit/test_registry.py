@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from nexus.services import (
@@ -10,6 +12,7 @@ from nexus.services import (
     ServiceNotInitializedError,
     inject,
 )
+from nexus.services.registry import key_of
 
 
 class Clock:
@@ -85,7 +88,7 @@ def test_start_with_roots_builds_only_what_they_need(registry: Registry) -> None
 
 
 def test_resolution_order_puts_dependencies_first(registry: Registry) -> None:
-    assert registry.resolution_order() == [Clock, Store, Api]
+    assert registry.resolution_order() == [key_of(Clock), key_of(Store), key_of(Api)]
 
 
 def test_explicit_dependencies_are_passed_positionally() -> None:
@@ -106,15 +109,39 @@ def test_a_missing_dependency_is_named_at_start() -> None:
         registry.start()
 
 
-def test_a_missing_dependency_anywhere_fails_even_a_partial_start(registry: Registry) -> None:
+def test_start_checks_the_roots_part_and_validate_the_whole_graph(registry: Registry) -> None:
     class Orphan(Service):
         def __init__(self, api: Api = inject(), ghost: float = inject()) -> None:
             super().__init__()
 
     registry.register(Orphan)
 
+    registry.start(Store)  # a function that never builds Orphan still starts
     with pytest.raises(MissingDependencyError, match="Orphan depends on float"):
-        registry.start(Store)
+        registry.start(Orphan)
+    with pytest.raises(MissingDependencyError, match="Orphan depends on float"):
+        registry.validate()
+
+
+def test_types_registered_by_name_are_imported_only_when_built() -> None:
+    registry = Registry()
+    registry.register("tests.unit.lazy_service:LazyService")
+    registry.register("tests.unit.lazy_service:LazyDependency", dependencies=())
+
+    assert "tests.unit.lazy_service" not in sys.modules
+    registry.start("tests.unit.lazy_service:LazyService")
+
+    from tests.unit.lazy_service import LazyDependency, LazyService
+
+    assert isinstance(registry.get(LazyService).dependency, LazyDependency)
+
+
+def test_a_name_that_does_not_import_fails_at_start() -> None:
+    registry = Registry()
+    registry.register("tests.unit.lazy_service:Missing")
+
+    with pytest.raises(AttributeError, match="Missing"):
+        registry.start()
 
 
 def test_a_cycle_is_named_at_start() -> None:

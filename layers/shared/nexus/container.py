@@ -1,28 +1,37 @@
 """The composition root: every service and how it is built, in one place.
 
-Registration makes no AWS call; ``start(*roots)`` builds only what those roots need,
-so each function pays at cold start for its own clients and nothing else.
+Services are registered by ``"module:Name"`` and their factories import lazily, so
+registering everything imports nothing: a function's cold start imports only what its
+composite needs (the list function loads no SES, Kinesis, Jinja2 or idempotency code).
+``tests/unit/test_container.py`` validates the whole graph.
 """
 
 from __future__ import annotations
 
-import boto3
+from typing import TYPE_CHECKING
 
-from nexus.analytics import AnalyticsService
-from nexus.analytics.consumer import EventCountConsumer
-from nexus.analytics.counts import EventCountStore
-from nexus.cache import CacheBackend, CacheService
-from nexus.cache.dynamodb import DynamoDBCacheBackend
-from nexus.email import EmailService
-from nexus.http import HTTPService
-from nexus.operations.analytics import AnalyticsOperations, StatsOperations
-from nexus.operations.health import HealthOperations
-from nexus.operations.users import UserCommands, UserQueries, UserRegistration
-from nexus.operations.welcome import WelcomeEmails
 from nexus.services import registry
 from nexus.settings import Settings
-from nexus.users import UserService
-from nexus.webhooks import WebhookPublisher
+
+if TYPE_CHECKING:
+    from nexus.analytics.consumer import EventCountConsumer
+    from nexus.analytics.counts import EventCountStore
+    from nexus.analytics.service import AnalyticsService
+    from nexus.cache.backend import CacheBackend
+    from nexus.email.service import EmailService
+    from nexus.http.service import HTTPService
+    from nexus.webhooks.publisher import WebhookPublisher
+
+SETTINGS = "nexus.settings:Settings"
+CACHE_BACKEND = "nexus.cache.backend:CacheBackend"
+CACHE = "nexus.cache.service:CacheService"
+USERS = "nexus.users.service:UserService"
+ANALYTICS = "nexus.analytics.service:AnalyticsService"
+EVENT_COUNTS = "nexus.analytics.counts:EventCountStore"
+EVENT_CONSUMER = "nexus.analytics.consumer:EventCountConsumer"
+EMAIL = "nexus.email.service:EmailService"
+HTTP = "nexus.http.service:HTTPService"
+WEBHOOKS = "nexus.webhooks.publisher:WebhookPublisher"
 
 
 def _cache_backend(settings: Settings) -> CacheBackend:
@@ -30,22 +39,36 @@ def _cache_backend(settings: Settings) -> CacheBackend:
         from nexus.cache.redis import RedisCacheBackend  # only deployments on Redis load redis-py
 
         return RedisCacheBackend(settings.cache_redis_url.get_secret_value())
+    from nexus.cache.dynamodb import DynamoDBCacheBackend
+
     return DynamoDBCacheBackend(settings.cache_table_name)
 
 
 def _analytics(settings: Settings) -> AnalyticsService:
+    from nexus.analytics.service import AnalyticsService
+
     return AnalyticsService(settings.analytics_stream_name)
 
 
 def _event_counts(settings: Settings) -> EventCountStore:
+    import boto3
+
+    from nexus.analytics.counts import EventCountStore
+
     return EventCountStore(settings.analytics_table_name, boto3.client("dynamodb"))
 
 
 def _event_consumer(settings: Settings, store: EventCountStore) -> EventCountConsumer:
+    import boto3
+
+    from nexus.analytics.consumer import EventCountConsumer
+
     return EventCountConsumer(store, settings.analytics_dead_letter_queue_url, boto3.client("sqs"))
 
 
 def _email(settings: Settings) -> EmailService:
+    from nexus.email.service import EmailService
+
     return EmailService(
         settings.email_sender_address,
         settings.email_sender_name,
@@ -54,6 +77,8 @@ def _email(settings: Settings) -> EmailService:
 
 
 def _http(settings: Settings) -> HTTPService:
+    from nexus.http.service import HTTPService
+
     return HTTPService(
         allowed_hosts=settings.webhook_hosts,
         allow_loopback_http=settings.local_mode,
@@ -63,7 +88,9 @@ def _http(settings: Settings) -> HTTPService:
 
 
 def _webhooks(settings: Settings, http: HTTPService) -> WebhookPublisher:
-    from aws_lambda_powertools.utilities import parameters  # only the webhook function needs it
+    from aws_lambda_powertools.utilities import parameters
+
+    from nexus.webhooks.publisher import WebhookPublisher
 
     def secret() -> bytes:
         # Cached for 5 minutes per environment, so a rotated secret is picked up soon.
@@ -73,29 +100,32 @@ def _webhooks(settings: Settings, http: HTTPService) -> WebhookPublisher:
 
 
 def register_all() -> None:
-    """Register every service on the process-wide registry."""
+    """Register every service on the process-wide registry (imports none of them)."""
     registry.register(Settings, Settings.from_env, dependencies=())
     # The abstract contract is the key; settings pick the implementation.
-    registry.register(CacheBackend, _cache_backend, dependencies=[Settings])  # type: ignore[type-abstract]
-    registry.register(CacheService)
-    registry.register(UserService)
-    registry.register(AnalyticsService, _analytics, dependencies=[Settings])
-    registry.register(EventCountStore, _event_counts, dependencies=[Settings])
-    registry.register(EventCountConsumer, _event_consumer, dependencies=[Settings, EventCountStore])
-    registry.register(EmailService, _email, dependencies=[Settings])
-    registry.register(WelcomeEmails)
-    registry.register(HTTPService, _http, dependencies=[Settings])
-    registry.register(WebhookPublisher, _webhooks, dependencies=[Settings, HTTPService])
-    registry.register(UserQueries)
-    registry.register(UserCommands)
-    registry.register(UserRegistration)
-    registry.register(AnalyticsOperations)
-    registry.register(StatsOperations)
-    registry.register(HealthOperations)
+    registry.register(CACHE_BACKEND, _cache_backend, dependencies=[Settings])
+    registry.register(CACHE)
+    registry.register(USERS)
+    registry.register(ANALYTICS, _analytics, dependencies=[Settings])
+    registry.register(EVENT_COUNTS, _event_counts, dependencies=[Settings])
+    registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[Settings, EVENT_COUNTS])
+    registry.register(EMAIL, _email, dependencies=[Settings])
+    registry.register(HTTP, _http, dependencies=[Settings])
+    registry.register(WEBHOOKS, _webhooks, dependencies=[Settings, HTTP])
+    for operations in (
+        "nexus.operations.welcome:WelcomeEmails",
+        "nexus.operations.users:UserQueries",
+        "nexus.operations.users:UserCommands",
+        "nexus.operations.users:UserRegistration",
+        "nexus.operations.analytics:AnalyticsOperations",
+        "nexus.operations.analytics:StatsOperations",
+        "nexus.operations.health:HealthOperations",
+    ):
+        registry.register(operations)
 
 
 def start(*roots: type) -> None:
-    """Cold start: validate the graph, then build and initialize ``roots`` and their dependencies."""
+    """Cold start: build and initialize ``roots`` and their dependencies (checked first)."""
     if Settings not in registry:
         register_all()
     registry.start(*roots)

@@ -12,6 +12,9 @@ EMAIL_PATTERN = (
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$"
 )
 
+# Set by the service, never by a request body.
+READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
+
 
 def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in text)

@@ -19,8 +19,7 @@ from nexus.errors import (
     UnauthorizedError,
     ValidationError,
 )
-from nexus.users.schemas import READ_ONLY_FIELDS
-from nexus.validation import EMAIL_PATTERN, USERNAME_PATTERN
+from nexus.validation import EMAIL_PATTERN, READ_ONLY_FIELDS, USERNAME_PATTERN
 
 STATUS_BY_ERROR: dict[type[NexusError], int] = {
     BadRequestError: 400,

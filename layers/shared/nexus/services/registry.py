@@ -8,6 +8,7 @@ work is paid once per execution environment and failures are loud.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from collections.abc import Callable, Iterator, Sequence
@@ -57,22 +58,59 @@ def inject() -> Any:
     return _INJECT
 
 
-@dataclass(frozen=True)
+Key = str  # "package.module:QualifiedName" of the service type
+
+
+def key_of(service_type: type | str) -> Key:
+    """The registry key of a type, or a ``"module:Name"`` string naming one without importing it."""
+    if isinstance(service_type, str):
+        return service_type
+    return f"{service_type.__module__}:{service_type.__qualname__}"
+
+
+def _short(key: Key) -> str:
+    return key.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+
+
+def _import(key: Key) -> Any:
+    module_name, _, qualname = key.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+@dataclass
 class _Registration:
-    factory: Callable[..., Any]
-    # (keyword name or None for positional, dependency type)
-    dependencies: tuple[tuple[str | None, type], ...]
+    target: Key | type
+    factory: Callable[..., Any] | None
+    explicit: tuple[Key, ...] | None
+    # (keyword name or None for positional, dependency key), known once resolved
+    dependencies: tuple[tuple[str | None, Key], ...] | None = None
+
+    def build(self) -> Callable[..., Any]:
+        if self.factory is not None:
+            return self.factory
+        return self.target if isinstance(self.target, type) else cast(Callable[..., Any], _import(self.target))
+
+    def resolve_dependencies(self) -> tuple[tuple[str | None, Key], ...]:
+        if self.dependencies is None:
+            if self.explicit is not None:
+                self.dependencies = tuple((None, dependency) for dependency in self.explicit)
+            else:
+                self.dependencies = _injected_parameters(self.build())
+        return self.dependencies
 
 
-def _injected_parameters(factory: Callable[..., Any]) -> tuple[tuple[str | None, type], ...]:
+def _injected_parameters(factory: Callable[..., Any]) -> tuple[tuple[str | None, Key], ...]:
     target = factory.__init__ if inspect.isclass(factory) else factory
     hints = typing.get_type_hints(target)
-    found: list[tuple[str | None, type]] = []
+    found: list[tuple[str | None, Key]] = []
     for name, parameter in inspect.signature(factory).parameters.items():
         if parameter.default is _INJECT:
             if name not in hints:
                 raise RegistryError(f"{_name(factory)}: parameter {name!r} uses inject() without a type annotation")
-            found.append((name, hints[name]))
+            found.append((name, key_of(hints[name])))
     return tuple(found)
 
 
@@ -81,110 +119,127 @@ def _name(obj: object) -> str:
 
 
 class Registry:
-    """Holds registrations and the singletons built from them."""
+    """Holds registrations and the singletons built from them.
+
+    Types may be registered by a ``"module:Name"`` string, so that registering every
+    service imports none of them: a function's cold start imports only the modules its
+    roots need.
+    """
 
     def __init__(self) -> None:
-        self._registrations: dict[type, _Registration] = {}
-        self._instances: dict[type, Any] = {}
-        self._build_order: list[type] = []
+        self._registrations: dict[Key, _Registration] = {}
+        self._instances: dict[Key, Any] = {}
+        self._build_order: list[Key] = []
 
     def register[T](
         self,
-        service_type: type[T],
+        service_type: type[T] | str,
         factory: Callable[..., T] | None = None,
         *,
-        dependencies: Sequence[type] | None = None,
+        dependencies: Sequence[type | str] | None = None,
     ) -> None:
         """Register how to build ``service_type``.
 
-        Without ``dependencies`` they are read from the factory's ``inject()``
-        parameters (and passed by keyword); with them, the built dependencies are
-        passed positionally in that order.
+        Without ``dependencies`` they are read from the factory's (or the class's)
+        ``inject()`` parameters and passed by keyword; with them, the built
+        dependencies are passed positionally in that order.
         """
-        build = factory if factory is not None else service_type
-        deps = _injected_parameters(build) if dependencies is None else tuple((None, d) for d in dependencies)
-        if service_type in self._instances:
-            raise RegistryError(f"{_name(service_type)} is already built; register before start()")
-        self._registrations[service_type] = _Registration(build, deps)
+        key = key_of(service_type)
+        if key in self._instances:
+            raise RegistryError(f"{_short(key)} is already built; register before start()")
+        explicit = tuple(key_of(d) for d in dependencies) if dependencies is not None else None
+        registration = _Registration(service_type, factory, explicit)
+        if dependencies is None and not isinstance(service_type, str):
+            registration.resolve_dependencies()  # the class is at hand: check its inject() now
+        self._registrations[key] = registration
 
     def __contains__(self, service_type: object) -> bool:
-        return service_type in self._registrations
+        return isinstance(service_type, type | str) and key_of(service_type) in self._registrations
 
     def register_instance[T](self, service_type: type[T], instance: T) -> None:
         self.register(service_type, lambda: instance, dependencies=())
 
-    def resolution_order(self, roots: Sequence[type] | None = None) -> list[type]:
-        """Dependency order (dependencies first) of ``roots`` or of everything.
+    def resolution_order(self, roots: Sequence[type | str] | None = None) -> list[Key]:
+        """Dependency order (dependencies first) of ``roots``, or of everything.
 
         Raises ``MissingDependencyError`` or ``DependencyCycleError`` naming the types.
         """
-        order: list[type] = []
-        done: set[type] = set()
-        path: list[type] = []
+        order: list[Key] = []
+        done: set[Key] = set()
+        path: list[Key] = []
 
-        def visit(service_type: type, needed_by: type | None) -> None:
-            if service_type in done:
+        def visit(key: Key, needed_by: Key | None) -> None:
+            if key in done:
                 return
-            if service_type in path:
-                cycle = [*path[path.index(service_type) :], service_type]
-                raise DependencyCycleError("dependency cycle: " + " -> ".join(_name(t) for t in cycle))
-            registration = self._registrations.get(service_type)
+            if key in path:
+                cycle = [*path[path.index(key) :], key]
+                raise DependencyCycleError("dependency cycle: " + " -> ".join(_short(k) for k in cycle))
+            registration = self._registrations.get(key)
             if registration is None:
-                who = f"{_name(needed_by)} depends on " if needed_by else ""
-                raise MissingDependencyError(f"{who}{_name(service_type)}, which is not registered")
-            path.append(service_type)
-            for _, dependency in registration.dependencies:
-                visit(dependency, service_type)
+                who = f"{_short(needed_by)} depends on " if needed_by else ""
+                raise MissingDependencyError(f"{who}{_short(key)}, which is not registered")
+            path.append(key)
+            for _, dependency in registration.resolve_dependencies():
+                visit(dependency, key)
             path.pop()
-            done.add(service_type)
-            order.append(service_type)
+            done.add(key)
+            order.append(key)
 
-        for root in roots if roots is not None else list(self._registrations):
+        for root in [key_of(r) for r in roots] if roots is not None else list(self._registrations):
             visit(root, None)
         return order
 
-    def start(self, *roots: type) -> None:
-        """Validate the whole graph, then build and initialize ``roots`` (default: all)."""
+    def validate(self) -> None:
+        """Check the whole graph (importing every service): a test runs this for every deploy."""
         self.resolution_order()
-        for service_type in self.resolution_order(list(roots) if roots else None):
-            if service_type in self._instances:
+
+    def start(self, *roots: type | str) -> None:
+        """Build and initialize ``roots`` (default: all) and their dependencies, in order.
+
+        The roots' part of the graph is checked first: a missing dependency or a cycle
+        fails here, at cold start, naming the types.
+        """
+        for key in self.resolution_order(list(roots) if roots else None):
+            if key in self._instances:
                 continue
-            registration = self._registrations[service_type]
-            args = [self._instances[dep] for name, dep in registration.dependencies if name is None]
-            kwargs = {name: self._instances[dep] for name, dep in registration.dependencies if name is not None}
-            instance = registration.factory(*args, **kwargs)
+            registration = self._registrations[key]
+            dependencies = registration.resolve_dependencies()
+            args = [self._instances[dep] for name, dep in dependencies if name is None]
+            kwargs = {name: self._instances[dep] for name, dep in dependencies if name is not None}
+            instance = registration.build()(*args, **kwargs)
             if isinstance(instance, Service):
                 instance.initialize()
-            self._instances[service_type] = instance
-            self._build_order.append(service_type)
+            self._instances[key] = instance
+            self._build_order.append(key)
 
     def get[T](self, service_type: type[T]) -> T:
+        key = key_of(service_type)
         try:
-            return cast(T, self._instances[service_type])
+            return cast(T, self._instances[key])
         except KeyError:
-            if service_type in self._registrations:
-                raise ServiceNotInitializedError(_name(service_type)) from None
-            raise MissingDependencyError(f"{_name(service_type)} is not registered") from None
+            if key in self._registrations:
+                raise ServiceNotInitializedError(_short(key)) from None
+            raise MissingDependencyError(f"{_short(key)} is not registered") from None
 
     @contextmanager
     def invocation(self, context: object = None) -> Iterator[None]:
         """The per-invocation scope: ``begin_invocation(context)`` on entry, ``end_invocation`` on exit."""
-        for service_type in self._build_order:
-            instance = self._instances[service_type]
+        for key in self._build_order:
+            instance = self._instances[key]
             if isinstance(instance, Service) and instance.is_initialized:
                 instance.begin_invocation(context)
         try:
             yield
         finally:
-            for service_type in reversed(self._build_order):
-                instance = self._instances[service_type]
+            for key in reversed(self._build_order):
+                instance = self._instances[key]
                 if isinstance(instance, Service) and instance.is_initialized:
                     instance.end_invocation()
 
     def cleanup(self) -> None:
         """Clean up every built service, dependents first, and forget the instances."""
-        for service_type in reversed(self._build_order):
-            instance = self._instances.pop(service_type)
+        for key in reversed(self._build_order):
+            instance = self._instances.pop(key)
             if isinstance(instance, Service):
                 instance.cleanup()
         self._build_order.clear()
@@ -199,10 +254,10 @@ registry = Registry()
 
 
 def register_service[T](
-    service_type: type[T],
+    service_type: type[T] | str,
     factory: Callable[..., T] | None = None,
     *,
-    dependencies: Sequence[type] | None = None,
+    dependencies: Sequence[type | str] | None = None,
 ) -> None:
     """Register on the process-wide registry (see ``Registry.register``)."""
     registry.register(service_type, factory, dependencies=dependencies)
