@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nexus.validation import EMAIL_PATTERN, READ_ONLY_FIELDS, USERNAME_PATTERN, has_control_characters
+from nexus.validation import EMAIL_PATTERN, USERNAME_PATTERN, has_control_characters
 
 ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 USERNAME_RE = re.compile(USERNAME_PATTERN)
