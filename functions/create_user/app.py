@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
 from nexus.api import USERS_WRITE, create_app, json_response, lambda_entrypoint
-from nexus.operations.users import UserRegistration
+from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser
 from nexus.users.schemas import IdempotencyKey

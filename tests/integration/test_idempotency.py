@@ -16,7 +16,7 @@ from local.template import Template
 from nexus import container
 from nexus.api.errors import status_for
 from nexus.errors import ConflictError
-from nexus.operations.users import UserRegistration
+from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser, UserService
 from tests.api_client import ApiClient

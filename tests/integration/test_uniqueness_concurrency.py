@@ -18,7 +18,7 @@ from local.template import Template
 from nexus import container
 from nexus.api.errors import status_for
 from nexus.errors import ConflictError
-from nexus.operations.users import UserRegistration
+from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser
 from tests.conftest import FAKE_CREDENTIALS

@@ -18,7 +18,7 @@ from local.template import Template
 from nexus import container
 from nexus.email import EmailService
 from nexus.errors import ConflictError
-from nexus.operations.users import UserRegistration
+from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser
 from tests.api_client import ApiClient

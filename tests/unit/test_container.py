@@ -22,7 +22,7 @@ def test_every_registered_service_resolves() -> None:
     "root",
     [
         "nexus.operations.users:UserQueries",
-        "nexus.operations.users:UserRegistration",
+        "nexus.operations.registration:UserRegistration",
         "nexus.operations.health:HealthOperations",
     ],
 )
@@ -32,5 +32,5 @@ def test_each_root_needs_only_its_part(root: str) -> None:
     needed = set(registry.resolution_order([root]))
 
     assert "nexus.webhooks.publisher:WebhookPublisher" not in needed
-    if root != "nexus.operations.users:UserRegistration":
+    if root != "nexus.operations.registration:UserRegistration":
         assert "nexus.email.service:EmailService" not in needed

@@ -116,7 +116,7 @@ def register_all() -> None:
         "nexus.operations.welcome:WelcomeEmails",
         "nexus.operations.users:UserQueries",
         "nexus.operations.users:UserCommands",
-        "nexus.operations.users:UserRegistration",
+        "nexus.operations.registration:UserRegistration",
         "nexus.operations.analytics:AnalyticsOperations",
         "nexus.operations.analytics:StatsOperations",
         "nexus.operations.health:HealthOperations",

@@ -16,9 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nexus.analytics.schemas import AnalyticsEvent
@@ -79,6 +77,9 @@ class AnalyticsService(Service):
 
     def _setup(self) -> None:
         if self._client is None:
+            import boto3  # here, not at import: functions that never track skip boto3 entirely
+            from botocore.config import Config
+
             # botocore retries whole-call failures; partial failures are ours to resend.
             self._client = boto3.client("kinesis", config=Config(retries={"mode": "standard", "max_attempts": 3}))
 

@@ -1,32 +1,17 @@
-"""Composite user operations: each one is what one Lambda function does.
+"""Composite user operations for reads (UserQueries) and changes (UserCommands).
 
-Reads and writes are separate classes so that the read functions build neither the
-Kinesis nor the SES client at cold start.
+Sign-up (UserRegistration) lives in ``registration`` with its idempotency and email
+dependencies, so these functions never import them.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from nexus.analytics import AnalyticsService
 from nexus.cache import CacheService
-from nexus.errors import ConflictError, NotFoundError
-from nexus.operations.welcome import WelcomeEmails
+from nexus.errors import NotFoundError
 from nexus.services import Service, inject
 from nexus.settings import Settings
-from nexus.users import NewUser, User, UserChanges, UserFilters, UserPage, UserService
+from nexus.users import User, UserChanges, UserFilters, UserPage, UserService
 from nexus.users.cursor import CursorCodec
 from nexus.users.schemas import ULID_PATTERN, USERNAME_RE
 
@@ -95,85 +80,6 @@ class UserQueries(Service):
             total = self._users.count_users(filters)
             self._cache.cache_user_total(generation, fingerprint, total)
         return total
-
-
-class UserRegistration(Service):
-    """``POST /users``: create, cache, track and welcome, at most once per ``Idempotency-Key``."""
-
-    def __init__(
-        self,
-        users: UserService = inject(),
-        cache: CacheService = inject(),
-        analytics: AnalyticsService = inject(),
-        welcome: WelcomeEmails = inject(),
-        settings: Settings = inject(),
-    ) -> None:
-        super().__init__()
-        self._users = users
-        self._cache = cache
-        self._analytics = analytics
-        self._welcome = welcome
-        self._settings = settings
-        self._idempotency_config = IdempotencyConfig(
-            event_key_jmespath="idempotency_key",
-            payload_validation_jmespath="body",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=settings.idempotency_ttl_seconds,
-        )
-
-    def _setup(self) -> None:
-        store = DynamoDBPersistenceLayer(
-            table_name=self._settings.idempotency_table_name, boto3_client=boto3.client("dynamodb")
-        )
-        self._create_once = idempotent_function(
-            self._create_for_request,
-            data_keyword_argument="request",
-            persistence_store=store,
-            config=self._idempotency_config,
-        )
-
-    def begin_invocation(self, context: object) -> None:
-        # In-progress records expire with the invocation, so a timed-out attempt can be retried.
-        if hasattr(context, "get_remaining_time_in_millis"):
-            self._idempotency_config.register_lambda_context(cast(LambdaContext, context))
-
-    def create_user_with_welcome(self, new: NewUser) -> User:
-        """Create the user (one transaction), cache it, record ``user_created``, send the welcome.
-
-        A failed email does not fail or undo the creation: it is queued for retry.
-        """
-        self.validate_initialization()
-        user = self._users.create_user(new)
-        self._cache.set_user_cache(user)
-        self._analytics.track_event("user_created", user.id, {"registration_source": new.source or "unknown"})
-        self._welcome.send_or_queue(user)
-        return user
-
-    def create_user_once(self, new: NewUser, idempotency_key: str | None) -> User:
-        """``create_user_with_welcome``; a retry with the same key and body returns the first user.
-
-        The same key with another body is a 409 ``idempotency_key_reused``; the same key
-        while the first request still runs is a 409 ``request_in_progress``.
-        """
-        self.validate_initialization()
-        if idempotency_key is None:
-            return self.create_user_with_welcome(new)
-        request = {"idempotency_key": idempotency_key, "body": new.model_dump(mode="json")}
-        try:
-            stored = self._create_once(request=request)
-        except IdempotencyValidationError:
-            raise ConflictError(
-                "Idempotency-Key was already used with another request body", code="idempotency_key_reused"
-            ) from None
-        except IdempotencyAlreadyInProgressError:
-            raise ConflictError(
-                "A request with this Idempotency-Key is still in progress; retry later", code="request_in_progress"
-            ) from None
-        return User.model_validate(stored)
-
-    def _create_for_request(self, request: dict[str, Any]) -> dict[str, Any]:
-        user = self.create_user_with_welcome(NewUser.model_validate(request["body"]))
-        return user.model_dump(mode="json")
 
 
 class UserCommands(Service):
