@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from local.resources import REGION, LocalResources
 from local.template import ROOT, Template
+from nexus.observability import metrics
 from nexus.services import registry
 
 FAKE_CREDENTIALS = {
@@ -34,6 +35,12 @@ def template() -> Template:
 def _fresh_registry() -> Iterator[None]:
     yield
     registry.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_from_earlier_tests() -> None:
+    # The layer's Metrics is process-wide; a previous test's teardown may have added to it.
+    metrics.clear_metrics()
 
 
 @pytest.fixture
