@@ -26,7 +26,11 @@ from tests.moto_server import serialized_moto_server
 
 WRITERS = 16
 
-pytestmark = pytest.mark.server
+pytestmark = [
+    pytest.mark.server,
+    # The operation is called directly, not through a handler: there is no Lambda context.
+    pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left"),
+]
 
 
 @pytest.fixture
