@@ -12,6 +12,9 @@ def _parser() -> argparse.ArgumentParser:
 
     start = commands.add_parser("start", help="serve the HTTP API on 127.0.0.1 (like `sam local start-api`)")
     start.add_argument("--port", type=int, default=3000)
+    start.add_argument(
+        "--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE", help="template parameter values"
+    )
 
     invoke = commands.add_parser("invoke", help="invoke one function once (like `sam local invoke`)")
     invoke.add_argument("function", help="the function's logical id in template.yaml")
@@ -29,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         from local.invoke import main as invoke_main
 
         return invoke_main(arguments.function, arguments.event, arguments.env_vars, arguments.parameter_overrides)
+    from local.invoke import parse_parameter_overrides
     from local.server import main as serve
 
-    return serve(arguments.port)
+    return serve(arguments.port, parse_parameter_overrides(arguments.parameter_overrides))
 
 
 if __name__ == "__main__":

@@ -35,12 +35,20 @@ def _session() -> boto3.Session:
 class EmulatedAws:
     """moto on 127.0.0.1 started here, or ``endpoint_url`` (whose missing resources are created)."""
 
-    def __init__(self, template: Template, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, template: Template, endpoint_url: str | None = None, parameters: dict[str, str] | None = None
+    ) -> None:
         self.template = template
         self.endpoint_url = endpoint_url or ""
         self.embedded = not endpoint_url
+        self.parameters = dict(parameters or {})  # template parameter overrides
         self._server: Any = None
-        self.resources = LocalResources(template, _session(), self.endpoint_url or None)
+        self.resources = self._resources()
+
+    def _resources(self) -> LocalResources:
+        resources = LocalResources(self.template, _session(), self.endpoint_url or None)
+        resources.resolver.parameters.update(self.parameters)
+        return resources
 
     def start(self) -> EmulatedAws:
         if self.embedded:
@@ -52,7 +60,7 @@ class EmulatedAws:
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
             self._server.start()
             self.endpoint_url = f"http://127.0.0.1:{port}"
-            self.resources = LocalResources(self.template, _session(), self.endpoint_url)
+            self.resources = self._resources()
         provision(self.resources)
         return self
 
@@ -65,7 +73,7 @@ class EmulatedAws:
         """Forget every resource and item (moto's reset API), then create the template's resources again."""
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - our own local endpoint
-        self.resources = LocalResources(self.template, _session(), self.endpoint_url)
+        self.resources = self._resources()
         provision(self.resources)
 
     def sent_emails(self) -> list[dict[str, Any]]:

@@ -126,6 +126,8 @@ def lambda_environment(
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ENDPOINT_URL": endpoint_url,
+        # The layer's local mode: HTTPService may call http://127.0.0.1 (webhook receivers here).
+        "LOCAL_MODE": "true",
         **FAKE_CREDENTIALS,
         **variables,
     }

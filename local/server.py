@@ -319,13 +319,14 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def _banner(port: int, seconds: float) -> str:
+def _banner(port: int, seconds: float, aws_endpoint: str) -> str:
     token = make_token()
     base = f"http://127.0.0.1:{port}"
     return "\n".join(
         [
             f"Nexus Serverless local API on {base} (ready in {seconds:.2f} s)",
             f"  docs: {base}/docs  openapi: {base}/openapi.json  emails: {base}/_local/emails",
+            f"  emulated AWS: AWS_ENDPOINT_URL={aws_endpoint}",
             "  token with every scope (signature not checked locally):",
             f"  TOKEN={token}",
             f'  curl -H "Authorization: Bearer $TOKEN" {base}/users',
@@ -341,7 +342,7 @@ def _stop_on_sigterm(server: _Server) -> None:
     signal.signal(signal.SIGTERM, handle)
 
 
-def main(port: int) -> int:
+def main(port: int, parameters: dict[str, str] | None = None) -> int:
     started = time.monotonic()
     template = Template()
     try:
@@ -349,12 +350,12 @@ def main(port: int) -> int:
     except RuntimeSetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL")).start()
+    aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL"), parameters).start()
     api = LocalApi(template, aws, rie, runtime_dir, layer_dir).start()
     server = _Server(("127.0.0.1", port), _Handler)
     server.api = api
     _stop_on_sigterm(server)
-    print(_banner(server.server_address[1], time.monotonic() - started), file=sys.stderr, flush=True)
+    print(_banner(server.server_address[1], time.monotonic() - started, aws.endpoint_url), file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -3,7 +3,8 @@
 One thread per mapping reads the stream or queue in the emulated AWS, builds the batch event Lambda
 would send and invokes the function's warm workers. With ReportBatchItemFailures, the records from
 the first reported failure on are read again (streams) or left on the queue (SQS); a failed
-invocation is retried up to MaximumRetryAttempts, then its batch is skipped, as Lambda does.
+invocation is retried up to MaximumRetryAttempts, then its batch is skipped, as Lambda does, and
+described to the mapping's DestinationConfig.OnFailure queue if it has one.
 FilterCriteria patterns drop the records they do not match (literal values, prefix, exists).
 """
 
@@ -38,6 +39,7 @@ class EventSource:
     reports_item_failures: bool
     max_retries: int
     patterns: tuple[str, ...] = ()  # FilterCriteria, as JSON
+    on_failure: str | None = None  # logical id of the OnFailure destination queue
 
 
 def event_sources(template: Template) -> list[EventSource]:
@@ -59,9 +61,15 @@ def event_sources(template: Template) -> list[EventSource]:
                     reports_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
                     max_retries=int(props.get("MaximumRetryAttempts", 3)),
                     patterns=tuple(f["Pattern"] for f in props.get("FilterCriteria", {}).get("Filters", [])),
+                    on_failure=_on_failure_queue(props),
                 )
             )
     return found
+
+
+def _on_failure_queue(props: dict[str, Any]) -> str | None:
+    destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    return str(destination["Fn::GetAtt"][0]) if isinstance(destination, dict) and "Fn::GetAtt" in destination else None
 
 
 def _matches(pattern: Any, value: Any) -> bool:
@@ -217,9 +225,40 @@ class _StreamPoller(_Poller):
         failed = _failed_ids(invocation)
         _log(self.source, len(wanted), invocation, failed)
         retry_from = self._retry_point(wanted, failed)
+        if retry_from is None and failed != []:
+            self._send_to_on_failure(stream, shard, wanted, failed)
         if retry_from is not None:
             self._iterators[shard] = self.iterator(stream, shard, "AT_SEQUENCE_NUMBER", retry_from)
         return True
+
+    def _send_to_on_failure(
+        self, stream: dict[str, str], shard: str, records: list[dict[str, Any]], failed: list[str] | None
+    ) -> None:
+        """Describe the skipped batch to the OnFailure queue, in the shape Lambda sends."""
+        if self.source.on_failure is None:
+            return
+        skipped = (
+            records if failed is None else [r for r in records if int(self.sequence_of(r)) >= min(map(int, failed))]
+        )
+        info_key = "KinesisBatchInfo" if self.source.kind == "Kinesis" else "DDBStreamBatchInfo"
+        message = {
+            "requestContext": {
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": self.source.max_retries + 1,
+                "functionArn": f"arn:aws:lambda:{REGION}:123456789012:function:{self.source.function}",
+            },
+            "version": "1.0",
+            "timestamp": datetime.now().astimezone().isoformat(),
+            info_key: {
+                "shardId": shard,
+                "startSequenceNumber": self.sequence_of(skipped[0]),
+                "endSequenceNumber": self.sequence_of(skipped[-1]),
+                "batchSize": len(skipped),
+                "streamArn": stream["arn"],
+            },
+        }
+        queue = self.resources.physical[self.source.on_failure]
+        self.client("sqs").send_message(QueueUrl=queue["QueueUrl"], MessageBody=json.dumps(message))
 
     def _retry_point(self, records: list[dict[str, Any]], failed: list[str] | None) -> str | None:
         """The sequence number to read again from, or None to move past the batch."""

@@ -68,12 +68,12 @@ class LocalServer:
             return Response(error.code, dict(error.headers.items()), error.read())
 
 
-def start_server(log: Path) -> LocalServer:
+def start_server(log: Path, *arguments: str) -> LocalServer:
     port = free_port()
     started = time.monotonic()
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "local", "start", "--port", str(port)],
+            [sys.executable, "-m", "local", "start", "--port", str(port), *arguments],
             cwd=ROOT,
             env={k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"},
             stdout=sink,

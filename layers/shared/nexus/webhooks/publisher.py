@@ -81,7 +81,8 @@ class WebhookPublisher(Service):
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """Process one stream batch; return the partial batch response."""
         self.validate_initialization()
-        processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+        # An all-failed batch is reported like any other, not raised: the response says which.
+        processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
         return dict(
             process_partial_response(event=event, record_handler=self._deliver, processor=processor, context=context)
         )

@@ -1,0 +1,92 @@
+"""Webhooks end to end: table stream -> PublishWebhooksFunction -> a real receiver, and the DLQ."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from local.resources import REGION
+from nexus.webhooks import SIGNATURE_HEADER, verify
+from tests.e2e.conftest import LocalServer, start_server, stop_server
+
+
+def _aws_endpoint(server: LocalServer) -> str:
+    found = re.search(r"AWS_ENDPOINT_URL=(\S+)", server.log.read_text())
+    assert found, server.log.read_text()
+    return found.group(1)
+
+
+def _client(server: LocalServer, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=_aws_endpoint(server),
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def hooked_server(httpserver: HTTPServer, tmp_path: Path) -> Iterator[LocalServer]:
+    url = httpserver.url_for("/hooks/users")
+    server = start_server(tmp_path / "server.log", "--parameter-overrides", f"WebhookUrls={url}")
+    yield server
+    stop_server(server)
+
+
+def _wait_for(condition: Any, seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_a_receiver_gets_signed_webhooks(hooked_server: LocalServer, httpserver: HTTPServer) -> None:
+    received: list[Request] = []
+    httpserver.expect_request("/hooks/users").respond_with_handler(
+        lambda request: (received.append(request), Response("ok"))[1]
+    )
+
+    created = hooked_server.request("POST", "/users", json_body={"username": "e2ehook", "email": "e2e@example.com"})
+    assert created.status == 201
+
+    _wait_for(lambda: received, 30, "the user.created webhook")
+    secret = _client(hooked_server, "ssm").get_parameter(Name="/nexus/webhook-secret", WithDecryption=True)
+    body = received[0].get_data()
+    assert verify(
+        secret["Parameter"]["Value"].encode(), received[0].headers[SIGNATURE_HEADER], body, now=int(time.time())
+    )
+    assert json.loads(body)["type"] == "user.created"
+
+
+def test_a_failing_receiver_ends_in_the_dead_letter_queue(hooked_server: LocalServer, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/hooks/users").respond_with_data("down", status=500)
+    sqs = _client(hooked_server, "sqs")
+    queue_url = sqs.get_queue_url(QueueName="nexus-local-WebhookDeadLetterQueue")["QueueUrl"]
+
+    hooked_server.request("POST", "/users", json_body={"username": "e2efail", "email": "fail@example.com"})
+
+    messages = _wait_for(
+        lambda: sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages"), 60, "the dead letter"
+    )
+    letter = json.loads(messages[0]["Body"])
+    assert letter["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert letter["DDBStreamBatchInfo"]["batchSize"] == 1
+    attempts = [
+        line
+        for line in hooked_server.log.read_text().splitlines()
+        if line.startswith("DYNAMODB UsersTable PublishWebhooksFunction 1 records 1 failed")
+    ]
+    assert len(attempts) == 4  # the first try and MaximumRetryAttempts (3) more
