@@ -6,15 +6,16 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
 from nexus.api import USERS_WRITE, create_app, json_response, lambda_entrypoint
+from nexus.api.docs import responses
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
-from nexus.users import NewUser
+from nexus.users import NewUser, User
 from nexus.users.schemas import IdempotencyKey
 
 app = create_app()
 
 
-@app.post("/users")
+@app.post("/users", responses=responses(201, User, 400, 401, 403, 409, 413, 422, description="Created"))
 def create_user(
     new_user: Annotated[NewUser, Body()],
     idempotency_key: Annotated[IdempotencyKey | None, Header(alias="idempotency-key")] = None,

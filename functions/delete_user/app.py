@@ -3,13 +3,14 @@
 from aws_lambda_powertools.event_handler import Response
 
 from nexus.api import USERS_WRITE, create_app, lambda_entrypoint
+from nexus.api.docs import responses
 from nexus.operations.users import UserCommands
 from nexus.services import get_service
 
 app = create_app()
 
 
-@app.delete("/users/<user_id>")
+@app.delete("/users/<user_id>", responses=responses(204, None, 401, 403, 404, description="Deleted"))
 def delete_user(user_id: str) -> Response[None]:
     get_service(UserCommands).delete_user(user_id)
     return Response(status_code=204)

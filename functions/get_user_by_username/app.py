@@ -3,13 +3,15 @@
 from aws_lambda_powertools.event_handler import Response
 
 from nexus.api import USERS_READ, create_app, json_response, lambda_entrypoint
+from nexus.api.docs import responses
 from nexus.operations.users import UserQueries
 from nexus.services import get_service
+from nexus.users import User
 
 app = create_app()
 
 
-@app.get("/users/by-username/<username>")
+@app.get("/users/by-username/<username>", responses=responses(200, User, 401, 403, 404))
 def get_user_by_username(username: str) -> Response[dict[str, object]]:
     return json_response(200, get_service(UserQueries).get_user_by_username(username))
 

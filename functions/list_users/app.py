@@ -3,14 +3,15 @@
 from aws_lambda_powertools.event_handler import Response
 
 from nexus.api import USERS_READ, create_app, json_response, lambda_entrypoint, parse_query
+from nexus.api.docs import responses
 from nexus.operations.users import UserQueries
 from nexus.services import get_service
-from nexus.users.schemas import ListUsersQuery
+from nexus.users.schemas import ListUsersQuery, UserPage
 
 app = create_app()
 
 
-@app.get("/users")
+@app.get("/users", responses=responses(200, UserPage, 400, 401, 403, 422))
 def list_users() -> Response[dict[str, object]]:
     query = parse_query(app, ListUsersQuery)
     page = get_service(UserQueries).list_users(query.filters(), query.limit, query.cursor)

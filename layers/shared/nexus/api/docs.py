@@ -1,0 +1,73 @@
+"""What the routes answer, for the generated OpenAPI document (built only when asked for)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel
+
+
+class FieldProblem(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    request_id: str
+    details: list[FieldProblem] | None = None
+
+
+class ErrorBody(BaseModel):
+    """API.md's error body."""
+
+    error: ErrorInfo
+
+
+class Accepted(BaseModel):
+    accepted: int
+
+
+class EventStats(BaseModel):
+    event_type: str | None
+    days: int
+    total: int
+    by_day: dict[str, int]
+
+
+class UserStats(BaseModel):
+    total_users: int
+    active_users: int
+    inactive_users: int
+    activity_rate: float
+    generated_at: str
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+_ERRORS = {
+    400: "The body is not JSON, a query value has the wrong type, or the cursor is bad",
+    401: "No token",
+    403: "The token lacks the route's scope",
+    404: "No such user",
+    409: "Username or email taken; Idempotency-Key reused with another body, or still in progress",
+    413: "Body over the route's limit",
+    422: "A field breaks a rule: details lists each field and why",
+    503: "A dependency failed",
+}
+
+
+def responses(
+    status: int, model: type[BaseModel] | None, *errors: int, description: str = "OK"
+) -> dict[int, OpenAPIResponse]:
+    """The success response (with its body model, if any) and the listed error responses."""
+    success: OpenAPIResponse = {"description": description}
+    if model is not None:
+        success["content"] = {"application/json": {"model": model}}
+    documented: dict[int, OpenAPIResponse] = {status: success}
+    for error in errors:
+        documented[error] = {"description": _ERRORS[error], "content": {"application/json": {"model": ErrorBody}}}
+    return documented
