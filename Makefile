@@ -7,7 +7,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 LAYER_DIR := .build/layer
-LAYER_SOURCES := layers/shared/requirements.txt $(shell find layers/shared/nexus -type f -not -path '*/__pycache__/*' 2>/dev/null)
+LAYER_SOURCES := layers/shared/requirements.txt layers/shared/Makefile $(shell find layers/shared/nexus -type f -not -path '*/__pycache__/*' 2>/dev/null)
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
@@ -40,13 +40,13 @@ $(SAM_VENV)/.installed:
 	touch $@
 
 # The layer for this machine's architecture (the local runner and the event tests use it);
-# `sam build` makes the arm64 one that is deployed.
+# `sam build` makes the arm64 one that is deployed. Both run layers/shared/Makefile, so
+# neither ships boto3/botocore: the runtime provides them (locally: .build/runtime, the venv's).
 layer: $(LAYER_DIR)/.built
 $(LAYER_DIR)/.built: $(VENV)/.installed $(LAYER_SOURCES)
 	rm -rf $(LAYER_DIR)
-	$(BIN)/pip install --quiet --target $(LAYER_DIR)/python -r layers/shared/requirements.txt
-	cp -r layers/shared/nexus $(LAYER_DIR)/python/nexus
-	find $(LAYER_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	$(MAKE) --no-print-directory -f layers/shared/Makefile build-SharedLayer \
+	  ARTIFACTS_DIR=$(abspath $(LAYER_DIR)) PLATFORM=host PYTHON=$(abspath $(BIN)/python)
 	touch $@
 
 start: install layer
@@ -63,8 +63,8 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-sam-build: $(SAM_VENV)/.installed
-	$(SAM) build --cached --parallel
+sam-build: $(VENV)/.installed $(SAM_VENV)/.installed
+	PYTHON=$(abspath $(BIN)/python) $(SAM) build --cached --parallel
 	@so=$$(find .aws-sam/build/SharedLayer -name '_pydantic_core*.so' | head -n 1); \
 	  file "$$so" | grep -q 'aarch64' || { echo "layer's pydantic_core is not arm64: $$so"; exit 1; }; \
 	  echo "arm64 layer ok: $$(basename $$so)"
@@ -78,6 +78,10 @@ pytest: $(VENV)/.installed $(SAM_VENV)/.installed layer
 	$(BIN)/pytest --cov --cov-report=term
 
 test: system-deps lint typecheck sam-check sam-build pytest
+
+# Cold start, AWS calls, warm overhead, layer size, scale (docs/PERFORMANCE.md). Not part of `test`.
+bench: $(VENV)/.installed $(SAM_VENV)/.installed layer sam-build
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf .build .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
