@@ -32,10 +32,6 @@ def new_user(server: LocalServer, **fields: object) -> dict[str, object]:
     return dict(response.json())
 
 
-def test_ready_within_five_seconds(server: LocalServer) -> None:
-    assert server.ready_seconds < 5, f"ready after {server.ready_seconds:.2f}s"
-
-
 def test_health_needs_no_token(server: LocalServer) -> None:
     response = server.request("GET", "/health", scope=None)
     assert response.status == 200
