@@ -68,6 +68,25 @@ def table_items(aws: LocalResources) -> Callable[[str], list[dict[str, Any]]]:
     return scan
 
 
+@pytest.fixture
+def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalResources]:
+    """moto in server mode over real HTTP (serialized, see tests/moto_server.py), with the
+    template's resources, the create function's environment and its composite started."""
+    from nexus import container
+    from nexus.operations.registration import UserRegistration
+    from tests.moto_server import serialized_moto_server
+
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with serialized_moto_server() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        resources = LocalResources(template, boto3.Session(), endpoint).create_all()
+        for name, value in resources.environment(template.functions()["CreateUserFunction"]).items():
+            monkeypatch.setenv(name, value)
+        container.start(UserRegistration)
+        yield resources
+
+
 def load_function(name: str) -> ModuleType:
     """Import functions/<name>/app.py under a unique module name (its cold start runs here)."""
     path = ROOT / "functions" / name / "app.py"

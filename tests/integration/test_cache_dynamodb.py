@@ -1,4 +1,4 @@
-"""The DynamoDB TTL cache backend and CacheService, against moto with a controlled clock."""
+"""What only the DynamoDB TTL backend does; the shared contract is test_cache_contract.py."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local.resources import LocalResources
-from nexus.cache import CacheBackendError, CacheService, NotAnIntegerError
+from nexus.cache import CacheBackendError, CacheService
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.settings import Settings
-from nexus.users.schemas import User, UserPage
+from nexus.users.schemas import User
 
 
 class FakeClock:
@@ -55,14 +55,6 @@ def _user(version: int, name: str = "alice") -> User:
     )
 
 
-@pytest.mark.parametrize("value", [{"a": [1, "x", None]}, "text", 3.5, True, [1, 2], 42])
-def test_values_round_trip_as_json(cache: CacheService, value: object) -> None:
-    cache.set("key", value)
-
-    assert cache.get("key") == value
-    assert type(cache.get("key")) is type(value)
-
-
 def test_an_expired_item_reads_as_missing_though_dynamodb_still_holds_it(
     cache: CacheService, clock: FakeClock, table_items
 ) -> None:
@@ -76,80 +68,6 @@ def test_an_expired_item_reads_as_missing_though_dynamodb_still_holds_it(
     assert cache.get("key", default="missing") == "missing"
     assert not cache.exists("key")
     assert len(table_items("CacheTable")) == 1  # moto never deletes expired items
-
-
-def test_default_ttl_applies(cache: CacheService, clock: FakeClock) -> None:
-    cache.set("key", 1)
-    clock.advance(3599)
-    assert cache.exists("key")
-    clock.advance(1)
-    assert not cache.exists("key")
-
-
-def test_delete_reports_whether_a_live_value_was_there(cache: CacheService, clock: FakeClock) -> None:
-    cache.set("live", 1)
-    cache.set("stale", 1, ttl=1)
-    clock.advance(5)
-
-    assert cache.delete("live") is True
-    assert cache.delete("live") is False
-    assert cache.delete("stale") is False
-    assert cache.delete("never") is False
-
-
-def test_increment_counts_from_zero_and_restarts_after_expiry(cache: CacheService, clock: FakeClock) -> None:
-    assert cache.increment("hits") == 1
-    assert cache.increment("hits", 5) == 6
-    assert cache.get("hits") == 6
-
-    clock.advance(3600)
-
-    assert cache.increment("hits", 2) == 2
-
-
-def test_increment_keeps_the_first_ttl(cache: CacheService, clock: FakeClock) -> None:
-    cache.increment("hits", ttl=10)
-    clock.advance(8)
-    cache.increment("hits", ttl=10)
-    clock.advance(2)
-
-    assert not cache.exists("hits")
-
-
-def test_increment_of_a_non_integer_is_an_error(cache: CacheService) -> None:
-    cache.set("name", "alice")
-
-    with pytest.raises(NotAnIntegerError):
-        cache.increment("name")
-    assert cache.get("name") == "alice"
-
-
-def test_an_older_user_version_never_replaces_a_newer_one(cache: CacheService) -> None:
-    cache.set_user_cache(_user(2, "new"))
-    cache.set_user_cache(_user(1, "old"))
-
-    cached = cache.get_user_cache("01JD0000000000000000000000")
-    assert cached is not None
-    assert cached.username == "new"
-
-
-def test_a_deleted_users_tombstone_blocks_a_late_fill(cache: CacheService) -> None:
-    cache.set_user_cache(_user(1))
-    cache.invalidate_user_cache("01JD0000000000000000000000", deleted_version=2)
-    cache.set_user_cache(_user(1))  # a reader that fetched the user before the delete
-
-    assert cache.get_user_cache("01JD0000000000000000000000") is None
-
-
-def test_list_pages_are_keyed_by_generation(cache: CacheService) -> None:
-    page = UserPage(items=[_user(1)], next_cursor=None, total=1)
-    cache.cache_user_list(7, ("", "20", ""), page)
-
-    cached = cache.get_cached_user_list(7, ("", "20", ""))
-    assert cached is not None
-    assert cached.model_dump() == page.model_dump()
-    assert cache.get_cached_user_list(8, ("", "20", "")) is None
-    assert cache.get_cached_user_list(7, ("", "10", "")) is None
 
 
 class BrokenBackend(DynamoDBCacheBackend):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,16 +12,13 @@ import pytest
 
 from local.resources import LocalResources
 from local.template import Template
-from nexus import container
 from nexus.api.errors import status_for
 from nexus.errors import ConflictError
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser, UserService
 from tests.api_client import ApiClient
-from tests.conftest import FAKE_CREDENTIALS
 from tests.kinesis import read_stream
-from tests.moto_server import serialized_moto_server
 
 BODY = {"username": "once", "email": "once@example.com", "full_name": "Once Only"}
 
@@ -110,19 +106,6 @@ def test_a_malformed_key_is_422(api: ApiClient, table_items: Any, key: str) -> N
     assert response.status == 422
     assert response.json()["error"]["details"][0]["field"] == "idempotency-key"
     assert _user_items(table_items) == []
-
-
-@pytest.fixture
-def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalResources]:
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    with serialized_moto_server() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        resources = LocalResources(template, boto3.Session(), endpoint).create_all()
-        for name, value in resources.environment(template.functions()["CreateUserFunction"]).items():
-            monkeypatch.setenv(name, value)
-        container.start(UserRegistration)
-        yield resources
 
 
 @pytest.mark.server

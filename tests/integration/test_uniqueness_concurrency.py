@@ -7,22 +7,16 @@ environment calling the create operation at the same moment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 
 from local.resources import LocalResources
-from local.template import Template
-from nexus import container
 from nexus.api.errors import status_for
 from nexus.errors import ConflictError
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser
-from tests.conftest import FAKE_CREDENTIALS
-from tests.moto_server import serialized_moto_server
 
 WRITERS = 16
 
@@ -31,19 +25,6 @@ pytestmark = [
     # The operation is called directly, not through a handler: there is no Lambda context.
     pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left"),
 ]
-
-
-@pytest.fixture
-def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalResources]:
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    with serialized_moto_server() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        resources = LocalResources(template, boto3.Session(), endpoint).create_all()
-        for name, value in resources.environment(template.functions()["CreateUserFunction"]).items():
-            monkeypatch.setenv(name, value)
-        container.start(UserRegistration)
-        yield resources
 
 
 def _race(new_users: list[NewUser]) -> list[int | str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,15 +14,13 @@ from moto.ses.models import ses_backends
 
 from local.resources import REGION, LocalResources
 from local.template import Template
-from nexus import container
 from nexus.email import EmailService
 from nexus.errors import ConflictError
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser
 from tests.api_client import ApiClient
-from tests.conftest import FAKE_CREDENTIALS, lambda_context, load_function
-from tests.moto_server import serialized_moto_server
+from tests.conftest import lambda_context, load_function
 
 SENDER = "noreply@example.com"
 
@@ -165,19 +162,6 @@ def test_a_retry_that_fails_again_is_reported_and_a_deleted_user_is_dropped(
 
     assert response == {"batchItemFailures": [{"itemIdentifier": by_user[kept["id"]]["MessageId"]}]}
     assert sent_mail() == []
-
-
-@pytest.fixture
-def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalResources]:
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    with serialized_moto_server() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        resources = LocalResources(template, boto3.Session(), endpoint).create_all()
-        for name, value in resources.environment(template.functions()["CreateUserFunction"]).items():
-            monkeypatch.setenv(name, value)
-        container.start(UserRegistration)
-        yield resources
 
 
 @pytest.mark.server
