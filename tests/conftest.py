@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from local.resources import REGION, LocalResources
 from local.template import ROOT, Template
+from nexus import aws as aws_clients
 from nexus.observability import metrics
 from nexus.services import registry
 
@@ -35,6 +36,7 @@ def template() -> Template:
 def _fresh_registry() -> Iterator[None]:
     yield
     registry.reset()
+    aws_clients.reset()
 
 
 @pytest.fixture(autouse=True)

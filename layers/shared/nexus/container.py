@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nexus import aws
 from nexus.services import registry
 from nexus.settings import Settings
 
@@ -51,19 +52,15 @@ def _analytics(settings: Settings) -> AnalyticsService:
 
 
 def _event_counts(settings: Settings) -> EventCountStore:
-    import boto3
-
     from nexus.analytics.counts import EventCountStore
 
-    return EventCountStore(settings.analytics_table_name, boto3.client("dynamodb"))
+    return EventCountStore(settings.analytics_table_name, aws.client("dynamodb"))
 
 
 def _event_consumer(settings: Settings, store: EventCountStore) -> EventCountConsumer:
-    import boto3
-
     from nexus.analytics.consumer import EventCountConsumer
 
-    return EventCountConsumer(store, settings.analytics_dead_letter_queue_url, boto3.client("sqs"))
+    return EventCountConsumer(store, settings.analytics_dead_letter_queue_url, aws.client("sqs"))
 
 
 def _email(settings: Settings) -> EmailService:
@@ -73,6 +70,7 @@ def _email(settings: Settings) -> EmailService:
         settings.email_sender_address,
         settings.email_sender_name,
         settings.email_configuration_set or None,
+        client=aws.client("sesv2"),
     )
 
 

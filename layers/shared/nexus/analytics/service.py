@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nexus import aws
 from nexus.analytics.schemas import AnalyticsEvent
 from nexus.observability import logger, metrics
 from nexus.services import Service
@@ -77,11 +78,8 @@ class AnalyticsService(Service):
 
     def _setup(self) -> None:
         if self._client is None:
-            import boto3  # here, not at import: functions that never track skip boto3 entirely
-            from botocore.config import Config
-
             # botocore retries whole-call failures; partial failures are ours to resend.
-            self._client = boto3.client("kinesis", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+            self._client = aws.client("kinesis")
 
     def _teardown(self) -> None:
         self.flush()

@@ -14,6 +14,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, UpdateError
 from pynamodb.models import Model
 
+from nexus import aws
 from nexus.cache.backend import CacheBackend, CacheBackendError, NotAnIntegerError
 from nexus.timeutil import Clock, utc_now
 
@@ -45,8 +46,7 @@ class DynamoDBCacheBackend(CacheBackend):
         for name, value in meta.items():
             setattr(CacheItem.Meta, name, value)
         CacheItem._connection = None
-        # Create the botocore client now, in the init phase, not in the first request.
-        _ = CacheItem._get_connection().connection.client
+        aws.share_dynamodb_client(CacheItem)
         self._clock = clock
 
     def _now(self) -> int:

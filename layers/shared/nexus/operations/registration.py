@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-import boto3
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -16,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from nexus import aws
 from nexus.analytics import AnalyticsService
 from nexus.cache import CacheService
 from nexus.errors import ConflictError
@@ -51,7 +51,7 @@ class UserRegistration(Service):
 
     def _setup(self) -> None:
         store = DynamoDBPersistenceLayer(
-            table_name=self._settings.idempotency_table_name, boto3_client=boto3.client("dynamodb")
+            table_name=self._settings.idempotency_table_name, boto3_client=aws.client("dynamodb")
         )
         self._create_once = idempotent_function(
             self._create_for_request,

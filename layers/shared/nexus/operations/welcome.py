@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -24,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from nexus import aws
 from nexus.email import EmailService
 from nexus.errors import NexusError
 from nexus.observability import logger, metrics
@@ -50,7 +50,7 @@ class WelcomeEmails(Service):
 
     def _setup(self) -> None:
         store = DynamoDBPersistenceLayer(
-            table_name=self._settings.idempotency_table_name, boto3_client=boto3.client("dynamodb")
+            table_name=self._settings.idempotency_table_name, boto3_client=aws.client("dynamodb")
         )
         self._send_once = idempotent_function(
             self._send,
@@ -59,7 +59,7 @@ class WelcomeEmails(Service):
             config=self._config,
             key_prefix="welcome-email",
         )
-        self._sqs = boto3.client("sqs")
+        self._sqs = aws.client("sqs")
 
     def begin_invocation(self, context: object) -> None:
         if hasattr(context, "get_remaining_time_in_millis"):

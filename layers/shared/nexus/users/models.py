@@ -24,6 +24,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from nexus import aws
+
 COUNTER_KEY = "COUNTER#users"
 LIST_INDEX_NAME = "by_created"
 
@@ -96,4 +98,4 @@ def bind_users_table(table_name: str, **meta: Any) -> None:
     for name, value in meta.items():
         setattr(UsersTableItem.Meta, name, value)
     UsersTableItem._connection = None
-    UsersTableItem._get_connection()
+    aws.share_dynamodb_client(UsersTableItem)

@@ -114,8 +114,6 @@ class UserService(Service):
 
     def _setup(self) -> None:
         bind_users_table(self._settings.users_table_name)
-        # Create the botocore client now, in the init phase, not in the first request.
-        _ = self._connection.client
 
     @property
     def _connection(self) -> Connection:
