@@ -38,7 +38,7 @@ import json as jsonlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict, PoolManager, Timeout
@@ -129,6 +129,16 @@ def _decode(raw: bytes, content_type: str) -> Any:
     return {"text": text}
 
 
+class RequestOptions(TypedDict, total=False):
+    """The keyword arguments of ``request`` after method and URL."""
+
+    params: Params | None
+    json: Any
+    data: FormData | str | bytes | None
+    headers: Mapping[str, str] | None
+    timeout: float | None
+
+
 class HTTPService(Service):
     """Outbound HTTP for the layer (the seed's ``HTTPService``), safe to call with URLs
     that came from users or configuration.
@@ -206,53 +216,17 @@ class HTTPService(Service):
 
     # The seed's operations -----------------------------------------------------
 
-    def get(
-        self,
-        url: str,
-        *,
-        params: Params | None = None,
-        json: Any = None,
-        data: FormData | str | bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> HTTPResult:
-        return self.request("GET", url, params=params, json=json, data=data, headers=headers, timeout=timeout)
+    def get(self, url: str, **options: Unpack[RequestOptions]) -> HTTPResult:
+        return self.request("GET", url, **options)
 
-    def post(
-        self,
-        url: str,
-        *,
-        params: Params | None = None,
-        json: Any = None,
-        data: FormData | str | bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> HTTPResult:
-        return self.request("POST", url, params=params, json=json, data=data, headers=headers, timeout=timeout)
+    def post(self, url: str, **options: Unpack[RequestOptions]) -> HTTPResult:
+        return self.request("POST", url, **options)
 
-    def put(
-        self,
-        url: str,
-        *,
-        params: Params | None = None,
-        json: Any = None,
-        data: FormData | str | bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> HTTPResult:
-        return self.request("PUT", url, params=params, json=json, data=data, headers=headers, timeout=timeout)
+    def put(self, url: str, **options: Unpack[RequestOptions]) -> HTTPResult:
+        return self.request("PUT", url, **options)
 
-    def delete(
-        self,
-        url: str,
-        *,
-        params: Params | None = None,
-        json: Any = None,
-        data: FormData | str | bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> HTTPResult:
-        return self.request("DELETE", url, params=params, json=json, data=data, headers=headers, timeout=timeout)
+    def delete(self, url: str, **options: Unpack[RequestOptions]) -> HTTPResult:
+        return self.request("DELETE", url, **options)
 
     def request(
         self,
