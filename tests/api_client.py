@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -86,3 +87,33 @@ class ApiClient:
 
     def delete(self, path: str, **kwargs: Any) -> ApiResponse:
         return self.request("DELETE", path, **kwargs)
+
+
+# Assertions shared by the API tests ---------------------------------------------------------
+
+ERROR_FIELDS = {"code", "message", "request_id"}
+
+
+def assert_error(response: ApiResponse, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status == status, f"{response.status} {response.body}"
+    assert response.headers.get("Content-Type") == "application/json"
+    error = response.json()["error"]
+    assert set(error) >= ERROR_FIELDS, error
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert isinstance(error["request_id"], str)
+    assert error["request_id"]
+    if code is not None:
+        assert error["code"] == code, response.body
+    return error
+
+
+def check_each[C](cases: Iterable[C], check: Callable[[C], None]) -> None:
+    """Run ``check`` on every case and report all the failing ones together."""
+    failures = []
+    for case in cases:
+        try:
+            check(case)
+        except AssertionError as exc:
+            failures.append(f"{case!r}: {exc}")
+    assert not failures, "\n".join(failures)

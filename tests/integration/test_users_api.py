@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,13 +22,12 @@ import pytest
 from local.events import build_http_event
 from local.template import Template
 from nexus.users import UserService
-from tests.api_client import ApiClient, ApiResponse
+from tests.api_client import ERROR_FIELDS, ApiClient, ApiResponse, assert_error, check_each
 from tests.conftest import lambda_context
 
 ULID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 ISO_MS_Z_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 USER_FIELDS = {"id", "username", "email", "full_name", "is_active", "tags", "created_at", "updated_at"}
-ERROR_FIELDS = {"code", "message", "request_id"}
 BODY_LIMIT = 16 * 1024
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # a well-formed ULID no test ever creates
 READ_SCOPE, WRITE_SCOPE = "users:read", "users:write"
@@ -54,17 +53,6 @@ def create_user(api: ApiClient, **overrides: Any) -> dict[str, Any]:
     response = api.post("/users", user_body(**overrides))
     assert response.status == 201, response.body
     return response.json()
-
-
-def check_each[C](cases: Iterable[C], check: Callable[[C], None]) -> None:
-    """Run ``check`` on every case and report all the failing ones together."""
-    failures = []
-    for case in cases:
-        try:
-            check(case)
-        except AssertionError as exc:
-            failures.append(f"{case!r}: {exc}")
-    assert not failures, "\n".join(failures)
 
 
 def snapshot(table_items: Items, *tables: str) -> dict[str, list[str]]:
@@ -124,20 +112,6 @@ def cached_user(table_items: Items, user_id: str) -> Any:
         if item["key"]["S"] == f"user:{user_id}":
             return json.loads(item["value"]["S"])
     return None
-
-
-def assert_error(response: ApiResponse, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status == status, f"{response.status} {response.body}"
-    assert response.headers.get("Content-Type") == "application/json"
-    error = response.json()["error"]
-    assert set(error) >= ERROR_FIELDS, error
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["request_id"], str)
-    assert error["request_id"]
-    if code is not None:
-        assert error["code"] == code, response.body
-    return error
 
 
 def assert_validation_error(response: ApiResponse, *fields: str) -> list[dict[str, str]]:

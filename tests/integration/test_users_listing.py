@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local.template import Template
-from tests.api_client import ApiClient, ApiResponse
+from tests.api_client import ApiClient, assert_error, check_each
 
 Items = Callable[[str], list[dict[str, Any]]]
 Query = dict[str, Any] | list[tuple[str, str]]
@@ -74,25 +74,6 @@ def filtered_ids(api: ApiClient, query: Query) -> tuple[list[str], int]:
 
 def users_table(table_items: Items) -> list[str]:
     return sorted(json.dumps(item, sort_keys=True) for item in table_items("UsersTable"))
-
-
-def assert_error(response: ApiResponse, status: int, code: str) -> dict[str, Any]:
-    assert response.status == status, f"{response.status} {response.body}"
-    error = response.json()["error"]
-    assert {"code", "message", "request_id"} <= set(error)
-    assert error["code"] == code, response.body
-    return error
-
-
-def check_each[C](cases: Iterable[C], check: Callable[[C], None]) -> None:
-    """Run ``check`` on every case and report all the failing ones together."""
-    failures = []
-    for case in cases:
-        try:
-            check(case)
-        except AssertionError as exc:
-            failures.append(f"{case!r}: {exc}")
-    assert not failures, "\n".join(failures)
 
 
 def b64decode(text: str) -> bytes:
