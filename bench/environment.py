@@ -5,16 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from local.resources import ACCOUNT, REGION
+from local.resources import ACCOUNT, FAKE_CREDENTIALS, REGION
 from local.template import Function, Resolver, Template
 
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
 _DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:[^}]+\}\}")
 
 

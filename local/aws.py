@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from local.resources import ACCOUNT, REGION, LocalResources
-from local.runtime import FAKE_CREDENTIALS, free_port
+from local.resources import ACCOUNT, FAKE_CREDENTIALS, REGION, LocalResources
+from local.runtime import free_port
 from local.template import Template
 
 LOCAL_PREFIX = "nexus-local-"  # LocalResources' physical names: nexus-local-<logical id>

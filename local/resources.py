@@ -13,6 +13,14 @@ from local.template import Function, Resolver, Template
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# What the emulated AWS accepts; never real credentials.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
 _DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:(?P<id>[^:}]+(?::[^:}]+){0,6}?):SecretString\}\}")
 
 

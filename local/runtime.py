@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from local.resources import REGION
+from local.resources import FAKE_CREDENTIALS, REGION
 from local.template import ROOT, Function
 
 BUILD = ROOT / ".build"
@@ -37,11 +37,6 @@ BOOTSTRAP_PACKAGES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 # API Gateway gives up on an integration after 30 s, whatever the function's timeout.
 INTEGRATION_TIMEOUT = 30.0
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
 
 
 class RuntimeSetupError(RuntimeError):

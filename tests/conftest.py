@@ -12,19 +12,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.resources import REGION, LocalResources
+from local.resources import FAKE_CREDENTIALS, REGION, LocalResources
 from local.template import ROOT, Template
 from nexus import aws as aws_clients
 from nexus.observability import metrics
 from nexus.services import registry
-
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
 
 
 @pytest.fixture(scope="session")

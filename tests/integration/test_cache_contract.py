@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -31,6 +30,7 @@ from nexus.cache.redis import RedisCacheBackend
 from nexus.settings import Settings
 from nexus.users.schemas import User, UserPage
 from tests.conftest import FAKE_CREDENTIALS
+from tests.fakes import FakeClock
 from tests.moto_server import serialized_moto_server
 from tests.redis_server import redis_server
 
@@ -49,17 +49,6 @@ class Harness:
     name: str
     backend: CacheBackend
     advance: Callable[[int], None]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: int) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def _redis_time_passes(client: redis.Redis) -> Callable[[int], None]:

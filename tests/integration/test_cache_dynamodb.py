@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from local.resources import LocalResources
@@ -11,17 +9,7 @@ from nexus.cache import CacheBackendError, CacheService
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.settings import Settings
 from nexus.users.schemas import User
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: int) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.fakes import FakeClock
 
 
 @pytest.fixture
