@@ -33,6 +33,26 @@ def _merge(document: dict[str, Any], part: dict[str, Any]) -> None:
         document.setdefault("components", {}).setdefault(kind, {}).update(entries)
 
 
+def _add_request_bodies(document: dict[str, Any]) -> None:
+    """Turn each route's request-body extension (``nexus.api.docs.request_body``) into a requestBody."""
+    from pydantic.json_schema import models_json_schema
+
+    from nexus.api.docs import REQUEST_BODY_EXTENSION, request_models
+
+    used: set[str] = set()
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            name = operation.pop(REQUEST_BODY_EXTENSION, None)
+            if name is None:
+                continue
+            used.add(name)
+            schema = {"$ref": f"#/components/schemas/{name}"}
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    models = [(request_models[name], "validation") for name in sorted(used)]
+    _, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
+    document.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+
+
 def main(spec_path: str, out_path: str) -> None:
     document: dict[str, Any] = {}
     for index, function in enumerate(json.loads(Path(spec_path).read_text())):
@@ -42,6 +62,7 @@ def main(spec_path: str, out_path: str) -> None:
         part = json.loads(app.get_openapi_json_schema())
         document.setdefault("openapi", part.get("openapi"))
         _merge(document, part)
+    _add_request_bodies(document)
     Path(out_path).write_text(json.dumps(document))
 
 

@@ -143,7 +143,12 @@ def test_openapi_document_and_docs_page(server: LocalServer) -> None:
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert document["paths"]["/health"]["get"]["security"] == []
     assert document["paths"]["/users"]["post"]["security"] == [{"bearerAuth": []}]
-    assert "NewUser" in document["components"]["schemas"]
+    for method, path, model in (("post", "/users", "NewUser"), ("patch", "/users/{user_id}", "UserChanges")):
+        operation = document["paths"][path][method]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": f"#/components/schemas/{model}"}
+        assert document["components"]["schemas"][model]["additionalProperties"] is False
+        assert not any(key.startswith("x-") for key in operation)
     page = server.request("GET", "/docs", scope=None)
     assert page.status == 200
     assert b"SwaggerUIBundle" in page.body

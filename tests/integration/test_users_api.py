@@ -371,6 +371,13 @@ def test_create_rejects_an_empty_body_with_400(api: ApiClient, table_items: Item
         assert_error(api.post("/users", body=b""), 400, "bad_request")
 
 
+def test_create_and_patch_reject_a_null_body_with_400(api: ApiClient, table_items: Items) -> None:
+    user = create_user(api)
+    with NothingWritten(table_items):
+        assert_error(api.post("/users", body=b"null"), 400, "bad_request")
+        assert_error(api.patch(f"/users/{user['id']}", body=b"null"), 400, "bad_request")
+
+
 # POST /users: uniqueness -----------------------------------------------------------------
 
 

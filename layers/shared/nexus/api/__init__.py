@@ -5,6 +5,7 @@ from nexus.api.app import (
     event_entrypoint,
     json_response,
     lambda_entrypoint,
+    parse_header,
     parse_json_body,
     parse_query,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "event_entrypoint",
     "json_response",
     "lambda_entrypoint",
+    "parse_header",
     "parse_json_body",
     "parse_query",
 ]

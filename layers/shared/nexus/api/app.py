@@ -13,7 +13,6 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -24,7 +23,14 @@ from pydantic import ValidationError as PydanticValidationError
 from nexus import container
 from nexus.api.auth import require_scope
 from nexus.api.errors import error_response, from_pydantic_errors, status_for
-from nexus.errors import BadRequestError, NexusError, NotFoundError, PayloadTooLargeError
+from nexus.errors import (
+    BadRequestError,
+    FieldError,
+    NexusError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+)
 from nexus.observability import logger, metrics
 from nexus.services import registry
 
@@ -52,20 +58,19 @@ def _check_body(event: dict[str, Any], limit: int) -> None:
 
 
 def create_app() -> APIGatewayHttpResolver:
-    """An HTTP API resolver whose every error answers with API.md's error body."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    """An HTTP API resolver whose every error answers with API.md's error body.
+
+    Powertools' validation middleware is off: routes validate their own input with
+    ``parse_json_body``/``parse_query``/``parse_header`` (the same pydantic models), which
+    costs nothing at import and on routes that take no input (docs/PERFORMANCE.md).
+    """
+    app = APIGatewayHttpResolver(enable_validation=False)
 
     @app.exception_handler(NexusError)
     def handle_expected(error: NexusError) -> Response[Any]:
         if status_for(error) >= 500:
             logger.warning("dependency unavailable", error=str(error))
         return error_response(error, _request_id(app))
-
-    @app.exception_handler(RequestValidationError)
-    def handle_invalid_request(error: RequestValidationError) -> Response[Any]:
-        errors = list(error.errors())
-        source = "query" if errors and errors[0]["loc"][:1] == ("query",) else "body"
-        return error_response(from_pydantic_errors(errors, source=source), _request_id(app))
 
     @app.exception_handler(RouteNotFoundError)
     def handle_no_route(_: RouteNotFoundError) -> Response[Any]:
@@ -121,10 +126,23 @@ def parse_json_body[T](app: APIGatewayHttpResolver, parse: Callable[[Any], T]) -
         body = json.loads(app.current_event.decoded_body or "")
     except ValueError:
         raise BadRequestError("Request body is not valid JSON") from None
+    if body is None:
+        raise BadRequestError("Request body is missing: send a JSON object")
     try:
         return parse(body)
     except PydanticValidationError as exc:
         raise from_pydantic_errors(exc.errors(), source="body") from None
+
+
+def parse_header[T](app: APIGatewayHttpResolver, name: str, parse: Callable[[str], T]) -> T | None:
+    """The header ``name`` (any case) through ``parse``, or None when absent; a bad value is a 422."""
+    value = app.current_event.headers.get(name)
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ValidationError([FieldError(name.lower(), str(exc))]) from None
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:

@@ -60,6 +60,19 @@ _ERRORS = {
 }
 
 
+# Routes validate their own bodies (Powertools' validation is off), so the body model reaches
+# the OpenAPI document through an extension that `local/openapi_worker.py` turns into a
+# requestBody with the model's schema.
+REQUEST_BODY_EXTENSION = "x-nexus-request-body"
+request_models: dict[str, type[BaseModel]] = {}
+
+
+def request_body(model: type[BaseModel]) -> dict[str, str]:
+    """``openapi_extensions`` for a route whose JSON body is ``model``."""
+    request_models[model.__name__] = model
+    return {REQUEST_BODY_EXTENSION: model.__name__}
+
+
 def responses(
     status: int, model: type[BaseModel] | None, *errors: int, description: str = "OK"
 ) -> dict[int, OpenAPIResponse]:
