@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.analytics.consumer import EventCountConsumer
-from nexus.api import event_entrypoint
+from nexus.entrypoints import event_entrypoint
 from nexus.services import get_service
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nexus.api import event_entrypoint
+from nexus.entrypoints import event_entrypoint
 from nexus.services import get_service
 from nexus.webhooks import WebhookPublisher
 

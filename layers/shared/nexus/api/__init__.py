@@ -2,7 +2,6 @@
 
 from nexus.api.app import (
     create_app,
-    event_entrypoint,
     json_response,
     lambda_entrypoint,
     parse_header,
@@ -17,7 +16,6 @@ __all__ = [
     "USERS_READ",
     "USERS_WRITE",
     "create_app",
-    "event_entrypoint",
     "json_response",
     "lambda_entrypoint",
     "parse_header",

@@ -23,6 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 from nexus import container
 from nexus.api.auth import require_scope
 from nexus.api.errors import error_response, from_pydantic_errors, status_for
+from nexus.entrypoints import Handler, wrap
 from nexus.errors import (
     BadRequestError,
     FieldError,
@@ -32,10 +33,8 @@ from nexus.errors import (
     ValidationError,
 )
 from nexus.observability import logger, metrics
-from nexus.services import registry
 
 DEFAULT_BODY_LIMIT = 16 * 1024
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def _request_id(app: APIGatewayHttpResolver) -> str:
@@ -159,33 +158,17 @@ def lambda_entrypoint(
 ) -> Handler:
     """The function's handler.
 
-    Cold start builds ``services``. Every invocation gets logging, metrics and its own
-    scope, and is checked for the token's ``scope`` (None: no auth) and the body limit
-    before routing, so that a refused request is refused before its body is read.
+    Cold start builds ``services``. Every invocation is checked for the token's ``scope``
+    (None: no auth) and the body limit before routing, so that a refused request is
+    refused before its body is read.
     """
     container.start(*services)
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-    @metrics.log_metrics
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        with registry.invocation(context):
-            rejection = _rejection(event, scope, body_limit)
-            if rejection is not None:
-                request_id = str((event.get("requestContext") or {}).get("requestId", ""))
-                return _render(error_response(rejection, request_id), event)
-            return app.resolve(event, context)
+    def route(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        rejection = _rejection(event, scope, body_limit)
+        if rejection is not None:
+            request_id = str((event.get("requestContext") or {}).get("requestId", ""))
+            return _render(error_response(rejection, request_id), event)
+        return app.resolve(event, context)
 
-    return handler
-
-
-def event_entrypoint(function: Handler, *services: type) -> Handler:
-    """The same cold start, logging, metrics and scope for stream and queue triggers."""
-    container.start(*services)
-
-    @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        with registry.invocation(context):
-            return function(event, context)
-
-    return handler
+    return wrap(route, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
