@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from nexus.api import USERS_WRITE, create_app, lambda_entrypoint
 from nexus.api.docs import responses
-from nexus.operations.users import UserCommands
+from nexus.operations.user_commands import UserCommands
 from nexus.services import get_service
 
 app = create_app()

@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from nexus.api import USERS_READ, create_app, json_response, lambda_entrypoint, parse_query
 from nexus.api.docs import responses
-from nexus.operations.users import UserQueries
+from nexus.operations.user_queries import UserQueries
 from nexus.services import get_service
 from nexus.users.schemas import ListUsersQuery, UserPage
 

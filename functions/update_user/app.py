@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from nexus.api import USERS_WRITE, create_app, json_response, lambda_entrypoint, parse_json_body
 from nexus.api.docs import request_body, responses
-from nexus.operations.users import UserCommands
+from nexus.operations.user_commands import UserCommands
 from nexus.services import get_service
 from nexus.users import User, UserChanges
 

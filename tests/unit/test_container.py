@@ -15,13 +15,13 @@ def test_every_registered_service_resolves() -> None:
 
     assert order[0] == "nexus.settings:Settings"
     assert len(order) == len(set(order)) == 17
-    assert order.index("nexus.users.service:UserService") < order.index("nexus.operations.users:UserQueries")
+    assert order.index("nexus.users.service:UserService") < order.index("nexus.operations.user_queries:UserQueries")
 
 
 @pytest.mark.parametrize(
     "root",
     [
-        "nexus.operations.users:UserQueries",
+        "nexus.operations.user_queries:UserQueries",
         "nexus.operations.registration:UserRegistration",
         "nexus.operations.health:HealthOperations",
     ],

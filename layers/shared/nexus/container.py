@@ -112,8 +112,8 @@ def register_all() -> None:
     registry.register(WEBHOOKS, _webhooks, dependencies=[Settings, HTTP])
     for operations in (
         "nexus.operations.welcome:WelcomeEmails",
-        "nexus.operations.users:UserQueries",
-        "nexus.operations.users:UserCommands",
+        "nexus.operations.user_queries:UserQueries",
+        "nexus.operations.user_commands:UserCommands",
         "nexus.operations.registration:UserRegistration",
         "nexus.operations.analytics:AnalyticsOperations",
         "nexus.operations.analytics:StatsOperations",

@@ -3,39 +3,45 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
-class FieldProblem(BaseModel):
+class _Documented(BaseModel):
+    """A body only the OpenAPI document describes: its schema is built when that is generated."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class FieldProblem(_Documented):
     field: str
     reason: str
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(_Documented):
     code: str
     message: str
     request_id: str
     details: list[FieldProblem] | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(_Documented):
     """API.md's error body."""
 
     error: ErrorInfo
 
 
-class Accepted(BaseModel):
+class Accepted(_Documented):
     accepted: int
 
 
-class EventStats(BaseModel):
+class EventStats(_Documented):
     event_type: str | None
     days: int
     total: int
     by_day: dict[str, int]
 
 
-class UserStats(BaseModel):
+class UserStats(_Documented):
     total_users: int
     active_users: int
     inactive_users: int
@@ -43,7 +49,7 @@ class UserStats(BaseModel):
     generated_at: str
 
 
-class Health(BaseModel):
+class Health(_Documented):
     status: str
     checks: dict[str, str]
 

@@ -1,0 +1,43 @@
+"""Composite user changes: update (cache refreshed) and delete (cache tombstoned), both tracked."""
+
+from __future__ import annotations
+
+from nexus.analytics import AnalyticsService
+from nexus.cache import CacheService
+from nexus.operations.user_queries import user_not_found
+from nexus.services import Service, inject
+from nexus.users import User, UserChanges, UserService
+from nexus.users.schemas import ULID_PATTERN
+
+
+class UserCommands(Service):
+    def __init__(
+        self,
+        users: UserService = inject(),
+        cache: CacheService = inject(),
+        analytics: AnalyticsService = inject(),
+    ) -> None:
+        super().__init__()
+        self._users = users
+        self._cache = cache
+        self._analytics = analytics
+
+    def update_user(self, user_id: str, changes: UserChanges) -> User:
+        """Update, refresh the cache with the new version, record ``user_updated``."""
+        self.validate_initialization()
+        user = self._users.update_user(user_id, changes) if ULID_PATTERN.match(user_id) else None
+        if user is None:
+            raise user_not_found(user_id)
+        self._cache.set_user_cache(user)
+        self._analytics.track_event("user_updated", user.id, {"fields": sorted(changes.model_fields_set)})
+        return user
+
+    def delete_user(self, user_id: str) -> User:
+        """Delete, replace the cached user by a tombstone, record ``user_deleted``."""
+        self.validate_initialization()
+        deleted = self._users.delete_user(user_id) if ULID_PATTERN.match(user_id) else None
+        if deleted is None:
+            raise user_not_found(user_id)
+        self._cache.invalidate_user_cache(user_id, deleted.version)
+        self._analytics.track_event("user_deleted", user_id)
+        return deleted
