@@ -5,7 +5,11 @@ directory, the built layer (``.build/layer/python``) and the runtime's own packa
 (``local.runtime.ensure_runtime_dir``: boto3, botocore, ... as the python3.13 runtime
 ships them). Importing ``app`` runs ``lambda_entrypoint``/``event_entrypoint``: the
 services and their clients are built, no AWS call is made. The baseline is a bare handler's
-init: ``import boto3`` and the clients that function needs.
+init: ``import boto3`` and the clients that function needs. The floor is that bare handler
+plus the libraries the project is built on, each used the least a handler can (a Logger and
+Metrics, a pydantic model, a pynamodb model where DynamoDB is used, Powertools' resolver for
+an HTTP function): what any handler on this stack pays before a line of its own code. It
+splits each ratio into the stack's share (floor / bare) and the project's (init / floor).
 
 Two bytecode modes:
 
@@ -61,13 +65,43 @@ sys.stdout.write("\\n{MARK}%.3f\\n" % ((_done - _started) * 1000))
 """
 
 
-def _bare_code(clients: tuple[str, ...]) -> str:
+# What the stack costs a handler that uses it the least it can (see the module docstring).
+_FLOOR_LIBRARIES = """
+from aws_lambda_powertools import Logger, Metrics
+logger = Logger()
+metrics = Metrics(namespace="Floor")
+from pydantic import BaseModel
+class Settings(BaseModel):
+    table_name: str = "t"
+    ttl_seconds: int = 300
+"""
+_FLOOR_DYNAMODB = """
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+class Item(Model):
+    class Meta:
+        table_name = "t"
+    pk = UnicodeAttribute(hash_key=True)
+"""
+_FLOOR_HTTP = """
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+app = APIGatewayHttpResolver()
+"""
+
+
+def _bare_code(clients: tuple[str, ...], floor: bool = False, http: bool = False) -> str:
     lines = ["import time", "_started = time.perf_counter()", "import boto3"]
     for service in clients:
         if service == "urllib3":
             lines += ["import urllib3", "_pool = urllib3.PoolManager()"]
         else:
             lines.append(f"_{service} = boto3.client({service!r})")
+    if floor:
+        lines.append(_FLOOR_LIBRARIES)
+        if "dynamodb" in clients:
+            lines.append(_FLOOR_DYNAMODB)
+        if http:
+            lines.append(_FLOOR_HTTP)
     lines += [
         "_done = time.perf_counter()",
         "import sys",
@@ -84,11 +118,22 @@ class ColdStart:
     process_ms: float  # median wall time of the whole process (interpreter start included)
     baseline_init_ms: float
     baseline_process_ms: float
+    floor_init_ms: float
     samples: list[float] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
         return self.init_ms / self.baseline_init_ms
+
+    @property
+    def floor_ratio(self) -> float:
+        """The stack's share: the floor against the bare handler."""
+        return self.floor_init_ms / self.baseline_init_ms
+
+    @property
+    def over_floor(self) -> float:
+        """The project's share: this function against the floor."""
+        return self.init_ms / self.floor_init_ms
 
     @property
     def process_ratio(self) -> float:
@@ -137,49 +182,62 @@ class Runner:
             raise RuntimeError(f"{function.logical_id} init failed ({done.returncode}):\n{done.stderr[-3000:]}")
         return float(marks[-1].removeprefix(MARK)), wall, done.stderr
 
-    def median_of(self, function: Function, code: str, runs: int) -> tuple[float, float, list[float]]:
-        self.run(function, code)  # warm-up: the OS file cache (and the pyc prefix in "pyc" mode)
-        inits, walls = [], []
+    def medians(self, function: Function, codes: list[str], runs: int) -> list[tuple[float, float, list[float]]]:
+        """(median init ms, median wall ms, init samples) per code, the codes run in turn each round.
+
+        Interleaving puts the machine's drift on every side alike: the ratios compare
+        runs made within a second of each other.
+        """
+        for code in codes:
+            self.run(function, code)  # warm-up: the OS file cache (and the pyc prefix in "pyc" mode)
+        inits: list[list[float]] = [[] for _ in codes]
+        walls: list[list[float]] = [[] for _ in codes]
         for _ in range(runs):
-            init, wall, _ = self.run(function, code)
-            inits.append(init)
-            walls.append(wall)
-        return statistics.median(inits), statistics.median(walls), inits
+            for index, code in enumerate(codes):
+                init, wall, _ = self.run(function, code)
+                inits[index].append(init)
+                walls[index].append(wall)
+        return [(statistics.median(i), statistics.median(w), i) for i, w in zip(inits, walls, strict=True)]
 
     def measure(self, runs: int, only: list[str] | None = None) -> list[ColdStart]:
         results = []
-        baselines: dict[tuple[str, ...], tuple[float, float]] = {}
         for name, function in sorted(self.template.functions().items()):
             if only and name not in only:
                 continue
             clients = BARE_CLIENTS[name]
-            if clients not in baselines:
-                init, wall, _ = self.median_of(function, _bare_code(clients), runs)
-                baselines[clients] = (init, wall)
-            init, wall, samples = self.median_of(function, _HANDLER_CODE, runs)
-            base_init, base_wall = baselines[clients]
-            results.append(ColdStart(name, runs, init, wall, base_init, base_wall, samples))
+            codes = [_HANDLER_CODE, _bare_code(clients), _bare_code(clients, floor=True, http=bool(function.routes))]
+            (init, wall, samples), (base_init, base_wall, _), (floor_init, _, _) = self.medians(function, codes, runs)
+            results.append(ColdStart(name, runs, init, wall, base_init, base_wall, floor_init, samples))
         return results
 
-    def import_profile(self, function: Function, top: int = 15) -> dict[str, Any]:
-        """``-X importtime`` of the handler: self time per top-level package, slowest modules."""
-        _, _, stderr = self.run(function, _HANDLER_CODE, "-X", "importtime")
-        by_package: dict[str, float] = defaultdict(float)
-        modules: list[tuple[float, float, str]] = []
+    def _importtime(self, function: Function, code: str) -> list[tuple[str, float, float]]:
+        """(module, self ms, cumulative ms) for each module ``code`` imports, from ``-X importtime``."""
+        _, _, stderr = self.run(function, code, "-X", "importtime")
         pattern = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
-        for line in stderr.splitlines():
-            found = pattern.match(line)
-            if not found:
-                continue
-            self_us, cumulative_us, _, module = found.groups()
-            by_package[module.split(".")[0]] += int(self_us) / 1000
-            modules.append((int(cumulative_us) / 1000, int(self_us) / 1000, module))
-        packages = sorted(by_package.items(), key=lambda item: -item[1])
+        found = (pattern.match(line) for line in stderr.splitlines())
+        return [(m.group(4), int(m.group(1)) / 1000, int(m.group(2)) / 1000) for m in found if m]
+
+    def import_profile(self, function: Function, top: int = 15) -> dict[str, Any]:
+        """``-X importtime`` of the handler: self time per top-level package, slowest modules,
+        and what it imports beyond the floor (the project's own share of the imports)."""
+        modules = self._importtime(function, _HANDLER_CODE)
+        floor_code = _bare_code(BARE_CLIENTS[function.logical_id], floor=True, http=bool(function.routes))
+        in_floor = {module for module, _, _ in self._importtime(function, floor_code)}
         return {
-            "total_ms": round(sum(by_package.values()), 1),
-            "self_ms_by_package": [{"package": p, "ms": round(ms, 1)} for p, ms in packages[:top]],
+            "total_ms": round(sum(ms for _, ms, _ in modules), 1),
+            "self_ms_by_package": _by_package(modules, top),
+            "beyond_floor_ms_by_package": _by_package([m for m in modules if m[0] not in in_floor], top),
             "slowest_cumulative": [
                 {"module": m, "cumulative_ms": round(c, 1), "self_ms": round(s, 1)}
-                for c, s, m in sorted(modules, reverse=True)[:top]
+                for m, s, c in sorted(modules, key=lambda m: -m[2])[:top]
             ],
         }
+
+
+def _by_package(modules: list[tuple[str, float, float]], top: int) -> list[dict[str, Any]]:
+    """Self ms summed per top-level package (``app`` is the handler module: the init work)."""
+    by_package: dict[str, float] = defaultdict(float)
+    for module, self_ms, _ in modules:
+        by_package[module.split(".")[0]] += self_ms
+    ranked = sorted(by_package.items(), key=lambda item: -item[1])[:top]
+    return [{"package": package, "ms": round(ms, 1)} for package, ms in ranked]

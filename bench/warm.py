@@ -32,8 +32,8 @@ import botocore.session
 from botocore.awsrequest import AWSResponse
 
 from bench.aws_calls import consumer_batch_event
-from bench.environment import FAKE_CREDENTIALS
 from local.events import RouteMatch, build_http_event, match_route
+from local.resources import FAKE_CREDENTIALS
 from local.template import ROOT, Template
 
 ALL_SCOPES = "users:read users:write analytics:read analytics:write"
@@ -234,34 +234,77 @@ class Stub:
         return AWSResponse(request.url, call["status"], call["headers"], _Raw(base64.b64decode(call["body"])))
 
 
-def _bare_handler(calls: list[dict[str, Any]]) -> Any:
-    """The same calls with boto3 and nothing else: decode the event, call, answer JSON."""
+def _bare_work(calls: list[dict[str, Any]]) -> Any:
+    """Decode the event and make the same calls with boto3, nothing else: the baseline's work."""
     import boto3
     from botocore import xform_name
 
     clients = {service: boto3.client(service) for service in dict.fromkeys(c["service"] for c in calls)}
     plan = [(getattr(clients[c["service"]], xform_name(c["operation"])), _decode(c["params"])) for c in calls]
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def work(event: dict[str, Any]) -> dict[str, Any]:
         if "Records" in event:
             payload: Any = [json.loads(base64.b64decode(r["kinesis"]["data"])) for r in event["Records"]]
         else:
             payload = json.loads(event["body"]) if event.get("body") else None
         results = [method(**copy.deepcopy(params)) for method, params in plan]
-        return {"statusCode": 200, "body": json.dumps({"payload": payload is not None, "calls": len(results)})}
+        return {"payload": payload is not None, "calls": len(results)}
+
+    return work
+
+
+def _bare_handler(calls: list[dict[str, Any]]) -> Any:
+    """The baseline: the work, answered as JSON."""
+    work = _bare_work(calls)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": json.dumps(work(event))}
 
     return handler
 
 
-def _time(handler: Any, event: dict[str, Any], stub: Stub, calls: list[dict[str, Any]], runs: int) -> list[float]:
+def _floor_handler(calls: list[dict[str, Any]], event: dict[str, Any]) -> Any:
+    """The same work inside the least of the stack: Powertools' resolver (HTTP), Logger, Metrics."""
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    from aws_lambda_powertools.logging import correlation_paths
+
+    work = _bare_work(calls)
+    logger = Logger(service="floor")
+    metrics = Metrics(namespace="Floor")
+    inner = _bare_handler(calls)
+    correlation = None
+    if "routeKey" in event:
+        method, path = event["routeKey"].split(" ", 1)
+        app = APIGatewayHttpResolver()
+        correlation = correlation_paths.API_GATEWAY_HTTP
+
+        @app.route(path.replace("{", "<").replace("}", ">"), method)
+        def route(**_: str) -> dict[str, Any]:
+            return dict(work(app.current_event.raw_event))
+
+        inner = app.resolve
+
+    @logger.inject_lambda_context(correlation_id_path=correlation, clear_state=True)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return dict(inner(event, context))
+
+    return handler
+
+
+def _time(handler: Any, scenario: Scenario, stub: Stub, runs: int, status: int | None = None) -> list[float]:
+    """Per-invocation ms; every invocation must make exactly the recorded calls and answer ``status``."""
     samples = []
     for _ in range(runs):
-        stub.load(calls)
+        stub.load(scenario.calls)
         started = time.perf_counter_ns()
-        handler(event, Context())
+        result = handler(scenario.event, Context())
         samples.append((time.perf_counter_ns() - started) / 1e6)
         if stub.pending:
             raise AssertionError(f"calls recorded but not made: {[c['operation'] for c in stub.pending]}")
+        if status is not None and result.get("statusCode") != status:
+            raise AssertionError(f"{scenario.name} answered {result.get('statusCode')}, recorded {status}")
     return samples
 
 
@@ -274,25 +317,29 @@ def replay(recording: Path, name: str, out: Path, warmup: int, runs: int) -> Non
     template = Template()
     with _hook_clients(lambda client: client.meta.events.register("before-send.*.*", stub.send)):
         handler = load_handler(template, scenario.function).handler
-        bare = _bare_handler(scenario.calls)
-        _time(handler, scenario.event, stub, scenario.calls, warmup)
-        _time(bare, scenario.event, stub, scenario.calls, warmup)
-        # Interleaved rounds, so that drift of the machine affects both alike.
-        real: list[float] = []
-        baseline: list[float] = []
+        sides = {
+            "real": (handler, scenario.status),
+            "baseline": (_bare_handler(scenario.calls), 200 if scenario.status else None),
+            "floor": (_floor_handler(scenario.calls, scenario.event), 200 if scenario.status else None),
+        }
+        for side, status in sides.values():
+            _time(side, scenario, stub, warmup, status)
+        # Interleaved rounds, so that drift of the machine affects every side alike.
+        samples: dict[str, list[float]] = {side_name: [] for side_name in sides}
         rounds = 5
         for _ in range(rounds):
-            real += _time(handler, scenario.event, stub, scenario.calls, runs // rounds)
-            baseline += _time(bare, scenario.event, stub, scenario.calls, runs // rounds)
+            for side_name, (side, status) in sides.items():
+                samples[side_name] += _time(side, scenario, stub, runs // rounds, status)
     result = {
         "scenario": name,
         "function": scenario.function,
         "calls": len(scenario.calls),
-        "runs": len(real),
-        "median_ms": statistics.median(real),
-        "p90_ms": statistics.quantiles(real, n=10)[-1],
-        "baseline_median_ms": statistics.median(baseline),
-        "baseline_p90_ms": statistics.quantiles(baseline, n=10)[-1],
+        "runs": len(samples["real"]),
+        "median_ms": statistics.median(samples["real"]),
+        "p90_ms": statistics.quantiles(samples["real"], n=10)[-1],
+        "baseline_median_ms": statistics.median(samples["baseline"]),
+        "baseline_p90_ms": statistics.quantiles(samples["baseline"], n=10)[-1],
+        "floor_median_ms": statistics.median(samples["floor"]),
     }
     out.write_text(json.dumps(result))
 
