@@ -14,7 +14,7 @@ def test_every_registered_service_resolves() -> None:
     order = registry.resolution_order()
 
     assert order[0] == "nexus.settings:Settings"
-    assert len(order) == len(set(order)) == 17
+    assert len(order) == len(set(order)) == 18
     assert order.index("nexus.users.service:UserService") < order.index("nexus.operations.user_queries:UserQueries")
 
 
@@ -34,3 +34,21 @@ def test_each_root_needs_only_its_part(root: str) -> None:
     assert "nexus.webhooks.publisher:WebhookPublisher" not in needed
     if root != "nexus.operations.registration:UserRegistration":
         assert "nexus.email.service:EmailService" not in needed
+
+
+@pytest.mark.parametrize(
+    ("root", "not_needed"),
+    [
+        ("nexus.operations.analytics:AnalyticsOperations", "nexus.users.service:UserService"),
+        ("nexus.operations.event_stats:EventStatsOperations", "nexus.users.service:UserService"),
+        ("nexus.operations.user_stats:UserStatsOperations", "nexus.analytics.counts:EventCountStore"),
+        ("nexus.operations.user_queries:UserQueries", "nexus.analytics.service:AnalyticsService"),
+    ],
+)
+def test_a_function_builds_no_store_it_does_not_read(root: str, not_needed: str) -> None:
+    container.register_all()
+
+    needed = set(registry.resolution_order([root]))
+
+    assert root in needed
+    assert not_needed not in needed

@@ -116,7 +116,8 @@ def register_all() -> None:
         "nexus.operations.user_commands:UserCommands",
         "nexus.operations.registration:UserRegistration",
         "nexus.operations.analytics:AnalyticsOperations",
-        "nexus.operations.analytics:StatsOperations",
+        "nexus.operations.user_stats:UserStatsOperations",
+        "nexus.operations.event_stats:EventStatsOperations",
         "nexus.operations.health:HealthOperations",
     ):
         registry.register(operations)
