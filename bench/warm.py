@@ -264,15 +264,24 @@ def _bare_handler(calls: list[dict[str, Any]]) -> Any:
 
 
 def _floor_handler(calls: list[dict[str, Any]], event: dict[str, Any]) -> Any:
-    """The same work inside the least of the stack: Powertools' resolver (HTTP), Logger, Metrics."""
+    """The same work inside the least of the stack: Logger, Metrics, and Powertools' resolver
+    (HTTP) or its batch processor walking the records (a stream)."""
     from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
     work = _bare_work(calls)
     logger = Logger(service="floor")
     metrics = Metrics(namespace="Floor")
-    inner = _bare_handler(calls)
+    bare = _bare_handler(calls)
+    processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+
+    def inner(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with processor(records=event["Records"], handler=lambda record: None):
+            processor.process()
+        return dict(bare(event, context))
+
     correlation = None
     if "routeKey" in event:
         method, path = event["routeKey"].split(" ", 1)
