@@ -47,7 +47,7 @@ def machine() -> dict[str, Any]:
 
 
 def cold_starts(template: Template) -> dict[str, Any]:
-    runner = Runner(template, "deployed")
+    runner = Runner(template)
     rows = runner.measure(COLD_RUNS)
     worst = sorted(rows, key=lambda r: -r.over_floor)[:3]
     functions = template.functions()

@@ -9,16 +9,11 @@ init: ``import boto3`` and the clients that function needs. The floor is that ba
 plus the libraries the project is built on, each used the least a handler can (a Logger and
 Metrics, a pydantic model, a pynamodb model where DynamoDB is used, Powertools' resolver for
 an HTTP function, its batch processor for a trigger): what any handler on this stack pays
-before a line of its own code. It
-splits each ratio into the stack's share (floor / bare) and the project's (init / floor).
+before a line of its own code. It splits each ratio into the stack's share (floor / bare)
+and the project's (init / floor).
 
-Two bytecode modes:
-
-- ``deployed``: the layer has no ``.pyc`` (``sam build`` ships none, and ``/opt`` is
-  read-only, so Python compiles every layer module at every cold start); the runtime's
-  packages have theirs (the venv's, as the managed runtime's are precompiled).
-- ``pyc``: every module has its ``.pyc`` (a warmed ``PYTHONPYCACHEPREFIX``), as a layer
-  that ships compiled bytecode would.
+Bytecode as deployed: the layer ships its ``.pyc`` (``layers/shared/Makefile``), the
+runtime's packages have theirs, and nothing is written (``/opt`` is read-only on Lambda).
 """
 
 from __future__ import annotations
@@ -34,9 +29,8 @@ from typing import Any
 
 from bench.environment import function_environment
 from local.runtime import LAYER_DIR, base_python, ensure_runtime_dir
-from local.template import ROOT, Function, Template
+from local.template import Function, Template
 
-PYCACHE = ROOT / ".build" / "bench" / "pycache"
 MARK = "BENCH-INIT-MS "
 
 # The clients (and pools) a bare handler of each function would create at init.
@@ -145,10 +139,8 @@ class ColdStart:
 
 
 class Runner:
-    def __init__(self, template: Template, mode: str) -> None:
-        assert mode in ("deployed", "pyc")
+    def __init__(self, template: Template) -> None:
         self.template = template
-        self.mode = mode
         self.runtime_dir = ensure_runtime_dir()
         if not (LAYER_DIR / "nexus").is_dir():
             raise SystemExit(f"{LAYER_DIR} has no nexus package: run `make layer`")
@@ -162,11 +154,8 @@ class Runner:
             LANG="en_US.UTF-8",
             TZ=":UTC",
             PYTHONPATH=os.pathsep.join(str(p) for p in (function.code_uri, LAYER_DIR, self.runtime_dir)),
+            PYTHONDONTWRITEBYTECODE="1",
         )
-        if self.mode == "pyc":
-            env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-        else:
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
         return env
 
     def run(self, function: Function, code: str, *flags: str) -> tuple[float, float, str]:
@@ -193,7 +182,7 @@ class Runner:
         runs made within a second of each other.
         """
         for code in codes:
-            self.run(function, code)  # warm-up: the OS file cache (and the pyc prefix in "pyc" mode)
+            self.run(function, code)  # warm-up: the OS file cache
         inits: list[list[float]] = [[] for _ in codes]
         walls: list[list[float]] = [[] for _ in codes]
         for _ in range(runs):
