@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import json
 import os
 import statistics
@@ -116,13 +115,7 @@ class Context:
 
 
 def load_handler(template: Template, logical_id: str) -> ModuleType:
-    path = template.functions()[logical_id].code_uri / "app.py"
-    spec = importlib.util.spec_from_file_location(f"bench_{logical_id}", path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return template.functions()[logical_id].load_handler_module(f"bench_{logical_id}")
 
 
 # Record (moto) -------------------------------------------------------------------------------
@@ -253,9 +246,8 @@ def _bare_work(calls: list[dict[str, Any]]) -> Any:
     return work
 
 
-def _bare_handler(calls: list[dict[str, Any]]) -> Any:
-    """The baseline: the work, answered as JSON."""
-    work = _bare_work(calls)
+def _bare_handler(work: Any) -> Any:
+    """The baseline: the bare work, answered as JSON."""
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"statusCode": 200, "body": json.dumps(work(event))}
@@ -274,7 +266,7 @@ def _floor_handler(calls: list[dict[str, Any]], event: dict[str, Any]) -> Any:
     work = _bare_work(calls)
     logger = Logger(service="floor")
     metrics = Metrics(namespace="Floor")
-    bare = _bare_handler(calls)
+    bare = _bare_handler(work)
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
     def inner(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -328,7 +320,7 @@ def replay(recording: Path, name: str, out: Path, warmup: int, runs: int) -> Non
         handler = load_handler(template, scenario.function).handler
         sides = {
             "real": (handler, scenario.status),
-            "baseline": (_bare_handler(scenario.calls), 200 if scenario.status else None),
+            "baseline": (_bare_handler(_bare_work(scenario.calls)), 200 if scenario.status else None),
             "floor": (_floor_handler(scenario.calls, scenario.event), 200 if scenario.status else None),
         }
         for side, status in sides.values():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -79,6 +81,20 @@ class Function:
     memory_size: int
     environment: dict[str, Any] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+
+    def load_handler_module(self, module_name: str) -> ModuleType:
+        """Import the handler's module in this process as ``module_name``: its cold start runs here."""
+        return import_file(self.code_uri / f"{self.handler.rsplit('.', 1)[0]}.py", module_name)
+
+
+def import_file(path: Path, module_name: str) -> ModuleType:
+    """Import the Python file at ``path`` as a module named ``module_name`` (not put in sys.modules)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class Template:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -13,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from local.resources import FAKE_CREDENTIALS, REGION, LocalResources
-from local.template import ROOT, Template
+from local.template import ROOT, Template, import_file
 from nexus import aws as aws_clients
 from nexus.observability import metrics
 from nexus.services import registry
@@ -83,13 +82,7 @@ def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterato
 
 def load_function(name: str) -> ModuleType:
     """Import functions/<name>/app.py under a unique module name (its cold start runs here)."""
-    path = ROOT / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"function_{name}", path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(ROOT / "functions" / name / "app.py", f"function_{name}")
 
 
 EVENTS = ROOT / "events"
