@@ -1038,3 +1038,16 @@ def test_any_body_over_the_limit_is_413(api: ApiClient, table_items: Items) -> N
             assert_error(api.post("/users", body=raw), 413, "payload_too_large")
 
     check_each(raws, check)
+
+
+def test_with_jwt_scope_prefix_the_prefixed_scopes_grant(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch, table_items: Items
+) -> None:
+    """Cognito names custom scopes "<resource server>/<scope>" (docs/DEPLOY.md)."""
+    monkeypatch.setenv("JWT_SCOPE_PREFIX", "nexus/")
+
+    created = api.post("/users", {"username": "cognito", "email": "c@example.com"}, scopes="nexus/users:write")
+    assert created.status == 201, created.body
+    with NothingWritten(table_items):
+        assert_error(api.post("/users", {"username": "plain", "email": "p@example.com"}), 403, "forbidden")
+    assert api.get(f"/users/{created.json()['id']}", scopes="nexus/users:read").status == 200

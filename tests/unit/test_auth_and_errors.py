@@ -1,9 +1,16 @@
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
-from nexus.api.auth import granted_scopes, require_scope
+from nexus.api.auth import granted_scopes, require_scope, scope_prefix
 from nexus.api.errors import error_response, from_pydantic_errors, status_for
-from nexus.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError, ValidationError
+from nexus.errors import (
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    ForbiddenError,
+    UnauthorizedError,
+    ValidationError,
+)
 from nexus.users.schemas import ListUsersQuery, NewUser
 
 
@@ -33,6 +40,28 @@ def test_no_token_is_401_and_missing_scope_is_403() -> None:
     with pytest.raises(ForbiddenError, match="users:write"):
         require_scope(_event({"scope": "users:read"}), "users:write")
     require_scope(_event({"scope": "users:read"}), "users:read")
+
+
+def test_with_a_prefix_only_the_prefixed_scope_grants() -> None:
+    cognito = _event({"scope": "nexus/users:read"})
+
+    require_scope(cognito, "users:read", "nexus/")
+    with pytest.raises(ForbiddenError, match="nexus/users:read"):
+        require_scope(_event({"scope": "users:read"}), "users:read", "nexus/")
+    with pytest.raises(ForbiddenError):
+        require_scope(cognito, "users:read")
+
+
+@pytest.mark.parametrize("value", ["nexus", "/", "//", "a b/", "nexus/\n"])
+def test_a_malformed_scope_prefix_fails_the_cold_start_naming_it(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="JWT_SCOPE_PREFIX"):
+        scope_prefix({"JWT_SCOPE_PREFIX": value})
+
+
+def test_the_scope_prefix_is_empty_by_default() -> None:
+    assert scope_prefix({}) == ""
+    assert scope_prefix({"JWT_SCOPE_PREFIX": "nexus/"}) == "nexus/"
+    assert scope_prefix({"JWT_SCOPE_PREFIX": "https://api.example.com/"}) == "https://api.example.com/"
 
 
 def test_statuses_follow_the_hierarchy() -> None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from nexus import container
-from nexus.api.auth import require_scope
+from nexus.api.auth import require_scope, scope_prefix
 from nexus.api.errors import error_response, from_pydantic_errors, status_for
 from nexus.entrypoints import Handler, wrap
 from nexus.errors import (
@@ -85,11 +85,11 @@ def create_app() -> APIGatewayHttpResolver:
     return app
 
 
-def _rejection(event: dict[str, Any], scope: str | None, body_limit: int) -> NexusError | None:
+def _rejection(event: dict[str, Any], scope: str | None, prefix: str, body_limit: int) -> NexusError | None:
     """What API Gateway and the route's limits refuse before the route parses anything."""
     try:
         if scope is not None:
-            require_scope(event, scope)
+            require_scope(event, scope, prefix)
         _check_body(event, body_limit)
     except NexusError as error:
         return error
@@ -163,9 +163,10 @@ def lambda_entrypoint(
     refused before its body is read.
     """
     container.start(*services)
+    prefix = scope_prefix()
 
     def route(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        rejection = _rejection(event, scope, body_limit)
+        rejection = _rejection(event, scope, prefix, body_limit)
         if rejection is not None:
             request_id = str((event.get("requestContext") or {}).get("requestId", ""))
             return _render(error_response(rejection, request_id), event)

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from nexus.errors import ForbiddenError, UnauthorizedError
+from nexus.errors import ConfigurationError, ForbiddenError, UnauthorizedError
 
 USERS_READ = "users:read"
 USERS_WRITE = "users:write"
 ANALYTICS_READ = "analytics:read"
 ANALYTICS_WRITE = "analytics:write"
+
+# Some identity providers name custom scopes "<resource server>/<scope>" (Cognito:
+# "nexus/users:read"); JWT_SCOPE_PREFIX ("nexus/") is then what precedes API.md's names.
+# Cognito's identifiers may be URLs ("https://api.example.com/users:read").
+_SCOPE_PREFIX = re.compile(r"[!-~]*[!-.0-~][!-~]*/")
+
+
+def scope_prefix(environ: Mapping[str, str] | None = None) -> str:
+    """JWT_SCOPE_PREFIX, checked at cold start: empty, or a resource server's name and "/"."""
+    value = (os.environ if environ is None else environ).get("JWT_SCOPE_PREFIX", "")
+    if value and not _SCOPE_PREFIX.fullmatch(value):
+        raise ConfigurationError(
+            f"invalid environment: JWT_SCOPE_PREFIX: {value!r} must be empty or a name ending in '/'"
+        )
+    return value
 
 
 def _split(value: Any) -> set[str]:
@@ -30,9 +48,10 @@ def granted_scopes(event: dict[str, Any]) -> set[str] | None:
     return _split(claims.get("scope")) | _split(claims.get("scopes")) | _split(jwt.get("scopes"))
 
 
-def require_scope(event: dict[str, Any], scope: str) -> None:
+def require_scope(event: dict[str, Any], scope: str, prefix: str = "") -> None:
+    """401 without a verified token; 403 unless it grants ``prefix + scope`` exactly."""
     scopes = granted_scopes(event)
     if scopes is None:
         raise UnauthorizedError("Missing or invalid bearer token")
-    if scope not in scopes:
-        raise ForbiddenError(f"Token lacks the {scope!r} scope")
+    if prefix + scope not in scopes:
+        raise ForbiddenError(f"Token lacks the {prefix + scope!r} scope")
