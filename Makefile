@@ -94,7 +94,7 @@ sam-check: install
 
 # The local runner's tests use the Lambda runtime interface emulator that aws-sam-cli ships.
 pytest: install layer
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term
 
 test: system-deps lint typecheck sam-check sam-build pytest
 
