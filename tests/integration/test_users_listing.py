@@ -144,7 +144,10 @@ def test_a_query_value_of_the_wrong_type_is_400(api: ApiClient, table_items: Ite
     before = users_table(table_items)
 
     def check(query: dict[str, str]) -> None:
-        assert_error(api.get("/users", query=query), 400, "bad_request")
+        error = assert_error(api.get("/users", query=query), 400, "bad_request")
+        # API.md: "a 400 for a query value names the parameter the same way" as a 422's details.
+        assert [detail["field"] for detail in error["details"]] == list(query)
+        assert all(detail["reason"] for detail in error["details"])
 
     check_each([{"limit": "abc"}, {"limit": "1.5"}, {"limit": ""}, {"is_active": "maybe"}, {"is_active": "2"}], check)
     assert users_table(table_items) == before

@@ -24,9 +24,16 @@ class NexusError(Exception):
 
 
 class BadRequestError(NexusError):
-    """The request cannot be read: not JSON, a query value of the wrong type, a bad cursor."""
+    """The request cannot be read: not JSON, a query value of the wrong type, a bad cursor.
+
+    ``details`` names each query parameter of the wrong type, as a 422 names its fields.
+    """
 
     code = "bad_request"
+
+    def __init__(self, message: str, details: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
 
 
 class UnauthorizedError(NexusError):

@@ -55,7 +55,7 @@ def error_body(code: str, message: str, request_id: str, details: list[FieldErro
 def error_response(error: Exception, request_id: str) -> Response[Any]:
     """The HTTP response for any exception; unexpected ones are a 500 naming no internals."""
     if isinstance(error, NexusError):
-        details = error.details if isinstance(error, ValidationError) else None
+        details = error.details if isinstance(error, ValidationError | BadRequestError) else None
         body = error_body(error.code, error.message, request_id, details)
         status = status_for(error)
     else:
@@ -97,5 +97,5 @@ def from_pydantic_errors(errors: Sequence[Mapping[str, Any]], *, source: str) ->
     details = [FieldError(_field_name(error["loc"]), _reason(error)) for error in errors]
     if source == "query" and any(error["type"] in _TYPE_ERRORS for error in errors):
         wrong = ", ".join(f"{d.field} {d.reason}" for d in details)
-        return BadRequestError(f"Invalid query parameter: {wrong}")
+        return BadRequestError(f"Invalid query parameter: {wrong}", details)
     return ValidationError(details)
