@@ -6,7 +6,7 @@ from nexus.settings import Settings
 VALID = {
     "USERS_TABLE_NAME": "users",
     "CACHE_TABLE_NAME": "cache",
-    "CURSOR_SIGNING_KEY": "k" * 32,
+    "CURSOR_SIGNING_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:cursor-AbCdEf",
     "IDEMPOTENCY_TABLE_NAME": "idempotency",
     "EMAIL_SENDER_ADDRESS": "noreply@example.com",
     "WELCOME_EMAIL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/welcome",
@@ -38,7 +38,8 @@ def test_a_missing_variable_is_named() -> None:
         ("USER_LIST_SHARDS", "many"),
         ("USER_LIST_SHARDS", "0"),
         ("CACHE_DEFAULT_TTL_SECONDS", "-1"),
-        ("CURSOR_SIGNING_KEY", "short"),
+        ("CURSOR_SIGNING_SECRET_ARN", "not a secret id"),
+        ("CURSOR_SIGNING_SECRET_ARN", "arn:aws:ssm:us-east-1:123456789012:parameter/x"),
     ],
 )
 def test_a_malformed_variable_is_named(variable: str, value: str) -> None:
@@ -46,5 +47,8 @@ def test_a_malformed_variable_is_named(variable: str, value: str) -> None:
         Settings.from_env({**VALID, variable: value})
 
 
-def test_the_signing_key_is_never_printed() -> None:
-    assert "k" * 32 not in repr(Settings.from_env(VALID))
+def test_settings_carry_no_signing_key_only_the_secrets_id() -> None:
+    settings = Settings.from_env(VALID)
+
+    assert settings.cursor_signing_secret_arn == VALID["CURSOR_SIGNING_SECRET_ARN"]
+    assert not [name for name in Settings.model_fields if name.endswith("_key")]
