@@ -52,3 +52,39 @@ def test_settings_carry_no_signing_key_only_the_secrets_id() -> None:
 
     assert settings.cursor_signing_secret_arn == VALID["CURSOR_SIGNING_SECRET_ARN"]
     assert not [name for name in Settings.model_fields if name.endswith("_key")]
+
+
+REDIS = {
+    "CACHE_BACKEND": "redis",
+    "CACHE_REDIS_URL": "rediss://cache.example:6379",
+    "CACHE_REDIS_USERNAME": "nexus",
+    "CACHE_REDIS_PASSWORD_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-AbCdEf",
+}
+
+
+@pytest.mark.parametrize("variable", ["CACHE_REDIS_USERNAME", "CACHE_REDIS_PASSWORD_SECRET_ARN"])
+def test_redis_mode_needs_its_user_and_password_secret(variable: str) -> None:
+    env = {**VALID, **REDIS}
+    del env[variable]
+
+    with pytest.raises(ConfigurationError, match=f"{variable}: Value error, required when CACHE_BACKEND=redis"):
+        Settings.from_env(env)
+
+
+def test_the_redis_backend_reads_its_password_at_the_first_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus import container
+
+    reads: list[str] = []
+
+    def get(secret: object) -> str:
+        reads.append(str(getattr(secret, "secret_id", "")))
+        return "p" * 64
+
+    monkeypatch.setattr("nexus.secrets.CachedSecret.get", get)
+    backend = container._cache_backend(Settings.from_env({**VALID, **REDIS}))
+    assert reads == []  # nothing at cold start
+
+    credentials = backend.client.connection_pool.connection_kwargs["credential_provider"]  # type: ignore[attr-defined]
+    assert credentials.get_credentials() == ("nexus", "p" * 64)
+    assert reads == [REDIS["CACHE_REDIS_PASSWORD_SECRET_ARN"]]
+    assert "p" * 64 not in repr(credentials)

@@ -40,8 +40,12 @@ CURSORS = "nexus.users.cursor:CursorCodec"
 def _cache_backend(settings: Settings) -> CacheBackend:
     if settings.cache_backend == "redis":
         from nexus.cache.redis import RedisCacheBackend  # only deployments on Redis load redis-py
+        from nexus.secrets import CachedSecret
 
-        return RedisCacheBackend(settings.cache_redis_url.get_secret_value())
+        password = CachedSecret(settings.cache_redis_password_secret_arn)  # read at the first connection
+        return RedisCacheBackend(
+            settings.cache_redis_url.get_secret_value(), username=settings.cache_redis_username, password=password.get
+        )
     from nexus.cache.dynamodb import DynamoDBCacheBackend
 
     return DynamoDBCacheBackend(settings.cache_table_name)

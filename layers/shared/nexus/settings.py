@@ -30,6 +30,11 @@ class Settings(BaseModel):
     # "dynamodb" (TTL items in CACHE_TABLE_NAME) or "redis" (ElastiCache at CACHE_REDIS_URL).
     cache_backend: Literal["dynamodb", "redis"] = "dynamodb"
     cache_redis_url: SecretStr = Field(default=SecretStr(""), validate_default=True)
+    # Redis mode: the ElastiCache user, and the secret (ARN or name) holding its password.
+    cache_redis_username: str = Field(default="", max_length=128, pattern=r"^[A-Za-z0-9_-]*$", validate_default=True)
+    cache_redis_password_secret_arn: str = Field(
+        default="", max_length=2048, pattern=SECRET_ID_PATTERN, validate_default=True
+    )
     cache_default_ttl_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
     user_cache_ttl_seconds: int = Field(default=300, ge=1, le=24 * 3600)
     list_cache_ttl_seconds: int = Field(default=60, ge=1, le=3600)
@@ -62,6 +67,13 @@ class Settings(BaseModel):
         if info.data.get("cache_backend") == "redis" and not value:
             raise ValueError("required when CACHE_BACKEND=redis")
         return url
+
+    @field_validator("cache_redis_username", "cache_redis_password_secret_arn", mode="after")
+    @classmethod
+    def _redis_auth_when_redis(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("cache_backend") == "redis" and not value:
+            raise ValueError("required when CACHE_BACKEND=redis")
+        return value
 
     @field_validator("webhook_urls", mode="before")
     @classmethod
