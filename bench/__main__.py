@@ -88,7 +88,8 @@ def aws_calls(template: Template) -> dict[str, dict[str, int]]:
     try:
         with mock_aws():
             resources = LocalResources(template, boto3.Session()).create_all()
-            os.environ.update(resources.environment(next(iter(template.functions().values()))))
+            for function in template.functions().values():  # all in this process: every one's variables
+                os.environ.update(resources.environment(function))
             sys.stdout.flush()
             os.dup2(devnull, 1)  # the handlers' logs and EMF
             with count_aws_calls() as counter:

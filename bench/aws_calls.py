@@ -130,6 +130,16 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
     api.module("ListUsersFunction")
     results["list_users_miss"] = _counted(counter, list_page)
     results["list_users_hit"] = _counted(counter, list_page)
+    cursors: list[str] = []
+
+    def page_of_one(cursor: str | None = None) -> None:
+        response = api.get("/users", query={"limit": "1", **({"cursor": cursor} if cursor else {})})
+        assert response.status == 200, response.body
+        cursors.append(str(response.json()["next_cursor"]))
+
+    # The first page with a cursor reads the signing secret; later ones find it cached.
+    results["list_users_first_cursor"] = _counted(counter, page_of_one)
+    results["list_users_next_page"] = _counted(counter, lambda: page_of_one(cursors[0]))
 
     def delete() -> None:
         response = api.delete(f"/users/{user_id}")

@@ -28,7 +28,7 @@ def function_environment(template: Template, function: Function) -> dict[str, st
     """Globals + the function's variables as Lambda would set them, plus region and fake credentials."""
     resolver = Resolver(template, _FakePhysical(), region=REGION, account=ACCOUNT)
     resolved: dict[str, Any] = resolver.resolve(function.environment)
-    # {{resolve:secretsmanager:...}} (the cursor signing key): a dummy 64-character secret.
+    # A {{resolve:...}} dynamic reference, should a variable carry one: a dummy 64-character value.
     variables = {name: _DYNAMIC_REFERENCE.sub("b" * 64, str(value)) for name, value in resolved.items()}
     return {
         **variables,

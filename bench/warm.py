@@ -151,7 +151,9 @@ def record(out: Path) -> None:
     scenarios: list[Scenario] = []
     with mock_aws(), _hook_clients(register):
         resources = LocalResources(template, boto3.Session()).create_all()
-        environment = resources.environment(next(iter(template.functions().values())))
+        environment: dict[str, str] = {}
+        for function in template.functions().values():  # all in this process: every one's variables
+            environment.update(resources.environment(function))
         os.environ.update(environment)
         modules: dict[str, ModuleType] = {}
 

@@ -50,8 +50,8 @@ def env_var_overrides(path: str | None, function: Function) -> dict[str, str]:
     return {name: str(value) for name, value in merged.items() if name in function.environment}
 
 
-def select_function(template: Template, logical_id: str) -> Function:
-    functions = template.functions()
+def select_function(template: Template, logical_id: str, parameters: dict[str, str] | None = None) -> Function:
+    functions = template.functions(parameters)
     if logical_id not in functions:
         raise InvokeError(f"no function {logical_id!r} in {template.path.name}; one of: {', '.join(sorted(functions))}")
     return functions[logical_id]
@@ -66,7 +66,7 @@ def invoke(
     template: Template | None = None,
 ) -> Invocation:
     template = template or Template()
-    function = select_function(template, logical_id)
+    function = select_function(template, logical_id, parameters)
     runtime_dir, layer_dir, rie = ensure_runtime_dir(), check_layer(LAYER_DIR), find_rie()
     with EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL")) as aws:
         aws.resources.resolver.parameters.update(parameters or {})

@@ -122,7 +122,7 @@ class LocalApi:
         self.rie = rie
         self.runtime_dir = runtime_dir
         self.layer_dir = layer_dir
-        self.functions = template.functions()
+        self.functions = template.functions(aws.parameters)
         self.routes = template.routes()
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -111,7 +112,15 @@ class Template:
     def parameter_defaults(self) -> dict[str, Any]:
         return {name: spec.get("Default") for name, spec in self.parameters.items()}
 
-    def functions(self) -> dict[str, Function]:
+    def functions(self, parameters: Mapping[str, str] | None = None) -> dict[str, Function]:
+        """Every function; ``parameters`` (overrides) resolve a ``Timeout: !Ref Parameter``."""
+        values = {**self.parameter_defaults(), **(parameters or {})}
+
+        def number(value: Any) -> int:
+            if isinstance(value, dict) and set(value) == {"Ref"}:
+                value = values[value["Ref"]]
+            return int(value)
+
         found: dict[str, Function] = {}
         for name, resource in self.of_type("AWS::Serverless::Function").items():
             props = resource.get("Properties", {})
@@ -123,8 +132,8 @@ class Template:
                 logical_id=name,
                 code_uri=(self.path.parent / props["CodeUri"]).resolve(),
                 handler=props.get("Handler", self.globals.get("Handler", "app.handler")),
-                timeout=int(props.get("Timeout", self.globals.get("Timeout", 3))),
-                memory_size=int(props.get("MemorySize", self.globals.get("MemorySize", 128))),
+                timeout=number(props.get("Timeout", self.globals.get("Timeout", 3))),
+                memory_size=number(props.get("MemorySize", self.globals.get("MemorySize", 128))),
                 environment=environment,
             )
             for event in props.get("Events", {}).values():

@@ -38,15 +38,16 @@ def _no_metrics_from_earlier_tests() -> None:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalResources]:
-    """In-process moto with every resource of the template, and its environment set."""
+    """In-process moto with every resource of the template, and the functions' environment set."""
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         resources = LocalResources(template, boto3.Session()).create_all()
-        any_function = next(iter(template.functions().values()))
-        for name, value in resources.environment(any_function).items():
-            monkeypatch.setenv(name, value)
+        # Every function runs in this one process: the Globals and each function's own variables.
+        for function in template.functions().values():
+            for name, value in resources.environment(function).items():
+                monkeypatch.setenv(name, value)
         yield resources
 
 

@@ -1,5 +1,9 @@
 """A real redis-server on 127.0.0.1 for the test session: no persistence, stopped at the end.
 
+Authentication is on, as on ElastiCache with a user group: the ``default`` user is off, the
+application's user (``nexus``) has a password and the access string it is given (the
+template's), and an ``admin`` user with every right does what only the tests need.
+
 redis-server must be on PATH (Debian: ``apt-get install redis-server``; CI installs it).
 A missing server fails the tests that need it rather than skipping them.
 """
@@ -13,12 +17,26 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 
 _START_TIMEOUT = 10.0
+USERNAME = "nexus"
+PASSWORD = "nexus-test-password-0123456789abcdef"
+_ADMIN_PASSWORD = "admin-test-password-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class RedisServer:
+    url: str
+    """``redis://127.0.0.1:<port>/0``, without credentials."""
+    username: str
+    password: str
+    admin_url: str
+    """The same server as the ``admin`` user (every command), for test set-up and checks."""
 
 
 def _free_port() -> int:
@@ -48,8 +66,8 @@ def _wait_for_ping(process: subprocess.Popen[bytes], url: str, log: Path) -> Non
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """Yield ``redis://127.0.0.1:<port>/0`` of a fresh redis-server, terminated when the block ends."""
+def redis_server(access_string: str = "on ~* +@all") -> Iterator[RedisServer]:
+    """A fresh redis-server with ``nexus`` given ``access_string``, terminated when the block ends."""
     executable = shutil.which("redis-server")
     if executable is None:
         pytest.fail(
@@ -58,6 +76,7 @@ def redis_server() -> Iterator[str]:
         )
     port = _free_port()
     url = f"redis://127.0.0.1:{port}/0"
+    admin_url = f"redis://admin:{_ADMIN_PASSWORD}@127.0.0.1:{port}/0"
     with tempfile.TemporaryDirectory(prefix="nexus-redis-") as workdir:
         log = Path(workdir) / "redis.log"
         with log.open("wb") as output:
@@ -78,13 +97,27 @@ def redis_server() -> Iterator[str]:
                     "no",
                     "--loglevel",
                     "warning",
+                    "--user",
+                    "default",
+                    "off",
+                    "--user",
+                    "admin",
+                    "on",
+                    f">{_ADMIN_PASSWORD}",
+                    "~*",
+                    "&*",
+                    "+@all",
+                    "--user",
+                    USERNAME,
+                    f">{PASSWORD}",
+                    *access_string.split(),
                 ],
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
         try:
-            _wait_for_ping(process, url, log)
-            yield url
+            _wait_for_ping(process, admin_url, log)
+            yield RedisServer(url, USERNAME, PASSWORD, admin_url)
         finally:
             process.terminate()
             try:

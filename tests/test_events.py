@@ -182,11 +182,13 @@ def test_user_lifecycle_through_the_event_files(empty_stack: str, tmp_path: Path
 
 def test_env_vars_file_overrides_the_template(empty_stack: str, tmp_path: Path) -> None:
     env_vars = tmp_path / "env.json"
-    env_vars.write_text(json.dumps({"HealthFunction": {"CURSOR_SIGNING_KEY": "too-short"}}))
-    code, result = invoke(empty_stack, "HealthFunction", event("health.json"), tmp_path, "--env-vars", str(env_vars))
-    # A key under 32 characters fails the settings at cold start: the function errors as in AWS.
+    env_vars.write_text(json.dumps({"ListUsersFunction": {"CURSOR_SIGNING_SECRET_ARN": "not a secret id"}}))
+    code, result = invoke(
+        empty_stack, "ListUsersFunction", event("list_users.json"), tmp_path, "--env-vars", str(env_vars)
+    )
+    # A malformed secret id fails the settings at cold start: the function errors as in AWS.
     assert code == 1
-    assert "CURSOR_SIGNING_KEY" in json.dumps(result)
+    assert "CURSOR_SIGNING_SECRET_ARN" in json.dumps(result)
 
 
 def test_env_vars_only_override_what_the_template_declares(template: Template, tmp_path: Path) -> None:

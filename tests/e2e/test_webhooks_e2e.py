@@ -90,3 +90,52 @@ def test_a_failing_receiver_ends_in_the_dead_letter_queue(hooked_server: LocalSe
         if line.startswith("DYNAMODB UsersTable PublishWebhooksFunction 1 records 1 failed")
     ]
     assert len(attempts) == 4  # the first try and MaximumRetryAttempts (3) more
+
+
+@pytest.fixture
+def slow_receiver() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def test_a_slow_receiver_neither_times_out_the_batch_nor_delays_a_fast_one(
+    httpserver: HTTPServer, slow_receiver: HTTPServer, tmp_path: Path
+) -> None:
+    """The function gets 6 s here (WebhookFunctionTimeout; 30 s deployed), 2 s of it the margin.
+
+    The local emulator counts a cold start's init inside the timeout (Lambda does not), so the
+    deliveries get what is left of 4 s. The slow receiver answers after 6 s, past any deadline;
+    listed first, it used to hold the fast one for its whole HTTP timeout (5 s) and time the
+    invocation out. (That the retries end in the dead-letter queue is the test above.)
+    """
+    fast: list[Request] = []
+    httpserver.expect_request("/hooks/fast").respond_with_handler(
+        lambda request: (fast.append(request), Response("ok"))[1]
+    )
+    slow_receiver.expect_request("/hooks/slow").respond_with_handler(lambda request: (time.sleep(6), Response("ok"))[1])
+    urls = f"{slow_receiver.url_for('/hooks/slow')},{httpserver.url_for('/hooks/fast')}"
+    server = start_server(
+        tmp_path / "server.log", "--parameter-overrides", f"WebhookUrls={urls}", "WebhookFunctionTimeout=6"
+    )
+
+    def first_attempt() -> list[str]:
+        prefix = "DYNAMODB UsersTable PublishWebhooksFunction 1 records"
+        return [line for line in server.log.read_text().splitlines() if line.startswith(prefix)]
+
+    try:
+        created = server.request("POST", "/users", json_body={"username": "e2eslow", "email": "slow@example.com"})
+        assert created.status == 201
+        line = _wait_for(first_attempt, 30, "the first invocation")[0]
+    finally:
+        stop_server(server)
+
+    # It returned inside its timeout, reporting the record (an invocation that timed out says "error")...
+    assert " 1 failed " in line, line
+    # The deadline is 4 s after the invocation began; one receiver after the other took >= 5 s.
+    assert int(line.split()[-2]) < 5000, line
+    # ...and the fast receiver had the event meanwhile.
+    assert len(fast) >= 1
+    assert json.loads(fast[0].get_data())["type"] == "user.created"

@@ -50,6 +50,15 @@ EXPECTED: dict[str, dict[str, int]] = {
     # Counter item (generation), cached page miss, the Query, the page cached.
     "list_users_miss": {"dynamodb.GetItem": 2, "dynamodb.PutItem": 1, "dynamodb.Query": 1},
     "list_users_hit": {"dynamodb.GetItem": 2},
+    # A page with a next cursor: the signing key is read then (no page before needed one)...
+    "list_users_first_cursor": {
+        "dynamodb.GetItem": 2,
+        "dynamodb.PutItem": 1,
+        "dynamodb.Query": 1,
+        "secretsmanager.GetSecretValue": 1,
+    },
+    # ...and cached: the next page checks its cursor with no second read (one per environment).
+    "list_users_next_page": {"dynamodb.GetItem": 2, "dynamodb.PutItem": 1, "dynamodb.Query": 1},
     "delete_user": {
         "dynamodb.GetItem": 1,
         "dynamodb.PutItem": 1,

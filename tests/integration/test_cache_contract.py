@@ -2,9 +2,11 @@
 
 * DynamoDB: in-process moto with a controlled clock (moto never deletes expired items,
   so this checks that reads compare ``expires_at`` with the clock);
-* Redis: a real redis-server (tests/redis_server.py). Time moves on by shortening every
-  key's remaining TTL with PEXPIRE (or deleting the key when none remains), which is what
-  waiting would do, without the wait; one Redis-only test waits for a real expiry.
+* Redis: a real redis-server (tests/redis_server.py) with authentication on, the backend
+  connecting as the template's cache user (its access string, a password read through a
+  function as from the secret). Time moves on by shortening every key's remaining TTL with
+  PEXPIRE (or deleting the key when none remains), which is what waiting would do, without
+  the wait; one Redis-only test waits for a real expiry.
 
 The concurrency case runs DynamoDB against a serialized moto server over HTTP.
 """
@@ -32,7 +34,7 @@ from nexus.users.schemas import User, UserPage
 from tests.conftest import FAKE_CREDENTIALS
 from tests.fakes import FakeClock
 from tests.moto_server import serialized_moto_server
-from tests.redis_server import redis_server
+from tests.redis_server import RedisServer, redis_server
 
 BACKENDS = ["dynamodb", "redis"]
 USER_ID = "01JD0000000000000000000000"
@@ -66,16 +68,34 @@ def _redis_time_passes(client: redis.Redis) -> Callable[[int], None]:
     return advance
 
 
+def _template_access_string() -> str:
+    return str(Template().resources["RedisAppUser"]["Properties"]["AccessString"])
+
+
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
+def redis_auth() -> Iterator[RedisServer]:
+    with redis_server(_template_access_string()) as server:
+        yield server
 
 
 @pytest.fixture
-def redis_backend(redis_url: str) -> Iterator[RedisCacheBackend]:
-    backend = RedisCacheBackend(redis_url)
-    backend.client.flushdb()
+def redis_url(redis_auth: RedisServer) -> str:
+    """The server's URL, without credentials."""
+    return redis_auth.url
+
+
+@pytest.fixture
+def redis_admin(redis_auth: RedisServer) -> Iterator[redis.Redis]:
+    """A client with every right, for what only the tests do (FLUSHDB, KEYS)."""
+    client = redis.Redis.from_url(redis_auth.admin_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_backend(redis_auth: RedisServer, redis_admin: redis.Redis) -> Iterator[RedisCacheBackend]:
+    redis_admin.flushdb()
+    backend = RedisCacheBackend(redis_auth.url, username=redis_auth.username, password=lambda: redis_auth.password)
     yield backend
     backend.client.close()
 
@@ -369,13 +389,13 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_redis_every_key_has_a_ttl(redis_backend: RedisCacheBackend) -> None:
+def test_redis_every_key_has_a_ttl(redis_backend: RedisCacheBackend, redis_admin: redis.Redis) -> None:
     redis_backend.set("a", 1, 60)
     redis_backend.set_if_newer("b", {"x": 1}, 1, 60)
     redis_backend.increment("c", 1, 60)
     redis_backend.increment("a", 1, 60)
 
-    client = redis_backend.client
+    client = redis_admin  # KEYS is not the cache user's to run
     keys = sorted(client.keys())
     assert keys == [b"a", b"b", b"c"]
     assert all(0 < client.ttl(key) <= 60 for key in keys)
@@ -451,8 +471,10 @@ def test_redis_reuses_one_client_and_connection(redis_backend: RedisCacheBackend
     assert client.client_id() == connection_id  # the same connection, kept open
 
 
-def test_redis_uses_a_given_client(redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+def test_redis_uses_a_given_client(redis_auth: RedisServer) -> None:
+    client = redis.Redis.from_url(
+        redis_auth.url, username=redis_auth.username, password=redis_auth.password, decode_responses=True
+    )
     backend = RedisCacheBackend("ignored://", client=client)
 
     backend.set("key", {"a": True}, 60)
@@ -492,3 +514,72 @@ def test_redis_other_errors_are_backend_errors(redis_backend: RedisCacheBackend)
     with pytest.raises(CacheBackendError) as raised:
         redis_backend.increment("list", 1, 60)
     assert not isinstance(raised.value, NotAnIntegerError)  # WRONGTYPE, not a non-integer value
+
+
+# Authentication ---------------------------------------------------------------------------
+
+
+def test_redis_refuses_a_client_without_credentials(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, socket_timeout=0.5)
+    with pytest.raises(redis.AuthenticationError):  # the default user is off
+        client.set("key", "v")
+    client.close()
+
+
+def test_redis_a_wrong_password_degrades_to_misses_and_counts_errors(
+    redis_auth: RedisServer, redis_admin: redis.Redis
+) -> None:
+    from nexus.observability import metrics
+
+    redis_admin.set("key", "1")
+    metrics.clear_metrics()
+    backend = RedisCacheBackend(redis_auth.url, username=redis_auth.username, password=lambda: "wrong-password")
+    cache = CacheService(backend, SETTINGS)
+    cache.initialize()
+
+    assert cache.get("key", default="miss") == "miss"
+    cache.set("other", 2)
+
+    emitted = metrics.serialize_metric_set()
+    metrics.clear_metrics()
+    assert emitted["CacheErrors"] == [1.0, 1.0]
+    assert redis_admin.get("other") is None
+    with pytest.raises(CacheBackendError) as raised:
+        backend.get("key")
+    assert isinstance(raised.value.__cause__, redis.AuthenticationError)
+    assert "wrong-password" not in str(raised.value)
+    backend.client.close()
+
+
+def test_redis_a_password_that_cannot_be_read_degrades_to_misses(redis_auth: RedisServer) -> None:
+    reads: list[int] = []
+
+    def unreadable() -> str:
+        reads.append(1)
+        raise RuntimeError("AccessDeniedException")
+
+    backend = RedisCacheBackend(redis_auth.url, username=redis_auth.username, password=unreadable)
+    cache = CacheService(backend, SETTINGS)
+    cache.initialize()
+
+    assert cache.get("key") is None
+    with pytest.raises(CacheBackendError, match="the cache password cannot be read: RuntimeError"):
+        backend.get("key")
+    assert len(reads) == 2  # once per operation: no reconnect retry on it
+    backend.client.close()
+
+
+def test_redis_the_password_is_asked_for_per_new_connection_only(redis_auth: RedisServer) -> None:
+    reads: list[int] = []
+
+    def password() -> str:
+        reads.append(1)
+        return redis_auth.password
+
+    backend = RedisCacheBackend(redis_auth.url, username=redis_auth.username, password=password)
+    for number in range(5):
+        backend.set(f"k{number}", number, 60)
+        assert backend.get(f"k{number}") == number
+
+    assert len(reads) == 1  # one connection, kept open (the password function caches the secret)
+    backend.client.close()

@@ -27,7 +27,13 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from nexus.errors import NexusError
-from nexus.http import ForbiddenDestinationError, HTTPResult, HTTPService, OutboundRequestError
+from nexus.http import (
+    DeadlineExceededError,
+    ForbiddenDestinationError,
+    HTTPResult,
+    HTTPService,
+    OutboundRequestError,
+)
 from nexus.services import ServiceNotInitializedError
 
 # --- the no-real-traffic safety net -------------------------------------------------------
@@ -378,6 +384,64 @@ def test_timeout_raises_and_per_call_timeout_overrides(server: HTTPServer, make_
     assert "ReadTimeoutError" in caught.value.message
     time.sleep(0.9)  # let the handler finish before the server is cleared
     assert len(server.log) == 1
+
+
+# --- deadlines ------------------------------------------------------------------------------
+
+
+def test_a_deadline_cuts_the_per_attempt_timeout(server: HTTPServer, make_service: MakeService) -> None:
+    def slow(request: Request) -> Response:
+        time.sleep(1.0)
+        return Response("late")
+
+    server.expect_request("/slow").respond_with_handler(slow)
+    service = make_service(timeout_seconds=10.0)
+    started = time.monotonic()
+    with pytest.raises(OutboundRequestError) as caught:
+        service.get("/slow", deadline=started + 0.3)
+    assert 0.25 < time.monotonic() - started < 0.8  # the deadline, not the 10 s timeout
+    assert "ReadTimeoutError" in caught.value.message
+    time.sleep(1.0)  # let the handler finish before the server is cleared
+
+
+def test_no_request_is_sent_when_the_deadline_has_passed(server: HTTPServer, make_service: MakeService) -> None:
+    server.expect_request("/never").respond_with_data("ok")
+    with pytest.raises(DeadlineExceededError) as caught:
+        make_service().get("/never", deadline=time.monotonic() + 0.01)
+    assert caught.value.code == "outbound_deadline_exceeded"
+    assert isinstance(caught.value, OutboundRequestError)
+    assert len(server.log) == 0
+
+
+def test_no_retry_whose_backoff_would_pass_the_deadline(server: HTTPServer, make_service: MakeService) -> None:
+    server.expect_request("/busy").respond_with_data("", status=503, headers={"Retry-After": "2"})
+    service = make_service(retries=3, retry_after_max=5)
+    started = time.monotonic()
+    result = service.get("/busy", deadline=started + 1.0)  # Retry-After 2 s does not fit
+    assert result.status_code == 503
+    assert result.attempts == 1
+    assert time.monotonic() - started < 0.5
+    assert len(server.log) == 1
+
+
+def test_retries_that_fit_before_the_deadline_are_made(server: HTTPServer, make_service: MakeService) -> None:
+    server.expect_oneshot_request("/flaky").respond_with_data("", status=503)
+    server.expect_request("/flaky").respond_with_data("ok")
+    result = make_service(retries=3).get("/flaky", deadline=time.monotonic() + 5.0)
+    assert (result.status_code, result.attempts) == (200, 2)
+
+
+def test_connection_retries_stop_at_the_deadline(make_service: MakeService) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    # urllib3's backoff: the first retry at once, then 0.8 s, 1.6 s...: two retries fit in 1 s.
+    service = make_service(base_url=f"http://127.0.0.1:{free_port}", retries=5, backoff_factor=0.4)
+    started = time.monotonic()
+    with pytest.raises(OutboundRequestError) as caught:
+        service.get("/", deadline=started + 1.0)
+    assert time.monotonic() - started < 1.0
+    assert caught.value.attempts == 3  # without the deadline: 6, over ~6 s
 
 
 def test_connection_refused_is_retried_then_raises(make_service: MakeService) -> None:

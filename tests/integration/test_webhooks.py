@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -147,3 +148,49 @@ def test_only_user_items_are_published(api: ApiClient, aws: LocalResources, http
     kinds = sorted({r["dynamodb"]["Keys"]["pk"]["S"].split("#")[0] for r in event["Records"]})
     assert kinds == ["COUNTER", "EMAIL", "USER", "USERNAME"], kinds
     assert len(httpserver.log) == 1
+
+
+@pytest.fixture
+def slow_receiver() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def test_a_slow_receiver_delays_no_other_and_the_batch_ends_in_time(
+    aws: LocalResources,
+    template: Template,
+    monkeypatch: pytest.MonkeyPatch,
+    httpserver: HTTPServer,
+    slow_receiver: HTTPServer,
+) -> None:
+    """Real receivers over HTTP: one answers in 2 s, past the invocation's deadline."""
+    fast_url, slow_url = httpserver.url_for("/hooks/fast"), slow_receiver.url_for("/hooks/slow")
+    monkeypatch.setenv("WEBHOOK_URLS", f"{slow_url},{fast_url}")
+    monkeypatch.setenv("LOCAL_MODE", "true")
+    monkeypatch.setenv("HTTP_TIMEOUT_SECONDS", "10")
+    api = ApiClient(template)
+    fast: list[str] = []
+    httpserver.expect_request("/hooks/fast").respond_with_handler(
+        lambda request: (fast.append(request.headers["Nexus-Event-Type"]), Response("ok"))[1]
+    )
+    slow_receiver.expect_request("/hooks/slow").respond_with_handler(lambda request: (time.sleep(2), Response("ok"))[1])
+    user = api.post("/users", {"username": "slowpoke", "email": "slowpoke@example.com"}).json()
+    api.patch(f"/users/{user['id']}", {"tags": ["x"]})
+    event = _user_records(_stream_event(aws))
+    context = lambda_context("PublishWebhooksFunction")
+    context.get_remaining_time_in_millis = lambda: 3_000  # 2 s margin: 1 s for the deliveries
+
+    started = time.monotonic()
+    response = load_function("publish_webhooks").handler(event, context)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 2.0  # one after another: 2 s per record at the slow receiver, 4 s
+    assert fast == ["user.created", "user.updated"]
+    # The slow receiver had not accepted the first record: the whole batch comes back.
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in event["Records"]]
+    }
+    time.sleep(1.5)  # let the slow handler finish before its server stops

@@ -14,7 +14,7 @@ def test_every_registered_service_resolves() -> None:
     order = registry.resolution_order()
 
     assert order[0] == "nexus.settings:Settings"
-    assert len(order) == len(set(order)) == 18
+    assert len(order) == len(set(order)) == 20
     assert order.index("nexus.users.service:UserService") < order.index("nexus.operations.user_queries:UserQueries")
 
 
@@ -22,6 +22,7 @@ def test_every_registered_service_resolves() -> None:
     "root",
     [
         "nexus.operations.user_queries:UserQueries",
+        "nexus.operations.user_listing:UserListing",
         "nexus.operations.registration:UserRegistration",
         "nexus.operations.health:HealthOperations",
     ],
@@ -43,6 +44,9 @@ def test_each_root_needs_only_its_part(root: str) -> None:
         ("nexus.operations.event_stats:EventStatsOperations", "nexus.users.service:UserService"),
         ("nexus.operations.user_stats:UserStatsOperations", "nexus.analytics.counts:EventCountStore"),
         ("nexus.operations.user_queries:UserQueries", "nexus.analytics.service:AnalyticsService"),
+        # Only the list function has the cursor signing secret.
+        ("nexus.operations.user_queries:UserQueries", "nexus.users.cursor:CursorCodec"),
+        ("nexus.operations.health:HealthOperations", "nexus.users.cursor:CursorCodec"),
     ],
 )
 def test_a_function_builds_no_store_it_does_not_read(root: str, not_needed: str) -> None:

@@ -6,7 +6,7 @@ from nexus.settings import Settings
 VALID = {
     "USERS_TABLE_NAME": "users",
     "CACHE_TABLE_NAME": "cache",
-    "CURSOR_SIGNING_KEY": "k" * 32,
+    "CURSOR_SIGNING_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:cursor-AbCdEf",
     "IDEMPOTENCY_TABLE_NAME": "idempotency",
     "EMAIL_SENDER_ADDRESS": "noreply@example.com",
     "WELCOME_EMAIL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/welcome",
@@ -38,7 +38,8 @@ def test_a_missing_variable_is_named() -> None:
         ("USER_LIST_SHARDS", "many"),
         ("USER_LIST_SHARDS", "0"),
         ("CACHE_DEFAULT_TTL_SECONDS", "-1"),
-        ("CURSOR_SIGNING_KEY", "short"),
+        ("CURSOR_SIGNING_SECRET_ARN", "not a secret id"),
+        ("CURSOR_SIGNING_SECRET_ARN", "arn:aws:ssm:us-east-1:123456789012:parameter/x"),
     ],
 )
 def test_a_malformed_variable_is_named(variable: str, value: str) -> None:
@@ -46,5 +47,44 @@ def test_a_malformed_variable_is_named(variable: str, value: str) -> None:
         Settings.from_env({**VALID, variable: value})
 
 
-def test_the_signing_key_is_never_printed() -> None:
-    assert "k" * 32 not in repr(Settings.from_env(VALID))
+def test_settings_carry_no_signing_key_only_the_secrets_id() -> None:
+    settings = Settings.from_env(VALID)
+
+    assert settings.cursor_signing_secret_arn == VALID["CURSOR_SIGNING_SECRET_ARN"]
+    assert not [name for name in Settings.model_fields if name.endswith("_key")]
+
+
+REDIS = {
+    "CACHE_BACKEND": "redis",
+    "CACHE_REDIS_URL": "rediss://cache.example:6379",
+    "CACHE_REDIS_USERNAME": "nexus",
+    "CACHE_REDIS_PASSWORD_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-AbCdEf",
+}
+
+
+@pytest.mark.parametrize("variable", ["CACHE_REDIS_USERNAME", "CACHE_REDIS_PASSWORD_SECRET_ARN"])
+def test_redis_mode_needs_its_user_and_password_secret(variable: str) -> None:
+    env = {**VALID, **REDIS}
+    del env[variable]
+
+    with pytest.raises(ConfigurationError, match=f"{variable}: Value error, required when CACHE_BACKEND=redis"):
+        Settings.from_env(env)
+
+
+def test_the_redis_backend_reads_its_password_at_the_first_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus import container
+
+    reads: list[str] = []
+
+    def get(secret: object) -> str:
+        reads.append(str(getattr(secret, "secret_id", "")))
+        return "p" * 64
+
+    monkeypatch.setattr("nexus.secrets.CachedSecret.get", get)
+    backend = container._cache_backend(Settings.from_env({**VALID, **REDIS}))
+    assert reads == []  # nothing at cold start
+
+    credentials = backend.client.connection_pool.connection_kwargs["credential_provider"]  # type: ignore[attr-defined]
+    assert credentials.get_credentials() == ("nexus", "p" * 64)
+    assert reads == [REDIS["CACHE_REDIS_PASSWORD_SECRET_ARN"]]
+    assert "p" * 64 not in repr(credentials)

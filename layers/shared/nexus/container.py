@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from nexus.cache.backend import CacheBackend
     from nexus.email.service import EmailService
     from nexus.http.service import HTTPService
+    from nexus.users.cursor import CursorCodec
     from nexus.webhooks.publisher import WebhookPublisher
 
 SETTINGS = "nexus.settings:Settings"
@@ -33,16 +34,41 @@ EVENT_CONSUMER = "nexus.analytics.consumer:EventCountConsumer"
 EMAIL = "nexus.email.service:EmailService"
 HTTP = "nexus.http.service:HTTPService"
 WEBHOOKS = "nexus.webhooks.publisher:WebhookPublisher"
+CURSORS = "nexus.users.cursor:CursorCodec"
 
 
 def _cache_backend(settings: Settings) -> CacheBackend:
     if settings.cache_backend == "redis":
         from nexus.cache.redis import RedisCacheBackend  # only deployments on Redis load redis-py
+        from nexus.secrets import CachedSecret
 
-        return RedisCacheBackend(settings.cache_redis_url.get_secret_value())
+        password = CachedSecret(settings.cache_redis_password_secret_arn)  # read at the first connection
+        return RedisCacheBackend(
+            settings.cache_redis_url.get_secret_value(), username=settings.cache_redis_username, password=password.get
+        )
     from nexus.cache.dynamodb import DynamoDBCacheBackend
 
     return DynamoDBCacheBackend(settings.cache_table_name)
+
+
+def _cursors(settings: Settings) -> CursorCodec:
+    from nexus.errors import ConfigurationError
+    from nexus.secrets import CachedSecret
+    from nexus.users.cursor import CursorCodec
+
+    if not settings.cursor_signing_secret_arn:
+        raise ConfigurationError("invalid environment: CURSOR_SIGNING_SECRET_ARN: required by the list function")
+    secret = CachedSecret(settings.cursor_signing_secret_arn)
+
+    def key() -> bytes:
+        # Read when a page first signs or checks a cursor: a first page that needs none
+        # (and every cached page) makes no Secrets Manager call.
+        value = secret.get()
+        if len(value) < 32:
+            raise ConfigurationError(f"the cursor signing secret {secret.secret_id} is shorter than 32 characters")
+        return value.encode()
+
+    return CursorCodec(key)
 
 
 def _analytics(settings: Settings) -> AnalyticsService:
@@ -104,6 +130,7 @@ def register_all() -> None:
     registry.register(CACHE_BACKEND, _cache_backend, dependencies=[Settings])
     registry.register(CACHE)
     registry.register(USERS)
+    registry.register(CURSORS, _cursors, dependencies=[Settings])
     registry.register(ANALYTICS, _analytics, dependencies=[Settings])
     registry.register(EVENT_COUNTS, _event_counts, dependencies=[Settings])
     registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[Settings, EVENT_COUNTS])
@@ -113,6 +140,7 @@ def register_all() -> None:
     for operations in (
         "nexus.operations.welcome:WelcomeEmails",
         "nexus.operations.user_queries:UserQueries",
+        "nexus.operations.user_listing:UserListing",
         "nexus.operations.user_commands:UserCommands",
         "nexus.operations.registration:UserRegistration",
         "nexus.operations.analytics:AnalyticsOperations",

@@ -13,6 +13,9 @@ from pydantic import ValidationError as PydanticValidationError
 from nexus.errors import ConfigurationError
 from nexus.validation import EMAIL_PATTERN
 
+# A Secrets Manager ARN or secret name; empty where a function needs none.
+SECRET_ID_PATTERN = r"^((arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]+)?$"  # noqa: S105 - a pattern
+
 
 class Settings(BaseModel):
     """Every field is read from the upper-cased environment variable of its name."""
@@ -21,11 +24,17 @@ class Settings(BaseModel):
 
     users_table_name: str = Field(min_length=3, max_length=255)
     cache_table_name: str = Field(min_length=3, max_length=255)
-    # Signs list cursors (HMAC-SHA256); from Secrets Manager via the template.
-    cursor_signing_key: SecretStr = Field(min_length=32)
+    # The Secrets Manager secret (ARN, or name) whose value signs list cursors (HMAC-SHA256);
+    # only the list function has it, and reads the value at run time (nexus.secrets).
+    cursor_signing_secret_arn: str = Field(default="", max_length=2048, pattern=SECRET_ID_PATTERN)
     # "dynamodb" (TTL items in CACHE_TABLE_NAME) or "redis" (ElastiCache at CACHE_REDIS_URL).
     cache_backend: Literal["dynamodb", "redis"] = "dynamodb"
     cache_redis_url: SecretStr = Field(default=SecretStr(""), validate_default=True)
+    # Redis mode: the ElastiCache user, and the secret (ARN or name) holding its password.
+    cache_redis_username: str = Field(default="", max_length=128, pattern=r"^[A-Za-z0-9_-]*$", validate_default=True)
+    cache_redis_password_secret_arn: str = Field(
+        default="", max_length=2048, pattern=SECRET_ID_PATTERN, validate_default=True
+    )
     cache_default_ttl_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
     user_cache_ttl_seconds: int = Field(default=300, ge=1, le=24 * 3600)
     list_cache_ttl_seconds: int = Field(default=60, ge=1, le=3600)
@@ -58,6 +67,13 @@ class Settings(BaseModel):
         if info.data.get("cache_backend") == "redis" and not value:
             raise ValueError("required when CACHE_BACKEND=redis")
         return url
+
+    @field_validator("cache_redis_username", "cache_redis_password_secret_arn", mode="after")
+    @classmethod
+    def _redis_auth_when_redis(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("cache_backend") == "redis" and not value:
+            raise ValueError("required when CACHE_BACKEND=redis")
+        return value
 
     @field_validator("webhook_urls", mode="before")
     @classmethod

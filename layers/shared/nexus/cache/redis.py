@@ -13,17 +13,24 @@ makes an expired key read as missing:
 The client is created once (by the constructor, in the Lambda init phase; it connects on
 first use) and reused by every warm invocation. Every Redis error becomes a
 ``CacheBackendError``, which CacheService degrades to a miss.
+
+Authentication: a username and a password function (ElastiCache's user with password
+auth; the password is a Secrets Manager secret read at run time, ``nexus.secrets``). The
+password is asked for on every new connection, so a rotated one is used from the next
+connection on; it is never logged. A wrong password, or a secret that cannot be read,
+is a ``CacheBackendError`` like any other: a miss, logged and counted (``CacheErrors``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.credentials import CredentialProvider
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
@@ -75,12 +82,42 @@ def _redis_errors() -> Iterator[None]:
         raise CacheBackendError(f"redis: {type(exc).__name__}: {exc}") from exc
 
 
+class _PasswordCredentials(CredentialProvider):
+    """A username and the current password, asked for on every new connection."""
+
+    def __init__(self, username: str, password: Callable[[], str]) -> None:
+        self._username = username
+        self._password = password
+
+    def get_credentials(self) -> tuple[str, str]:
+        try:
+            password = self._password()
+        except Exception as exc:
+            # Not a ConnectionError: no reconnect retry would make the secret readable.
+            raise RedisError(f"the cache password cannot be read: {type(exc).__name__}") from exc
+        return self._username, password
+
+    def __repr__(self) -> str:
+        return f"_PasswordCredentials({self._username!r}, <password>)"
+
+
 class RedisCacheBackend(CacheBackend):
-    def __init__(self, url: str, *, client: redis.Redis | None = None, socket_timeout: float = 0.5) -> None:
-        """``url``: ``redis://[user:password@]host:port/db``, or ``rediss://`` for TLS."""
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str = "",
+        password: Callable[[], str] | None = None,
+        client: redis.Redis | None = None,
+        socket_timeout: float = 0.5,
+    ) -> None:
+        """``url``: ``redis://host:port/db``, or ``rediss://`` for TLS; ``username`` and
+        ``password`` (a function: see the module docstring) authenticate each connection."""
         if client is None:
+            credentials = _PasswordCredentials(username, password) if password is not None else None
             client = redis.Redis.from_url(
                 url,
+                credential_provider=credentials,
                 socket_timeout=socket_timeout,
                 socket_connect_timeout=socket_timeout,
                 # A cache must fail fast: one quick retry on a broken connection (a warm

@@ -22,6 +22,13 @@ class OutboundRequestError(NexusError):
         self.attempts = attempts
 
 
+class DeadlineExceededError(OutboundRequestError):
+    """Too little time was left before the caller's deadline to send the request (or a
+    redirect hop of it): nothing was sent for that hop."""
+
+    code = "outbound_deadline_exceeded"
+
+
 class ForbiddenDestinationError(NexusError):
     """The SSRF guard refused a destination before any connection was attempted."""
 

@@ -30,6 +30,12 @@ How a request goes out
 4. Redirects are not followed by urllib3 (``redirect=False``): the service follows up
    to :attr:`HTTPService.MAX_REDIRECTS` itself, running the guard again on every
    ``Location`` before connecting, so a redirect to a private address is refused.
+5. A ``deadline`` (a ``time.monotonic()`` instant) bounds the whole request, retries and
+   redirects included: every attempt's connect and read timeouts are cut to the time
+   left, a retry whose backoff (or ``Retry-After``) would end too close to the deadline
+   is not made (the last status is returned, or the error raised), and a request or
+   redirect hop with less than :data:`MIN_ATTEMPT_SECONDS` left is not sent at all
+   (:class:`DeadlineExceededError`). A Lambda passes its remaining time minus a margin.
 """
 
 from __future__ import annotations
@@ -42,10 +48,11 @@ from typing import Any, Self, TypedDict, Unpack
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict, PoolManager, Timeout
-from urllib3.exceptions import HTTPError
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import HTTPError, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from nexus.http.errors import ForbiddenDestinationError, OutboundRequestError
+from nexus.http.errors import DeadlineExceededError, ForbiddenDestinationError, OutboundRequestError
 from nexus.http.guard import Destination, DestinationGuard, Resolver, system_resolver
 from nexus.observability import logger
 from nexus.services import Service
@@ -59,6 +66,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Headers that must not follow a redirect to another origin (as urllib3 and browsers do).
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 _BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
+# Less time than this left before a deadline: no attempt is started (it could not finish).
+MIN_ATTEMPT_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -92,19 +101,62 @@ class _CountingRetry(Retry):
     # urllib3 would also retry 413 when it carries Retry-After; only 429 and 503 here.
     RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
 
-    def __init__(self, *args: Any, granted: list[int] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, granted: list[int] | None = None, deadline: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.granted = granted if granted is not None else [0]
+        self.deadline = deadline
 
     def new(self, **kw: Any) -> Self:
         clone = super().new(**kw)
         clone.granted = self.granted
+        clone.deadline = self.deadline
         return clone
 
-    def increment(self, *args: Any, **kwargs: Any) -> Self:
-        retry = super().increment(*args, **kwargs)  # raises MaxRetryError when exhausted
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: Any = None,
+    ) -> Self:
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)  # MaxRetryError when exhausted
+        if self.deadline is not None and time.monotonic() + retry._wait_before(response) > self.deadline:
+            # No time for another attempt: exhausted, as urllib3 itself would end it
+            # (a retryable status is then returned, an error raised).
+            reason = error or ResponseError("no time left before the deadline")
+            raise MaxRetryError(_pool, url, reason) from error  # type: ignore[arg-type]  # as urllib3 does
         self.granted[0] += 1
         return retry
+
+    def _wait_before(self, response: BaseHTTPResponse | None) -> float:
+        """An upper bound of the sleep before the next attempt, plus that attempt's minimum."""
+        retry_after = (
+            self.get_retry_after(response) if response is not None and self.respect_retry_after_header else None
+        )
+        wait = retry_after if retry_after else self.get_backoff_time() + self.backoff_jitter
+        return wait + MIN_ATTEMPT_SECONDS
+
+
+class _DeadlineTimeout(Timeout):
+    """Per-attempt timeouts cut to the time left before a deadline.
+
+    urllib3 clones the timeout for every attempt (retries included), so each clone is
+    computed when its attempt starts; ``total`` bounds connect and read together.
+    """
+
+    def __init__(self, seconds: float, deadline: float) -> None:
+        super().__init__(connect=seconds, read=seconds)
+        self._seconds = seconds
+        self._deadline = deadline
+
+    def clone(self) -> Timeout:
+        left = max(self._deadline - time.monotonic(), 0.001)
+        seconds = min(self._seconds, left)
+        return Timeout(connect=seconds, read=seconds, total=left)
 
 
 def _decode(raw: bytes, content_type: str) -> Any:
@@ -137,6 +189,7 @@ class RequestOptions(TypedDict, total=False):
     data: FormData | str | bytes | None
     headers: Mapping[str, str] | None
     timeout: float | None
+    deadline: float | None
 
 
 class HTTPService(Service):
@@ -238,10 +291,14 @@ class HTTPService(Service):
         data: FormData | str | bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> HTTPResult:
         """Send one request, following redirects; see the module docstring.
 
+        :param timeout: connect and read timeout per attempt (default ``timeout_seconds``).
+        :param deadline: a ``time.monotonic()`` instant the whole request must end by.
         :raises ForbiddenDestinationError: the SSRF guard refused the URL or a redirect.
+        :raises DeadlineExceededError: too little time was left to send (a hop of) it.
         :raises OutboundRequestError: resolution, connection, TLS, timeout, too many
             redirects, or an oversized response.
         """
@@ -259,9 +316,9 @@ class HTTPService(Service):
             for existing in [key for key in send_headers if key.lower() == name.lower()]:
                 del send_headers[existing]
             send_headers[name] = value
-        per_attempt = Timeout(
-            connect=timeout if timeout is not None else self.timeout_seconds,
-            read=timeout if timeout is not None else self.timeout_seconds,
+        seconds = timeout if timeout is not None else self.timeout_seconds
+        per_attempt = (
+            Timeout(connect=seconds, read=seconds) if deadline is None else _DeadlineTimeout(seconds, deadline)
         )
 
         current_url = self.build_url(url, params)
@@ -275,13 +332,18 @@ class HTTPService(Service):
                     "outbound request refused", method=method, host=exc.host, reason=exc.reason, redirects=hop
                 )
                 raise
+            if deadline is not None and deadline - time.monotonic() < MIN_ATTEMPT_SECONDS:
+                logger.warning("outbound request not sent: deadline", method=method, host=destination.hostname)
+                raise DeadlineExceededError(
+                    f"{method} {destination.hostname}: no time left before the deadline", host=destination.hostname
+                )
             if first_origin is None:
                 first_origin = destination.origin
             elif destination.origin != first_origin:
                 for name in [key for key in send_headers if key.lower() in _CREDENTIAL_HEADERS]:
                     del send_headers[name]
             status, response_headers, raw, attempts = self._send(
-                destination, method, body, send_headers, per_attempt, started
+                destination, method, body, send_headers, per_attempt, started, deadline
             )
             location = response_headers.get("location") if status in REDIRECT_STATUSES else None
             if not location:
@@ -340,8 +402,9 @@ class HTTPService(Service):
             return urlencode(data, doseq=True).encode("ascii"), "application/x-www-form-urlencoded"
         return None, None
 
-    def _retry(self) -> _CountingRetry:
+    def _retry(self, deadline: float | None = None) -> _CountingRetry:
         return _CountingRetry(
+            deadline=deadline,
             total=self.retries,
             connect=self.retries,
             status=self.retries,
@@ -366,6 +429,7 @@ class HTTPService(Service):
         headers: Mapping[str, str],
         timeout: Timeout,
         started: float,
+        deadline: float | None = None,
     ) -> tuple[int, HTTPHeaderDict, bytes, int]:
         """One hop, retried by urllib3, on a connection to the validated IP."""
         assert self._pools is not None
@@ -375,7 +439,7 @@ class HTTPService(Service):
         pool = self._pools.connection_from_host(
             destination.ip, port=destination.port, scheme=destination.scheme, pool_kwargs=pool_kwargs
         )
-        retry = self._retry()
+        retry = self._retry(deadline)
         response: BaseHTTPResponse | None = None
         try:
             response = pool.urlopen(

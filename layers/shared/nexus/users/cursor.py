@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 
 from nexus.errors import BadRequestError
 from nexus.users.schemas import ULID_PATTERN, UserFilters
@@ -34,11 +35,18 @@ def filters_digest(filters: UserFilters) -> str:
 
 
 class CursorCodec:
-    def __init__(self, key: bytes) -> None:
+    """``key``: the HMAC key, or a function returning it when a cursor is first signed or
+    checked (the list function reads it from Secrets Manager then, see ``nexus.secrets``)."""
+
+    def __init__(self, key: bytes | Callable[[], bytes]) -> None:
         self._key = key
 
+    def __repr__(self) -> str:
+        return "CursorCodec(<key>)"
+
     def _sign(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()
+        key = self._key if isinstance(self._key, bytes) else self._key()
+        return hmac.new(key, payload, hashlib.sha256).digest()
 
     def encode(self, last_id: str, filters: UserFilters) -> str:
         payload = json.dumps({"v": _VERSION, "after": last_id, "f": filters_digest(filters)}, separators=(",", ":"))

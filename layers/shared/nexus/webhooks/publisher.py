@@ -8,25 +8,42 @@ the API with its own credentials):
 - ``user.deleted``: ``id``
 
 Each delivery has an ``id`` derived from the stream record, the same on every retry,
-so a receiver can drop duplicates: delivery is at least once. A record whose delivery
-fails for any subscriber is reported as a batch item failure; Lambda retries it and,
-after the event source mapping's retries, sends it to the dead-letter queue.
+so a receiver can drop duplicates: delivery is at least once.
+
+Delivery within the invocation's time (docs/decisions.md, "Webhook delivery within a
+time budget"):
+
+- Subscribers are served concurrently (a bounded thread pool), each in stream order:
+  a subscriber gets record *n + 1* only after it accepted record *n*, and stops at its
+  first failure. A slow or dead subscriber therefore delays no other subscriber.
+- Everything ends by one deadline: the remaining time of the invocation minus a safety
+  margin. Every request's timeouts and retries are cut to it (HTTPService's
+  ``deadline``), and what a subscriber has not accepted by then is left for the retry.
+- The response is a checkpoint, as Lambda reads a stream's batch item failures: every
+  record from the first one that some subscriber has not accepted on is reported, so
+  Lambda retries from there. On that retry the subscribers that had accepted those
+  records get them again (same ``Nexus-Event-Id``): duplicates, never gaps or reordering
+  for any subscriber. After the mapping's retries, the rest goes to the dead-letter queue.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.errors import NexusError
-from nexus.http import HTTPService
+from nexus.http import DeadlineExceededError, HTTPService
+from nexus.http.service import MIN_ATTEMPT_SECONDS
 from nexus.observability import logger, metrics
 from nexus.services import Service
 from nexus.webhooks.signing import SIGNATURE_HEADER, sign
@@ -35,8 +52,42 @@ _EVENT_TYPES = {"INSERT": "user.created", "MODIFY": "user.updated", "REMOVE": "u
 _WATCHED_FIELDS = ("username", "email", "full_name", "is_active", "tags")
 
 
-class WebhookDeliveryError(NexusError):
-    code = "webhook_delivery_failed"
+# Left of the invocation's remaining time for returning the response and flushing metrics.
+SAFETY_MARGIN_SECONDS = 2.0
+# How long past the deadline to wait for a request that did not end by it (a server that
+# trickles its answer); after that its subscriber counts as not delivered.
+STRAGGLER_GRACE_SECONDS = 0.5
+MAX_CONCURRENT_SUBSCRIBERS = 10
+
+
+@dataclass(frozen=True)
+class _Message:
+    event_id: str
+    event_type: str
+    body: bytes
+
+
+@dataclass
+class _Progress:
+    """One subscriber's way through the batch; written by its worker thread only."""
+
+    url: str
+    accepted: int = 0
+    """Records (from the batch's start) this subscriber has accepted or did not need."""
+    failure: str | None = None
+    """Why it stopped early: a status, an error code, or "deadline"."""
+    sent: int = 0
+    finished: bool = False
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "?"
+
+
+@dataclass
+class _Outcome:
+    progress: list[_Progress] = field(default_factory=list)
+    poisoned_at: int | None = None
 
 
 def webhook_event(record: DynamoDBRecord) -> dict[str, Any] | None:
@@ -71,43 +122,129 @@ class WebhookPublisher(Service):
         secret: Callable[[], bytes],
         *,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        safety_margin_seconds: float = SAFETY_MARGIN_SECONDS,
+        max_workers: int = MAX_CONCURRENT_SUBSCRIBERS,
     ) -> None:
         super().__init__()
         self._http = http
         self._urls = subscriber_urls
         self._secret = secret
         self._clock = clock
+        self._monotonic = monotonic
+        self._margin = safety_margin_seconds
+        self._max_workers = max_workers
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """Process one stream batch; return the partial batch response."""
+        """Deliver one stream batch by the invocation's deadline; return the partial batch response."""
         self.validate_initialization()
-        # An all-failed batch is reported like any other, not raised: the response says which.
-        processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-        return dict(
-            process_partial_response(event=event, record_handler=self._deliver, processor=processor, context=context)
+        records = [DynamoDBRecord(raw) for raw in event.get("Records") or []]
+        deadline = self._monotonic() + context.get_remaining_time_in_millis() / 1000 - self._margin
+        messages, poisoned_at = self._messages(records)
+        outcome = _Outcome(poisoned_at=poisoned_at)
+        if self._urls and any(message is not None for message in messages):
+            outcome.progress = self._deliver(messages, deadline)
+        first_undelivered = min(
+            [len(records)] + [p.accepted for p in outcome.progress] + ([poisoned_at] if poisoned_at is not None else [])
         )
+        self._report(messages, outcome, retry_from=first_undelivered if first_undelivered < len(records) else None)
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": _sequence_number(record)} for record in records[first_undelivered:]
+            ]
+        }
 
-    def _deliver(self, record: DynamoDBRecord) -> None:
-        payload = webhook_event(record)
-        if payload is None or not self._urls:
-            return
-        body = json.dumps(payload, separators=(",", ":")).encode()
+    def _messages(self, records: Sequence[DynamoDBRecord]) -> tuple[list[_Message | None], int | None]:
+        """The body per record (None: not a user item), up to the first record that cannot be read."""
+        messages: list[_Message | None] = []
+        for index, record in enumerate(records):
+            try:
+                payload = webhook_event(record)
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                logger.error("stream record is not a user change", index=index, error=type(exc).__name__)
+                return messages, index
+            if payload is None:
+                messages.append(None)
+                continue
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            messages.append(_Message(payload["id"], payload["type"], body))
+        return messages, None
+
+    def _deliver(self, messages: list[_Message | None], deadline: float) -> list[_Progress]:
+        progress = [_Progress(url) for url in self._urls]
+        secret = self._secret()
+        pool = ThreadPoolExecutor(max_workers=min(len(progress), self._max_workers), thread_name_prefix="webhook")
+        try:
+            futures: list[Future[None]] = [
+                pool.submit(self._deliver_to, one, messages, secret, deadline) for one in progress
+            ]
+            wait_for(futures, timeout=max(deadline - self._monotonic(), 0) + STRAGGLER_GRACE_SECONDS)
+        finally:
+            # Never wait for a straggler: its subscriber counts as not delivered, and its
+            # thread ends when its socket times out.
+            pool.shutdown(wait=False, cancel_futures=True)
+        for one in progress:
+            if not one.finished and one.failure is None:
+                one.failure = "deadline"
+        return progress
+
+    def _deliver_to(self, progress: _Progress, messages: list[_Message | None], secret: bytes, deadline: float) -> None:
+        try:
+            for message in messages:
+                if message is not None:
+                    failure = "deadline" if deadline - self._monotonic() < MIN_ATTEMPT_SECONDS else None
+                    failure = failure or self._post(progress.url, message, secret, deadline)
+                    if failure is not None:
+                        progress.failure = failure
+                        return
+                    progress.sent += 1
+                progress.accepted += 1
+        finally:
+            progress.finished = True
+
+    def _post(self, url: str, message: _Message, secret: bytes, deadline: float) -> str | None:
+        """None when the subscriber accepted the message, else why not."""
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self._secret(), int(self._clock()), body),
-            "Nexus-Event-Id": payload["id"],
-            "Nexus-Event-Type": payload["type"],
+            SIGNATURE_HEADER: sign(secret, int(self._clock()), message.body),
+            "Nexus-Event-Id": message.event_id,
+            "Nexus-Event-Type": message.event_type,
         }
-        failures = []
-        for url in self._urls:
-            try:
-                result = self._http.post(url, data=body, headers=headers)
-                if not result.ok:
-                    failures.append(f"{url} answered {result.status_code}")
-            except NexusError as exc:
-                failures.append(f"{url}: {exc.code}")
-        if failures:
-            metrics.add_metric(name="WebhookDeliveryFailures", unit=MetricUnit.Count, value=len(failures))
-            logger.warning("webhook delivery failed", event_id=payload["id"], failures=failures)
-            raise WebhookDeliveryError("; ".join(failures))
-        metrics.add_metric(name="WebhooksDelivered", unit=MetricUnit.Count, value=len(self._urls))
+        try:
+            result = self._http.post(url, data=message.body, headers=headers, deadline=deadline)
+        except DeadlineExceededError:
+            return "deadline"
+        except NexusError as exc:
+            return exc.code
+        return None if result.ok else f"status {result.status_code}"
+
+    def _report(self, messages: list[_Message | None], outcome: _Outcome, retry_from: int | None) -> None:
+        sent = sum(p.sent for p in outcome.progress)
+        failed = [p for p in outcome.progress if p.failure is not None and p.failure != "deadline"]
+        # Deliveries not made in this invocation: a subscriber's messages from where it stopped.
+        deferred = sum(
+            sum(1 for m in messages[p.accepted :] if m is not None) for p in outcome.progress if p.failure is not None
+        )
+        if sent:
+            metrics.add_metric(name="WebhooksDelivered", unit=MetricUnit.Count, value=sent)
+        if failed:
+            metrics.add_metric(name="WebhookDeliveryFailures", unit=MetricUnit.Count, value=len(failed))
+        if deferred:
+            metrics.add_metric(name="WebhooksDeferred", unit=MetricUnit.Count, value=deferred)
+        if retry_from is not None:
+            logger.warning(
+                "webhooks left for the retry",
+                retry_from_record=retry_from,
+                unreadable_record=outcome.poisoned_at,
+                deferred=deferred,
+                subscribers=[
+                    {"host": p.host, "accepted": p.accepted, "failure": p.failure}
+                    for p in outcome.progress
+                    if p.failure is not None
+                ],
+            )
+
+
+def _sequence_number(record: DynamoDBRecord) -> str:
+    stream = record.dynamodb
+    return str(stream.sequence_number if stream is not None else "")

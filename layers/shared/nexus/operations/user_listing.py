@@ -1,0 +1,53 @@
+"""Composite list pages: newest first, with filters, exact totals and signed cursors.
+
+The one composite that signs cursors, so only the list function has the signing secret
+(``CURSOR_SIGNING_SECRET_ARN``); the key is read when a page first needs a cursor.
+"""
+
+from __future__ import annotations
+
+from nexus.cache import CacheService
+from nexus.services import Service, inject
+from nexus.users import UserFilters, UserPage, UserService
+from nexus.users.cursor import CursorCodec
+
+
+class UserListing(Service):
+    def __init__(
+        self,
+        users: UserService = inject(),
+        cache: CacheService = inject(),
+        cursors: CursorCodec = inject(),
+    ) -> None:
+        super().__init__()
+        self._users = users
+        self._cache = cache
+        self._cursors = cursors
+
+    def list_users(self, filters: UserFilters, limit: int, cursor: str | None = None) -> UserPage:
+        """One page newest first, served from a cache keyed by the table's write generation."""
+        self.validate_initialization()
+        after_id = self._cursors.decode(cursor, filters) if cursor else None
+        counts = self._users.get_counts()
+        page_key = (filters.fingerprint(), str(limit), after_id or "")
+        cached = self._cache.get_cached_user_list(counts.generation, page_key)
+        if cached is not None:
+            return cached
+        items, has_more = self._users.list_users(filters, limit, after_id)
+        page = UserPage(
+            items=items,
+            next_cursor=self._cursors.encode(items[-1].id, filters) if has_more else None,
+            total=self._total(filters, counts.total, counts.generation),
+        )
+        self._cache.cache_user_list(counts.generation, page_key, page)
+        return page
+
+    def _total(self, filters: UserFilters, all_users: int, generation: int) -> int:
+        if filters.is_empty:
+            return all_users
+        fingerprint = filters.fingerprint()
+        total = self._cache.get_cached_user_total(generation, fingerprint)
+        if total is None:
+            total = self._users.count_users(filters)
+            self._cache.cache_user_total(generation, fingerprint, total)
+        return total
