@@ -34,7 +34,8 @@ STATUS_BY_ERROR: dict[type[NexusError], int] = {
 
 # pydantic error types that mean "the value has the wrong type" rather than "breaks a rule"
 _TYPE_ERRORS = frozenset(
-    {"int_parsing", "int_type", "bool_parsing", "bool_type", "float_parsing", "string_type", "json_invalid"}
+    {"int_parsing", "int_type", "int_from_float", "bool_parsing", "bool_type", "float_parsing", "string_type"}
+    | {"json_invalid"}
 )
 
 
@@ -75,7 +76,21 @@ _PATTERN_REASONS = {
 }
 
 
+# The project's wording for a value of the wrong type (API.md: details say why).
+_TYPE_REASONS = {
+    "int_parsing": "must be an integer",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "float_parsing": "must be a number",
+    "string_type": "must be a string",
+}
+
+
 def _reason(error: Mapping[str, Any]) -> str:
+    if error["type"] in _TYPE_REASONS:
+        return _TYPE_REASONS[error["type"]]
     if error["type"] == "string_pattern_mismatch":
         pattern = str(error.get("ctx", {}).get("pattern", ""))
         return _PATTERN_REASONS.get(pattern, "has an invalid format")
