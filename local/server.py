@@ -12,6 +12,7 @@ email gets retried as in AWS.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import secrets
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 
 from local import openapi
 from local.aws import EmulatedAws
+from local.endpoint import RunningApi, endpoint_file, remove_if_ours
 from local.events import RouteMatch, build_http_event, match_route
 from local.runtime import (
     LAYER_DIR,
@@ -38,6 +40,7 @@ from local.runtime import (
     ensure_runtime_dir,
     find_rie,
     lambda_environment,
+    stop_all,
 )
 from local.template import Function, Template
 from local.tokens import InvalidToken, bearer_claims, make_token
@@ -152,8 +155,7 @@ class LocalApi:
     def stop_workers(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.stop()
+        stop_all([worker for pool in pools for worker in pool.detach()])
 
     def reset(self) -> None:
         # New resources come with a new secret value: workers started before hold the old one.
@@ -210,6 +212,8 @@ class LocalApi:
 
     def _local_route(self, request: Request) -> Reply | None:
         key = (request.method, request.path)
+        if key in (("GET", "/"), ("HEAD", "/")):
+            return Reply(302, [("Location", "/docs")])
         if key == ("GET", "/openapi.json"):
             return Reply.json(200, self.openapi())
         if key == ("GET", "/docs"):
@@ -247,6 +251,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     api: LocalApi
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-request is one quiet line; anything else keeps its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            _client_gone(f"{client_address[0]}:{client_address[1]}", error)
+            return
+        super().handle_error(request, client_address)
+
+
+def _client_gone(what: str, error: BaseException) -> None:
+    print(f"{what}: client disconnected ({type(error).__name__})", file=sys.stderr, flush=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -263,7 +279,11 @@ class _Handler(BaseHTTPRequestHandler):
             file=sys.stderr,
             flush=True,
         )
-        self._send(reply)
+        try:
+            self._send(reply)
+        except ConnectionError as error:
+            self.close_connection = True
+            _client_gone(f"{self.command} {target.path}", error)
 
     def _read_and_dispatch(self, path: str, query: str) -> Reply:
         try:
@@ -330,16 +350,31 @@ def _banner(port: int, seconds: float, aws_endpoint: str) -> str:
             "  token with every scope (signature not checked locally):",
             f"  TOKEN={token}",
             f'  curl -H "Authorization: Bearer $TOKEN" {base}/users',
-            "Ctrl-C stops the server, its workers and moto.",
+            f"  `python -m local invoke` uses this AWS while the server runs ({endpoint_file()})",
+            f"Ctrl-C, or kill -INT / -TERM {os.getpid()}, stops the server, its workers and moto.",
         ]
     )
 
 
-def _stop_on_sigterm(server: _Server) -> None:
+def _stop_on_signals(server: _Server) -> None:
+    """SIGINT and SIGTERM both stop the server. SIGINT is set explicitly: a background job (`make
+    start &` in a script) inherits it ignored, and Python then leaves it ignored."""
+
     def handle(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
-    signal.signal(signal.SIGTERM, handle)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, handle)
+
+
+def _bind(port: int) -> _Server | str:
+    """The listening socket first, so a busy port fails in a line before anything starts."""
+    try:
+        return _Server(("127.0.0.1", port), _Handler)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return f"port {port} is in use: try `make start PORT={port + 1}` (python -m local start --port {port + 1})"
+        return f"cannot listen on 127.0.0.1:{port} ({error.strerror}): try another, `make start PORT=8080`"
 
 
 def main(port: int, parameters: dict[str, str] | None = None) -> int:
@@ -350,17 +385,23 @@ def main(port: int, parameters: dict[str, str] | None = None) -> int:
     except RuntimeSetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    server = _bind(port)
+    if isinstance(server, str):
+        print(f"error: {server}", file=sys.stderr)
+        return 2
+    _stop_on_signals(server)
     aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL"), parameters).start()
     api = LocalApi(template, aws, rie, runtime_dir, layer_dir).start()
-    server = _Server(("127.0.0.1", port), _Handler)
     server.api = api
-    _stop_on_sigterm(server)
+    base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    state_file = endpoint_file()
+    resources = {name: found["Ref"] for name, found in aws.resources.physical.items()}
+    RunningApi(os.getpid(), base_url, aws.endpoint_url, resources).write(state_file)
     print(_banner(server.server_address[1], time.monotonic() - started, aws.endpoint_url), file=sys.stderr, flush=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.serve_forever(poll_interval=0.1)
     finally:
+        remove_if_ours(state_file, os.getpid())
         server.server_close()
         api.stop()
         aws.stop()
