@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from local import openapi
 from local.aws import EmulatedAws
@@ -220,12 +220,38 @@ class LocalApi:
             return Reply(200, [("Content-Type", "text/html; charset=utf-8")], DOCS_PAGE.encode())
         if request.method == "GET" and request.path.startswith("/docs/") and request.path[6:] in SWAGGER_ASSETS:
             return _swagger_asset(request.path[6:])
-        if key == ("GET", "/_local/emails"):
-            return Reply.json(200, {"emails": self.aws.sent_emails()})
+        if request.method == "GET" and (request.path == "/_local/emails" or request.path.startswith("/_local/emails/")):
+            return self._emails(request)
         if key == ("POST", "/_local/reset"):
             self.reset()
             return Reply.json(200, {"reset": True})
         return None
+
+    def _emails(self, request: Request) -> Reply:
+        """The inbox: HTML for a browser, JSON for scripts (see local.inbox.wants_html)."""
+        from local import inbox
+
+        mails = self.aws.sent_mail()
+        rest = request.path.removeprefix("/_local/emails").strip("/")
+        if not rest:
+            try:
+                html = inbox.wants_html(request.headers.get("accept"), request.raw_query)
+            except inbox.FormatError as error:
+                return Reply.message(400, str(error))
+            if not html:
+                reply = Reply.json(200, {"emails": [mail.document() for mail in mails]})
+            else:
+                page = inbox.inbox_page(mails, embedded=self.aws.embedded)
+                reply = Reply(200, list(inbox.PAGE_HEADERS), page.encode())
+            reply.headers.append(("Vary", "Accept"))
+            return reply
+        message_id, _, part = unquote(rest).partition("/")
+        found = next((mail for mail in mails if mail.id == message_id), None)
+        if found is None or part not in ("", "html"):
+            return Reply.message(404, "Not Found")
+        if part == "html":
+            return Reply(200, list(inbox.MESSAGE_HEADERS), (found.html or "").encode())
+        return Reply(200, list(inbox.PAGE_HEADERS), inbox.message_page(found).encode())
 
 
 def _swagger_asset(name: str) -> Reply:
