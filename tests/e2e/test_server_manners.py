@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import signal
 import socket
 import struct
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from local.runtime import _LogPump
 from local.template import ROOT
 from tests.e2e.conftest import LocalServer, start_server, stop_server
 
@@ -160,8 +162,10 @@ def test_a_client_that_disconnects_is_one_quiet_line(server: LocalServer) -> Non
     parts = urlsplit(server.base_url)
     path = "/docs/swagger-ui-bundle.min.js"  # ~1.5 MB: more than the socket buffers hold
     before = server.log.read_text()
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as client:
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    with socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+        client.settimeout(10)
+        client.connect((parts.hostname, parts.port))
         client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         assert client.recv(64).startswith(b"HTTP/1.1 200")
         # Close with a reset (linger 0) while the server is still writing.
@@ -172,10 +176,13 @@ def test_a_client_that_disconnects_is_one_quiet_line(server: LocalServer) -> Non
         time.sleep(0.05)
         new = server.log.read_text()[len(before) :]
     gone = [line for line in new.splitlines() if "client disconnected" in line]
-    assert gone in (
-        [f"GET {path}: client disconnected (BrokenPipeError)"],
-        [f"GET {path}: client disconnected (ConnectionResetError)"],
-    ), new
+    # The reset reaches the server while it writes, or (when the kernel's buffers took the whole
+    # reply) while it waits for the connection's next request: one line either way.
+    assert len(gone) == 1, new
+    assert re.fullmatch(
+        rf"(GET {re.escape(path)}|127\.0\.0\.1:\d+): client disconnected \((BrokenPipeError|ConnectionResetError)\)",
+        gone[0],
+    ), gone
     assert "Traceback" not in new
     assert server.request("GET", "/health", scope=None).status == 200
 
@@ -184,3 +191,51 @@ def test_the_banner_says_how_to_stop_and_where_invoke_finds_the_aws(server: Loca
     log = server.log.read_text()
     assert f"kill -INT / -TERM {server.process.pid}" in log
     assert f"AWS_ENDPOINT_URL={server.running['aws_endpoint_url']}" in log
+
+
+# What aws-lambda-rie prints around a cold invocation and at shutdown (copied from a real run).
+RIE_COLD = """\
+02 Dec 2026 05:00:30,637 [INFO] (rapid) INIT START(type: on-demand, phase: init)
+02 Dec 2026 05:00:31,320 [INFO] (rapid) INIT REPORT(durationMs: 683.611000)
+02 Dec 2026 05:00:31,321 [INFO] (rapid) INVOKE START(requestId: bb87)
+02 Dec 2026 05:00:31,329 [INFO] (rapid) INVOKE RTDONE(status: success, produced bytes: 0, duration: 8.562000ms)
+END RequestId: bb87
+REPORT RequestId: bb87\tInit Duration: 0.03 ms\tDuration: 692.91 ms\tBilled Duration: 693 ms\t\
+Memory Size: 512 MB\tMax Memory Used: 512 MB
+02 Dec 2026 05:00:32,001 [INFO] (rapid) INVOKE START(requestId: cc98)
+02 Dec 2026 05:00:32,004 [INFO] (rapid) INVOKE RTDONE(status: success, produced bytes: 0, duration: 2.500000ms)
+REPORT RequestId: cc98\tDuration: 3.01 ms\tBilled Duration: 4 ms\tMemory Size: 512 MB\tMax Memory Used: 512 MB
+02 Dec 2026 05:00:33,001 [WARNING] (rapid) Runtime API Server failed to listen
+"""
+RIE_SHUTDOWN = """\
+02 Dec 2026 05:00:31,330 [INFO] (rapid) Received signal signal=terminated
+02 Dec 2026 05:00:31,331 [WARNING] (rapid) Reset initiated: SandboxTerminated
+"""
+
+
+def test_report_lines_carry_the_emulators_real_figures_and_shutdown_is_quiet() -> None:
+    pump = _LogPump("Fn", memory_size=512, peak_rss_mb=lambda: 61)
+    shown = [line for line in map(pump.filter, RIE_COLD.splitlines()) if line is not None]
+    assert shown == [
+        "END RequestId: bb87",
+        "REPORT RequestId: bb87\tInit Duration: 683.61 ms\tDuration: 8.56 ms\tMemory Size: 512 MB\t"
+        "Max Memory Used: 61 MB",
+        "REPORT RequestId: cc98\tDuration: 2.50 ms\tMemory Size: 512 MB\tMax Memory Used: 61 MB",
+        "02 Dec 2026 05:00:33,001 [WARNING] (rapid) Runtime API Server failed to listen",
+    ]
+    assert pump.inits == 1
+    unknown = _LogPump("Fn", memory_size=128)
+    assert unknown.filter("REPORT RequestId: x\tMax Memory Used: 128 MB") == "REPORT RequestId: x\tMemory Size: 128 MB"
+    pump.stopping = True
+    assert [pump.filter(line) for line in RIE_SHUTDOWN.splitlines()] == [None, None]
+
+
+def test_the_servers_report_lines_show_measured_memory(server: LocalServer) -> None:
+    assert server.request("GET", "/health", scope=None).status == 200
+    reports = [line for line in server.log.read_text().splitlines() if "] REPORT RequestId: " in line]
+    assert reports
+    for line in reports:
+        assert "Billed Duration" not in line
+        used = re.search(r"Max Memory Used: (\d+) MB", line)
+        assert used, line
+        assert 20 <= int(used[1]) < 512, line  # a Python runtime's peak RSS, not the memory size
