@@ -1,4 +1,5 @@
-"""Entry point: `python -m local start [--port N]` and `python -m local invoke FUNCTION -e EVENT.json`."""
+"""Entry point: `python -m local start [--port N]`, `python -m local invoke FUNCTION -e EVENT.json`
+and `python -m local token`."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
         "--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE", help="template parameter values"
     )
 
+    token = commands.add_parser("token", help="print a bearer token for the local API (signature not checked)")
+    token.add_argument("--scope", default=None, help="space-separated scopes; every scope when omitted")
+
     invoke = commands.add_parser(
         "invoke",
         help="invoke one function once (like `sam local invoke`)",
@@ -54,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    if arguments.command == "token":
+        from local.tokens import ALL_SCOPES, make_token
+
+        print(make_token(ALL_SCOPES if arguments.scope is None else arguments.scope))
+        return 0
     if arguments.command == "invoke":
         from local.invoke import main as invoke_main
 

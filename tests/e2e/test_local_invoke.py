@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from local.__main__ import main as cli
 from local.endpoint import ENDPOINT_FILE_ENV, RunningApi, running_api
 from local.invoke import InvokeError, with_path_parameters
 from local.template import ROOT, Template
+from local.tokens import ALL_SCOPES, bearer_claims
 from tests.e2e.conftest import LocalServer
 
 GET_USER = ROOT / "events" / "get_user.json"
@@ -145,3 +147,41 @@ def test_without_a_running_server_invoke_says_its_aws_is_empty(tmp_path: Path) -
         "local invoke: embedded AWS: an empty stack of its own (no `make start` running), "
         "so ids created elsewhere are not found"
     )
+
+
+def _readme_block(heading: str) -> str:
+    text = (ROOT / "local" / "README.md").read_text()
+    section = text.split(f"## {heading}\n", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_invoke_against_the_running_api_runs_as_printed(server: LocalServer) -> None:
+    block = _readme_block("Invoke against the running API")
+    lines = block.splitlines()
+    assert lines[0].startswith("make start "), "the block starts the server: the fixture's stands in for it"
+    name = f"readme_{uuid.uuid4().hex[:8]}"  # the session's server may already hold an alice
+    script = "\n".join(lines[1:]).replace("http://127.0.0.1:3000", server.base_url).replace("alice", name)
+    environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    environment[ENDPOINT_FILE_ENV] = str(server.endpoint_file)
+    completed = subprocess.run(  # noqa: S603
+        ["bash", "-euo", "pipefail", "-c", script],  # noqa: S607
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = _result(completed)
+    assert result["statusCode"] == 200
+    assert json.loads(result["body"])["username"] == name
+    assert "local invoke: AWS of the running `make start` (pid " in completed.stderr
+
+
+def test_token_prints_a_token_the_gateway_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["token"]) == 0
+    claims = bearer_claims(f"Bearer {capsys.readouterr().out.strip()}")
+    assert set(claims["scope"].split()) == set(ALL_SCOPES.split())
+    assert cli(["token", "--scope", "users:read"]) == 0
+    assert bearer_claims(f"Bearer {capsys.readouterr().out.strip()}")["scope"] == "users:read"
