@@ -34,11 +34,14 @@ $(UV):
 	$(call timed,uv $(UV_VERSION) from PyPI,$(PYTHON) -m pip install --quiet --disable-pip-version-check \
 	  --no-warn-script-location --target $(UV_DIR) uv==$(UV_VERSION) 2>/dev/null)
 
-# From Debian: `file` checks the built layer's architecture; the cache contract tests run redis-server.
+# From Debian: `file` checks the built layer's architecture; the cache contract tests run redis-server;
+# the inbox page's test drives chromium through chromedriver.
 system-deps:
 	@missing=""; \
 	command -v file >/dev/null || missing="$$missing file"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -1,9 +1,23 @@
-"""Entry point: `python -m local start [--port N]` and `python -m local invoke FUNCTION -e EVENT.json`."""
+"""Entry point: `python -m local start [--port N]`, `python -m local invoke FUNCTION -e EVENT.json`
+and `python -m local token`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+INVOKE_EPILOG = """\
+which AWS (--aws):
+  auto      $AWS_ENDPOINT_URL when set; else the running `make start`'s emulated AWS (found
+            through .build/local-endpoint.json), so ids created over HTTP are found; else an
+            embedded moto of this invoke's own, which starts EMPTY and is gone afterwards
+  running   the running `make start`'s; an error when none runs
+  embedded  always a fresh, empty one
+
+examples:
+  python -m local invoke HealthFunction -e events/health.json
+  python -m local invoke GetUserFunction -e events/get_user.json --path user_id=01J...
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,10 +30,26 @@ def _parser() -> argparse.ArgumentParser:
         "--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE", help="template parameter values"
     )
 
-    invoke = commands.add_parser("invoke", help="invoke one function once (like `sam local invoke`)")
+    token = commands.add_parser("token", help="print a bearer token for the local API (signature not checked)")
+    token.add_argument("--scope", default=None, help="space-separated scopes; every scope when omitted")
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="invoke one function once (like `sam local invoke`)",
+        epilog=INVOKE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     invoke.add_argument("function", help="the function's logical id in template.yaml")
     invoke.add_argument("-e", "--event", help="event JSON file ('-' for stdin); {} when omitted")
     invoke.add_argument("-n", "--env-vars", help="SAM env-vars JSON: {FunctionId: {VAR: value}, Parameters: {...}}")
+    invoke.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a path parameter of the function's route in the event (and its rawPath), e.g. user_id=01J...",
+    )
+    invoke.add_argument("--aws", choices=("auto", "running", "embedded"), default="auto", help="see below")
     invoke.add_argument(
         "--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE", help="template parameter values"
     )
@@ -28,14 +58,31 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    if arguments.command == "token":
+        from local.tokens import ALL_SCOPES, make_token
+
+        print(make_token(ALL_SCOPES if arguments.scope is None else arguments.scope))
+        return 0
     if arguments.command == "invoke":
         from local.invoke import main as invoke_main
 
-        return invoke_main(arguments.function, arguments.event, arguments.env_vars, arguments.parameter_overrides)
-    from local.invoke import parse_parameter_overrides
+        return invoke_main(
+            arguments.function,
+            arguments.event,
+            arguments.env_vars,
+            arguments.parameter_overrides,
+            aws=arguments.aws,
+            path_parameters=arguments.path,
+        )
+    from local.invoke import InvokeError, parse_parameter_overrides
     from local.server import main as serve
 
-    return serve(arguments.port, parse_parameter_overrides(arguments.parameter_overrides))
+    try:
+        parameters = parse_parameter_overrides(arguments.parameter_overrides)
+    except InvokeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return serve(arguments.port, parameters)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import threading
 import urllib.request
 from collections.abc import Callable
 from types import TracebackType
@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from local.mail import SendRecorder, SentMail, sent_mail
 from local.resources import ACCOUNT, FAKE_CREDENTIALS, REGION, LocalResources
 from local.runtime import free_port
 from local.template import Template
@@ -43,6 +44,7 @@ class EmulatedAws:
         self.embedded = not endpoint_url
         self.parameters = dict(parameters or {})  # template parameter overrides
         self._server: Any = None
+        self.recorder: SendRecorder | None = None
         self.resources = self._resources()
 
     def _resources(self) -> LocalResources:
@@ -52,38 +54,37 @@ class EmulatedAws:
 
     def start(self) -> EmulatedAws:
         if self.embedded:
-            from moto.server import ThreadedMotoServer
-
-            # One access-log line per AWS call drowns the functions' own logs.
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)
-            port = free_port()
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-            self._server.start()
-            self.endpoint_url = f"http://127.0.0.1:{port}"
+            self._server, self.recorder = _serve_moto()
+            self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
             self.resources = self._resources()
         provision(self.resources)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._server.server_close()
             self._server = None
 
     def reset(self) -> None:
         """Forget every resource and item (moto's reset API), then create the template's resources again."""
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - our own local endpoint
+        if self.recorder is not None:
+            self.recorder.clear()
         self.resources = self._resources()
         provision(self.resources)
 
-    def sent_emails(self) -> list[dict[str, Any]]:
-        """Mail sent through SES; only readable from moto's backend when it runs in this process."""
+    def sent_mail(self) -> list[SentMail]:
+        """Mail sent through SES, in send order; only readable from moto's backend when it runs in this process."""
         if not self.embedded:
             return []
         from moto.ses.models import ses_backends
 
-        backend = ses_backends[ACCOUNT][REGION]
-        return [_email(message) for message in backend.sent_messages]
+        return sent_mail(list(ses_backends[ACCOUNT][REGION].sent_messages), self.recorder)
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        return [mail.document() for mail in self.sent_mail()]
 
     def __enter__(self) -> EmulatedAws:
         return self.start()
@@ -170,7 +171,14 @@ def provision(resources: LocalResources) -> None:
     resources.create_all()
 
 
-def _email(message: Any) -> dict[str, Any]:
-    fields = ("id", "source", "destinations", "subject", "body", "raw_data", "template", "template_data")
-    found = {name: getattr(message, name) for name in fields if hasattr(message, name)}
-    return dict(json.loads(json.dumps(found, default=str)))
+def _serve_moto() -> tuple[Any, SendRecorder]:
+    """moto's server app (as ThreadedMotoServer runs it) behind the SES send recorder, on a free port."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    # One access-log line per AWS call drowns the functions' own logs.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    recorder = SendRecorder(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", free_port(), recorder, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    return server, recorder

@@ -13,12 +13,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -142,24 +144,78 @@ class Invocation:
         return self.error is not None
 
 
+_INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: (?P<ms>[0-9.]+)\)")
+_INVOKE_DONE = re.compile(r"INVOKE RTDONE\(.*duration: (?P<ms>[0-9.]+)ms\)")
+_REPORT = re.compile(r"^REPORT RequestId: (?P<id>\S+)")
+
+
 @dataclass
 class _LogPump:
-    """Forwards the emulator's and the runtime's output to our stderr and counts cold starts."""
+    """Forwards the emulator's and the runtime's output to our stderr and counts cold starts.
+
+    The emulator's REPORT line has a made-up Init Duration and Max Memory Used (always the
+    memory size), and its Duration includes the init. It is rewritten with the figures the
+    emulator logs itself (INIT REPORT, INVOKE RTDONE) and the runtime process's peak RSS.
+    Once the worker is being stopped, the emulator's shutdown chatter is dropped.
+    """
 
     prefix: str
+    memory_size: int = 0
+    peak_rss_mb: Callable[[], int | None] = lambda: None
     inits: int = 0
+    stopping: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _init_ms: str | None = None
+    _invoke_ms: str | None = None
 
     def run(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
+            line = self.filter(raw.decode("utf-8", "replace").rstrip("\n"))
+            if line is not None:
+                sys.stderr.write(f"[{self.prefix}] {line}\n")
+                sys.stderr.flush()
+
+    def filter(self, line: str) -> str | None:
+        """The line to show, or None."""
+        if "(rapid)" in line:
             if "INIT START" in line:
                 with self.lock:
                     self.inits += 1
-            if "[INFO] (rapid)" in line:
-                continue  # the emulator's own chatter; its warnings and errors still show
-            sys.stderr.write(f"[{self.prefix}] {line}\n")
-            sys.stderr.flush()
+            if found := _INIT_REPORT.search(line):
+                self._init_ms = found["ms"]
+            if found := _INVOKE_DONE.search(line):
+                self._invoke_ms = found["ms"]
+            # The emulator's own chatter; its warnings and errors still show, but not at shutdown.
+            return None if self.stopping or "[INFO] (rapid)" in line else line
+        if found := _REPORT.match(line):
+            return self._report(found["id"])
+        return line
+
+    def _report(self, request_id: str) -> str:
+        fields = [f"REPORT RequestId: {request_id}"]
+        if self._init_ms is not None:
+            fields.append(f"Init Duration: {float(self._init_ms):.2f} ms")
+        if self._invoke_ms is not None:
+            fields.append(f"Duration: {float(self._invoke_ms):.2f} ms")
+        fields.append(f"Memory Size: {self.memory_size} MB")
+        peak = self.peak_rss_mb()
+        if peak is not None:
+            fields.append(f"Max Memory Used: {peak} MB")
+        self._init_ms = self._invoke_ms = None
+        return "\t".join(fields)
+
+
+def _peak_rss_mb(rie_pid: int) -> int | None:
+    """VmHWM of the runtime (the emulator's child process): what Lambda reports as Max Memory Used."""
+    try:
+        for task in Path(f"/proc/{rie_pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        return max(1, round(int(line.split()[1]) / 1024))
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 class LambdaWorker:
@@ -171,8 +227,11 @@ class LambdaWorker:
         self.rie = rie
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
-        self._pump = _LogPump(function.logical_id)
+        self._pump = _LogPump(function.logical_id, function.memory_size, self._peak_rss_mb)
         self._invocations = 0  # since the process started: the first one initializes the runtime
+
+    def _peak_rss_mb(self) -> int | None:
+        return _peak_rss_mb(self.process.pid) if self.process is not None else None
 
     @property
     def alive(self) -> bool:
@@ -181,6 +240,7 @@ class LambdaWorker:
     def start(self) -> None:
         self.port = free_port()
         self._invocations = 0
+        self._pump.stopping = False
         command = [
             str(self.rie),
             "--runtime-interface-emulator-address",
@@ -220,15 +280,23 @@ class LambdaWorker:
         raise RuntimeSetupError(f"aws-lambda-rie for {self.function.logical_id} did not listen within {within}s")
 
     def stop(self) -> None:
+        self.terminate()
+        self.wait()
+
+    def terminate(self) -> None:
+        """Ask the emulator to stop (it kills its runtime); ``wait`` for it."""
+        if self.process is not None and self.process.poll() is None:
+            self._pump.stopping = True
+            self.process.terminate()
+
+    def wait(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        try:
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.process = None
 
     def invoke(self, event: Any) -> Invocation:
@@ -312,8 +380,19 @@ class FunctionPool:
         finally:
             self._release(worker)
 
-    def stop(self) -> None:
+    def detach(self) -> list[LambdaWorker]:
+        """Every worker, forgotten by the pool (to be stopped by the caller)."""
         with self._lock:
             workers, self._all, self._idle = self._all, [], []
-        for worker in workers:
-            worker.stop()
+        return workers
+
+    def stop(self) -> None:
+        stop_all(self.detach())
+
+
+def stop_all(workers: list[LambdaWorker]) -> None:
+    """Every worker asked first, then waited for: they stop in parallel."""
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait()

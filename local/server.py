@@ -12,6 +12,7 @@ email gets retried as in AWS.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import secrets
@@ -24,10 +25,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from local import openapi
 from local.aws import EmulatedAws
+from local.endpoint import RunningApi, endpoint_file, remove_if_ours
 from local.events import RouteMatch, build_http_event, match_route
 from local.runtime import (
     LAYER_DIR,
@@ -38,6 +40,7 @@ from local.runtime import (
     ensure_runtime_dir,
     find_rie,
     lambda_environment,
+    stop_all,
 )
 from local.template import Function, Template
 from local.tokens import InvalidToken, bearer_claims, make_token
@@ -152,8 +155,7 @@ class LocalApi:
     def stop_workers(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.stop()
+        stop_all([worker for pool in pools for worker in pool.detach()])
 
     def reset(self) -> None:
         # New resources come with a new secret value: workers started before hold the old one.
@@ -210,18 +212,46 @@ class LocalApi:
 
     def _local_route(self, request: Request) -> Reply | None:
         key = (request.method, request.path)
+        if key in (("GET", "/"), ("HEAD", "/")):
+            return Reply(302, [("Location", "/docs")])
         if key == ("GET", "/openapi.json"):
             return Reply.json(200, self.openapi())
         if key == ("GET", "/docs"):
             return Reply(200, [("Content-Type", "text/html; charset=utf-8")], DOCS_PAGE.encode())
         if request.method == "GET" and request.path.startswith("/docs/") and request.path[6:] in SWAGGER_ASSETS:
             return _swagger_asset(request.path[6:])
-        if key == ("GET", "/_local/emails"):
-            return Reply.json(200, {"emails": self.aws.sent_emails()})
+        if request.method == "GET" and (request.path == "/_local/emails" or request.path.startswith("/_local/emails/")):
+            return self._emails(request)
         if key == ("POST", "/_local/reset"):
             self.reset()
             return Reply.json(200, {"reset": True})
         return None
+
+    def _emails(self, request: Request) -> Reply:
+        """The inbox: HTML for a browser, JSON for scripts (see local.inbox.wants_html)."""
+        from local import inbox
+
+        mails = self.aws.sent_mail()
+        rest = request.path.removeprefix("/_local/emails").strip("/")
+        if not rest:
+            try:
+                html = inbox.wants_html(request.headers.get("accept"), request.raw_query)
+            except inbox.FormatError as error:
+                return Reply.message(400, str(error))
+            if not html:
+                reply = Reply.json(200, {"emails": [mail.document() for mail in mails]})
+            else:
+                page = inbox.inbox_page(mails, embedded=self.aws.embedded)
+                reply = Reply(200, list(inbox.PAGE_HEADERS), page.encode())
+            reply.headers.append(("Vary", "Accept"))
+            return reply
+        message_id, _, part = unquote(rest).partition("/")
+        found = next((mail for mail in mails if mail.id == message_id), None)
+        if found is None or part not in ("", "html"):
+            return Reply.message(404, "Not Found")
+        if part == "html":
+            return Reply(200, list(inbox.MESSAGE_HEADERS), (found.html or "").encode())
+        return Reply(200, list(inbox.PAGE_HEADERS), inbox.message_page(found).encode())
 
 
 def _swagger_asset(name: str) -> Reply:
@@ -247,6 +277,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     api: LocalApi
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-request is one quiet line; anything else keeps its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            _client_gone(f"{client_address[0]}:{client_address[1]}", error)
+            return
+        super().handle_error(request, client_address)
+
+
+def _client_gone(what: str, error: BaseException) -> None:
+    print(f"{what}: client disconnected ({type(error).__name__})", file=sys.stderr, flush=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -263,7 +305,11 @@ class _Handler(BaseHTTPRequestHandler):
             file=sys.stderr,
             flush=True,
         )
-        self._send(reply)
+        try:
+            self._send(reply)
+        except ConnectionError as error:
+            self.close_connection = True
+            _client_gone(f"{self.command} {target.path}", error)
 
     def _read_and_dispatch(self, path: str, query: str) -> Reply:
         try:
@@ -330,16 +376,31 @@ def _banner(port: int, seconds: float, aws_endpoint: str) -> str:
             "  token with every scope (signature not checked locally):",
             f"  TOKEN={token}",
             f'  curl -H "Authorization: Bearer $TOKEN" {base}/users',
-            "Ctrl-C stops the server, its workers and moto.",
+            f"  `python -m local invoke` uses this AWS while the server runs ({endpoint_file()})",
+            f"Ctrl-C, or kill -INT / -TERM {os.getpid()}, stops the server, its workers and moto.",
         ]
     )
 
 
-def _stop_on_sigterm(server: _Server) -> None:
+def _stop_on_signals(server: _Server) -> None:
+    """SIGINT and SIGTERM both stop the server. SIGINT is set explicitly: a background job (`make
+    start &` in a script) inherits it ignored, and Python then leaves it ignored."""
+
     def handle(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
-    signal.signal(signal.SIGTERM, handle)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, handle)
+
+
+def _bind(port: int) -> _Server | str:
+    """The listening socket first, so a busy port fails in a line before anything starts."""
+    try:
+        return _Server(("127.0.0.1", port), _Handler)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return f"port {port} is in use: try `make start PORT={port + 1}` (python -m local start --port {port + 1})"
+        return f"cannot listen on 127.0.0.1:{port} ({error.strerror}): try another, `make start PORT=8080`"
 
 
 def main(port: int, parameters: dict[str, str] | None = None) -> int:
@@ -350,17 +411,23 @@ def main(port: int, parameters: dict[str, str] | None = None) -> int:
     except RuntimeSetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    server = _bind(port)
+    if isinstance(server, str):
+        print(f"error: {server}", file=sys.stderr)
+        return 2
+    _stop_on_signals(server)
     aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL"), parameters).start()
     api = LocalApi(template, aws, rie, runtime_dir, layer_dir).start()
-    server = _Server(("127.0.0.1", port), _Handler)
     server.api = api
-    _stop_on_sigterm(server)
+    base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    state_file = endpoint_file()
+    resources = {name: found["Ref"] for name, found in aws.resources.physical.items()}
+    RunningApi(os.getpid(), base_url, aws.endpoint_url, resources).write(state_file)
     print(_banner(server.server_address[1], time.monotonic() - started, aws.endpoint_url), file=sys.stderr, flush=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.serve_forever(poll_interval=0.1)
     finally:
+        remove_if_ours(state_file, os.getpid())
         server.server_close()
         api.stop()
         aws.stop()

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from local.endpoint import ENDPOINT_FILE_ENV
 from local.runtime import free_port
 from local.template import ROOT
 from local.tokens import ALL_SCOPES, make_token
@@ -40,6 +41,11 @@ class LocalServer:
     base_url: str
     log: Path
     ready_seconds: float
+    endpoint_file: Path  # its local.endpoint file: its own, never a developer's .build/local-endpoint.json
+
+    @property
+    def running(self) -> dict[str, Any]:
+        return dict(json.loads(self.endpoint_file.read_text()))
 
     def request(
         self,
@@ -68,18 +74,32 @@ class LocalServer:
             return Response(error.code, dict(error.headers.items()), error.read())
 
 
-def start_server(log: Path, *arguments: str) -> LocalServer:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_server(log: Path, *arguments: str, through_make: bool = False, background: bool = False) -> LocalServer:
+    """``through_make``: `make start PORT=...` (make is then the process); ``background``: started
+    with SIGINT ignored, as a shell script's `make start &` is."""
     port = free_port()
+    endpoint_file = log.with_name(f"{log.stem}-endpoint.json")
+    if through_make:
+        command = ["make", "--no-print-directory", "-s", "start", f"PORT={port}"]
+    else:
+        command = [sys.executable, "-m", "local", "start", "--port", str(port), *arguments]
+    environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    environment[ENDPOINT_FILE_ENV] = str(endpoint_file)
     started = time.monotonic()
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "local", "start", "--port", str(port), *arguments],
+            command,
             cwd=ROOT,
-            env={k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"},
+            env=environment,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            preexec_fn=_ignore_sigint if background else None,
         )
-    server = LocalServer(process, f"http://127.0.0.1:{port}", log, 0.0)
+    server = LocalServer(process, f"http://127.0.0.1:{port}", log, 0.0, endpoint_file)
     deadline = started + READY_WITHIN
     while time.monotonic() < deadline:
         if process.poll() is not None:
