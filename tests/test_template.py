@@ -18,17 +18,13 @@ import pytest
 import yaml
 from cfnlint.api import lint
 
-from local.template import ROOT, TEMPLATE_PATH, Template
+from local.template import ROOT, TEMPLATE_PATH, Template, text_with_defaults
 
-REDIS_MODE = {
-    "CacheBackend": "redis",
-    "VpcId": "vpc-0123456789abcdef0",
-    "SubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
-    "RouteTableIds": "rtb-0123456789abcdef0",
-    "SecurityGroupId": "sg-0123456789abcdef0",
-}
-# Redis mode is also expanded with an alarm e-mail: its subscription exists only then.
-MODES = {"dynamodb": {}, "redis": {**REDIS_MODE, "AlarmEmail": "oncall@example.com"}}
+# The cache modes the checks lint (.ci/cache-modes.yaml); Redis mode also with an alarm e-mail,
+# whose subscription exists only then.
+CACHE_MODES: dict[str, dict[str, str]] = yaml.safe_load((ROOT / ".ci" / "cache-modes.yaml").read_text())
+REDIS_MODE = CACHE_MODES["redis"]
+MODES = {"dynamodb": CACHE_MODES["dynamodb"], "redis": {**REDIS_MODE, "AlarmEmail": "oncall@example.com"}}
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
 # The only actions a role may have on Resource "*": they name no resource (X-Ray, EMF's
@@ -55,11 +51,7 @@ VPC_FUNCTIONS = {
 
 def _redis_mode_text() -> str:
     """The template with Redis mode's parameter defaults, and W1030 (which checks them) back on."""
-    text = TEMPLATE_PATH.read_text()
-    for name, value in REDIS_MODE.items():
-        pattern = re.compile(rf"(\n  {name}:\n(?:    .*\n)*?    Default: ).*\n")
-        text, count = pattern.subn(lambda m, v=value: f'{m.group(1)}"{v}"\n', text, count=1)
-        assert count == 1, name
+    text = text_with_defaults(REDIS_MODE)
     without_ignore, count = re.subn(r"\n  cfn-lint:\n    config:\n(?:      .*\n)*", "\n", text, count=1)
     assert count == 1
     return without_ignore
@@ -306,6 +298,8 @@ def _dead_letter_queues(expanded: dict[str, Any]) -> set[str]:
         for q in _of_type(expanded, "AWS::SQS::Queue").values()
         if "RedrivePolicy" in q["Properties"]
     }
+    for subscription in _of_type(expanded, "AWS::SNS::Subscription").values():
+        found.add(subscription["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0])
     for mapping in _of_type(expanded, "AWS::Lambda::EventSourceMapping").values():
         destination = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         if destination:
@@ -320,7 +314,7 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
     assert topic["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
     key_policy = expanded["Resources"]["OperationsKey"]["Properties"]["KeyPolicy"]["Statement"]
     assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy)
-    assert len(_alarms(expanded)) == 13 * 2 + 3 + 2 + 1 + 5  # per function, DLQs, streams, API, metrics
+    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 5  # per function, DLQs, streams, API, metrics
     for name, alarm in _alarms(expanded).items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert "docs/OPERATIONS.md#" in alarm["AlarmDescription"], name
@@ -348,9 +342,12 @@ def test_every_function_has_an_errors_and_a_throttles_alarm(expanded: dict[str, 
 def test_every_dead_letter_queue_alarms_on_one_message(expanded: dict[str, Any]) -> None:
     dead_letter_queues = _dead_letter_queues(expanded)
     alarms = _alarms_on(expanded, "AWS/SQS", "ApproximateNumberOfMessagesVisible").values()
+    # Undelivered alarm notifications are kept too; that queue exists (and is alarmed on) in every mode.
+    queues = {"AnalyticsDeadLetterQueue", "WelcomeEmailDeadLetterQueue", "WebhookDeadLetterQueue"}
+    alarm_delivery = "AlarmDeliveryDeadLetterQueue"
 
-    assert dead_letter_queues == {"AnalyticsDeadLetterQueue", "WelcomeEmailDeadLetterQueue", "WebhookDeadLetterQueue"}
-    assert {_dimension(a)["Fn::Sub"] for a in alarms} == {f"${{{q}.QueueName}}" for q in dead_letter_queues}
+    assert dead_letter_queues - {alarm_delivery} == queues
+    assert {_dimension(a)["Fn::Sub"] for a in alarms} == {f"${{{q}.QueueName}}" for q in {*queues, alarm_delivery}}
     assert all(a["Threshold"] == 1 and a["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" for a in alarms)
 
 
@@ -414,7 +411,8 @@ def test_every_queue_is_encrypted_and_either_redrives_or_is_a_dead_letter_queue(
     dead_letter_queues = _dead_letter_queues(expanded)
     for name, queue in _of_type(expanded, "AWS::SQS::Queue").items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
-        assert ("RedrivePolicy" in queue["Properties"]) != (name in dead_letter_queues), name
+        is_dead_letter_queue = name in dead_letter_queues or name == "AlarmDeliveryDeadLetterQueue"
+        assert ("RedrivePolicy" in queue["Properties"]) != is_dead_letter_queue, name
 
 
 def test_the_api_is_throttled_and_tighter_where_it_is_cheap_to_abuse(expanded: dict[str, Any]) -> None:
