@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
+import tomllib
 from functools import cache
 from typing import Any
 
@@ -467,3 +469,40 @@ def test_the_dashboard_is_json_and_shows_every_route_and_the_pipelines(expanded:
     names = {m[1] for m in metrics}
     assert {"IncomingRecords", "IteratorAge", "EventsCounted", "EmailsSent", "WelcomeEmailFailures"} <= names
     assert {"ApproximateNumberOfMessagesVisible", "WelcomeEmailsNotQueued", "WebhooksDelivered"} <= names
+
+
+# samconfig.toml's environments ------------------------------------------------------------
+
+
+def _environment_parameters(environment: str) -> dict[str, str]:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    overrides = config[environment]["deploy"]["parameters"]["parameter_overrides"]
+    return dict(item.split("=", 1) for item in shlex.split(overrides))
+
+
+@pytest.mark.parametrize("environment", ["default", "dev", "prod"])
+def test_each_environment_sets_only_parameters_the_template_accepts(environment: str) -> None:
+    parameters = Template().parameters
+    for name, value in _environment_parameters(environment).items():
+        spec = parameters[name]
+        if "AllowedValues" in spec:
+            assert value in [str(allowed) for allowed in spec["AllowedValues"]], (name, value)
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], value), (name, value)
+        if spec["Type"] == "Number":
+            assert spec.get("MinValue", float("-inf")) <= float(value) <= spec.get("MaxValue", float("inf")), name
+
+
+def test_dev_and_prod_differ_in_retention_limits_alarm_email_and_list_shards() -> None:
+    dev, prod = _environment_parameters("dev"), _environment_parameters("prod")
+
+    for name in (
+        "LogRetentionDays",
+        "ApiThrottlingBurstLimit",
+        "ApiThrottlingRateLimit",
+        "AlarmEmail",
+        "UserListShards",
+    ):
+        assert dev[name] != prod[name], name
+    assert prod["AlarmEmail"]
+    assert int(prod["LogRetentionDays"]) > int(dev["LogRetentionDays"])
