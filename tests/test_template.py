@@ -114,13 +114,24 @@ def _role_of(function: dict[str, Any]) -> str:
     return str(role["Fn::GetAtt"][0])
 
 
+def _reference(value: Any) -> str | None:
+    """The logical id in {"Ref": X} or {"Fn::Sub": "${X}"} (how Fn::ForEach spells a Ref), else None."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return str(value["Ref"])
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        match = re.fullmatch(r"\$\{([A-Za-z0-9]+)\}", value["Fn::Sub"])
+        return match.group(1) if match else None
+    return None
+
+
 def _statements(template: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
     """Every statement a role gets: its inline policies and the template's managed policies it attaches."""
     role = template["Resources"][role_name]["Properties"]
     found = [s for policy in role.get("Policies", []) for s in _as_list(policy["PolicyDocument"]["Statement"])]
     for arn in role.get("ManagedPolicyArns", []):
-        if isinstance(arn, dict) and set(arn) == {"Ref"}:
-            managed = template["Resources"][arn["Ref"]]
+        name = _reference(arn)
+        if name is not None:
+            managed = template["Resources"][name]
             assert managed["Type"] == "AWS::IAM::ManagedPolicy"
             found.extend(_as_list(managed["Properties"]["PolicyDocument"]["Statement"]))
     return found
@@ -144,7 +155,7 @@ def test_every_function_has_a_role_of_its_own_written_in_the_template(expanded: 
 def test_no_role_carries_an_aws_managed_policy_but_xray_write_only(expanded: dict[str, Any]) -> None:
     for name, role in _of_type(expanded, "AWS::IAM::Role").items():
         for arn in role["Properties"].get("ManagedPolicyArns", []):
-            our_own = isinstance(arn, dict) and set(arn) == {"Ref"}
+            our_own = _reference(arn) in _of_type(expanded, "AWS::IAM::ManagedPolicy")
             assert our_own or arn == XRAY_WRITE_ONLY, (name, arn)
 
 
@@ -188,7 +199,7 @@ def test_each_function_writes_only_its_own_log_group_which_expires(expanded: dic
             {
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": {"Fn::GetAtt": [group, "Arn"]},
+                "Resource": {"Fn::Sub": f"${{{group}.Arn}}"},
             }
         ], name
 
