@@ -6,12 +6,16 @@ BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
+# checkov and awslabs' serverless-rules pin many packages of their own: a third venv.
+CHECKS_VENV := .venv-checks
+CHECKOV_VERSION := 3.3.30
+CFN_LINT_SERVERLESS_VERSION := 0.3.6
 LAYER_DIR := .build/layer
 LAYER_SOURCES := layers/shared/requirements.txt layers/shared/Makefile $(shell find layers/shared/nexus -type f -not -path '*/__pycache__/*' 2>/dev/null)
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install system-deps start test lint format typecheck layer sam-build sam-check pytest bench clean
+.PHONY: install system-deps start test lint format typecheck layer sam-build sam-check checks pytest bench clean
 
 # uv (pinned, from PyPI) builds both venvs in seconds where pip took minutes.
 UV_VERSION := 0.13.9
@@ -26,9 +30,9 @@ define timed
   printf '  %-56s %6.1f s\n' "$(1)" "$$(( ($$(date +%s%N) - t0) / 1000000 ))e-3"
 endef
 
-# Both venvs at once: they share nothing but uv's cache.
+# The venvs at once: they share nothing but uv's cache.
 install: $(UV)
-	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed $(SAM_VENV)/.installed
+	@$(MAKE) --no-print-directory -j3 $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKS_VENV)/.installed
 
 $(UV):
 	$(call timed,uv $(UV_VERSION) from PyPI,$(PYTHON) -m pip install --quiet --disable-pip-version-check \
@@ -58,6 +62,12 @@ $(SAM_VENV)/.installed: | $(UV)
 	$(call timed,sam venv $(SAM_VENV) (aws-sam-cli $(SAM_CLI_VERSION)),$(UV) venv --quiet --allow-existing \
 	  --python $(PYTHON) $(SAM_VENV) && $(UV) pip install --quiet --python $(SAM_VENV)/bin/python \
 	  aws-sam-cli==$(SAM_CLI_VERSION))
+	@touch $@
+
+$(CHECKS_VENV)/.installed: | $(UV)
+	$(call timed,checks venv $(CHECKS_VENV) (checkov $(CHECKOV_VERSION) + serverless-rules),$(UV) venv --quiet \
+	  --allow-existing --python $(PYTHON) $(CHECKS_VENV) && $(UV) pip install --quiet --python $(CHECKS_VENV)/bin/python \
+	  checkov==$(CHECKOV_VERSION) cfn-lint-serverless==$(CFN_LINT_SERVERLESS_VERSION) cfn-lint==1.58.0)
 	@touch $@
 
 # The layer for this machine's architecture (the local runner and the event tests use it);
@@ -95,11 +105,15 @@ sam-check: install
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1
 
+# serverless-rules and checkov, both cache modes, skips only from .ci/skipped-checks.yaml.
+checks: install
+	$(BIN)/python .ci/checks.py
+
 # The local runner's tests use the Lambda runtime interface emulator that aws-sam-cli ships.
 pytest: install layer
 	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term
 
-test: system-deps lint typecheck sam-check sam-build pytest
+test: system-deps lint typecheck sam-check checks sam-build pytest
 
 # Cold start, AWS calls, warm overhead, layer size, scale (docs/PERFORMANCE.md). Not part of `test`.
 bench: install layer sam-build

@@ -57,8 +57,53 @@ for _tag, _name in _INTRINSICS.items():
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template with CloudFormation's short tags in long form and ``Fn::ForEach`` expanded."""
     with path.open() as stream:
-        return dict(yaml.load(stream, Loader=_TemplateLoader))  # noqa: S506 - SafeLoader subclass
+        document = dict(yaml.load(stream, Loader=_TemplateLoader))  # noqa: S506 - SafeLoader subclass
+    if "Resources" in document:
+        document["Resources"] = expand_for_each(document["Resources"])
+    return document
+
+
+def text_with_defaults(parameters: dict[str, str], path: Path = TEMPLATE_PATH) -> str:
+    """The template's text with these parameters' defaults replaced: for tools that lint one mode."""
+    text = path.read_text()
+    for name, value in parameters.items():
+        pattern = re.compile(rf"(\n  {name}:\n(?:    .*\n)*?    Default: ).*\n")
+        text, count = pattern.subn(lambda m, v=value: f'{m.group(1)}"{v}"\n', text, count=1)
+        if count != 1:
+            raise ValueError(f"parameter {name} has no Default to replace")
+    return text
+
+
+_FOR_EACH = "Fn::ForEach::"
+
+
+def expand_for_each(section: dict[str, Any]) -> dict[str, Any]:
+    """AWS::LanguageExtensions' ``Fn::ForEach`` over a literal list, as CloudFormation expands it:
+    each ``${Identifier}`` (and ``&{Identifier}``) in the fragment's keys and strings becomes the item."""
+    expanded: dict[str, Any] = {}
+    for key, value in section.items():
+        if not key.startswith(_FOR_EACH):
+            expanded[key] = value
+            continue
+        identifier, collection, fragment = value
+        if not isinstance(collection, list):
+            raise ValueError(f"{key}: only a literal list is supported here, not {collection!r}")
+        for item in collection:
+            for name, resource in expand_for_each(fragment).items():
+                expanded[_substitute(name, identifier, item)] = _substitute(resource, identifier, item)
+    return expanded
+
+
+def _substitute(value: Any, identifier: str, item: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(f"${{{identifier}}}", item).replace(f"&{{{identifier}}}", item)
+    if isinstance(value, dict):
+        return {_substitute(k, identifier, item): _substitute(v, identifier, item) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, identifier, item) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,59 @@
-"""template.yaml lints clean in both cache modes, and stays least-privilege."""
+"""template.yaml lints clean in both cache modes, and holds as CloudFormation receives it.
+
+Most checks judge the EXPANDED template: Fn::ForEach and SAM's transform applied by
+aws-sam-translator (.ci/expand_template.py, run offline with the SAM venv's interpreter), with
+the conditions of each cache mode resolved. That is where SAM adds what the source does not
+say (managed execution roles for stream and queue triggers, policy templates' wildcards).
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+import subprocess
+import tomllib
+from functools import cache
 from typing import Any
 
+import pytest
 import yaml
 from cfnlint.api import lint
 
-from local.template import TEMPLATE_PATH, Template
+from local.template import ROOT, TEMPLATE_PATH, Template, text_with_defaults
 
-REDIS_MODE = {
-    "CacheBackend": "redis",
-    "VpcId": "vpc-0123456789abcdef0",
-    "SubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
-    "RouteTableIds": "rtb-0123456789abcdef0",
-    "SecurityGroupId": "sg-0123456789abcdef0",
+# The cache modes the checks lint (.ci/cache-modes.yaml); Redis mode also with an alarm e-mail,
+# whose subscription exists only then.
+CACHE_MODES: dict[str, dict[str, str]] = yaml.safe_load((ROOT / ".ci" / "cache-modes.yaml").read_text())
+REDIS_MODE = CACHE_MODES["redis"]
+MODES = {"dynamodb": CACHE_MODES["dynamodb"], "redis": {**REDIS_MODE, "AlarmEmail": "oncall@example.com"}}
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+
+# The only actions a role may have on Resource "*": they name no resource (X-Ray, EMF's
+# PutMetricData, the Describe calls Lambda makes for a VPC function's network interfaces).
+UNSCOPED_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "cloudwatch:PutMetricData",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+}
+XRAY_WRITE_ONLY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}
+VPC_FUNCTIONS = {
+    "CreateUserFunction",
+    "GetUserFunction",
+    "GetUserByUsernameFunction",
+    "UpdateUserFunction",
+    "DeleteUserFunction",
+    "ListUsersFunction",
+    "HealthFunction",
 }
 
 
 def _redis_mode_text() -> str:
     """The template with Redis mode's parameter defaults, and W1030 (which checks them) back on."""
-    text = TEMPLATE_PATH.read_text()
-    for name, value in REDIS_MODE.items():
-        pattern = re.compile(rf"(\n  {name}:\n(?:    .*\n)*?    Default: ).*\n")
-        text, count = pattern.subn(lambda m, v=value: f'{m.group(1)}"{v}"\n', text, count=1)
-        assert count == 1, name
+    text = text_with_defaults(REDIS_MODE)
     without_ignore, count = re.subn(r"\n  cfn-lint:\n    config:\n(?:      .*\n)*", "\n", text, count=1)
     assert count == 1
     return without_ignore
@@ -45,26 +73,475 @@ def test_redis_mode_rewrites_the_parameters_it_claims() -> None:
     assert {name: parameters[name]["Default"] for name in REDIS_MODE} == REDIS_MODE
 
 
-def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for policy in resource["Properties"].get("Policies", []):
-        if isinstance(policy, dict) and "Statement" in policy:
-            found.extend(policy["Statement"])
+# The expanded template ----------------------------------------------------------------------
+
+
+@cache
+def _expanded(mode: str) -> dict[str, Any]:
+    overrides = [f"{name}={value}" for name, value in MODES[mode].items()]
+    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [str(SAM_PYTHON), str(ROOT / ".ci" / "expand_template.py"), "--resolve", *overrides],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+@pytest.fixture(params=sorted(MODES), scope="module")
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def expanded(mode: str) -> dict[str, Any]:
+    return _expanded(mode)
+
+
+def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _role_of(function: dict[str, Any]) -> str:
+    role = function["Properties"]["Role"]
+    assert set(role) == {"Fn::GetAtt"}, role
+    return str(role["Fn::GetAtt"][0])
+
+
+def _reference(value: Any) -> str | None:
+    """The logical id in {"Ref": X} or {"Fn::Sub": "${X}"} (how Fn::ForEach spells a Ref), else None."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return str(value["Ref"])
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        match = re.fullmatch(r"\$\{([A-Za-z0-9]+)\}", value["Fn::Sub"])
+        return match.group(1) if match else None
+    return None
+
+
+def _statements(template: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
+    """Every statement a role gets: its inline policies and the template's managed policies it attaches."""
+    role = template["Resources"][role_name]["Properties"]
+    found = [s for policy in role.get("Policies", []) for s in _as_list(policy["PolicyDocument"]["Statement"])]
+    for arn in role.get("ManagedPolicyArns", []):
+        name = _reference(arn)
+        if name is not None:
+            managed = template["Resources"][name]
+            assert managed["Type"] == "AWS::IAM::ManagedPolicy"
+            found.extend(_as_list(managed["Properties"]["PolicyDocument"]["Statement"]))
     return found
 
 
-def test_no_function_is_granted_a_wildcard_action(template: Template) -> None:
-    for name, resource in template.of_type("AWS::Serverless::Function").items():
-        for statement in _statements(resource):
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            assert all("*" not in action for action in actions), (name, actions)
-            assert statement["Resource"] != "*", name
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return _of_type(template, "AWS::Lambda::Function")
 
 
-def test_read_functions_cannot_write_the_users_table(template: Template) -> None:
+def test_every_function_has_a_role_of_its_own_written_in_the_template(expanded: dict[str, Any]) -> None:
+    functions = _functions(expanded)
+    roles = [_role_of(function) for function in functions.values()]
+
+    assert len(functions) == 13
+    assert len(set(roles)) == len(roles)
+    # SAM names the roles it generates <Function>Role; ours are <Name>Role, written by hand.
+    assert not any(role == f"{name}Role" for name, role in zip(functions, roles, strict=True))
+    assert set(roles) == set(_of_type(expanded, "AWS::IAM::Role"))
+
+
+def test_no_role_carries_an_aws_managed_policy_but_xray_write_only(expanded: dict[str, Any]) -> None:
+    for name, role in _of_type(expanded, "AWS::IAM::Role").items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            our_own = _reference(arn) in _of_type(expanded, "AWS::IAM::ManagedPolicy")
+            assert our_own or arn == XRAY_WRITE_ONLY, (name, arn)
+
+
+def test_no_action_is_a_wildcard(expanded: dict[str, Any]) -> None:
+    for role in _of_type(expanded, "AWS::IAM::Role"):
+        for statement in _statements(expanded, role):
+            assert statement["Effect"] == "Allow"
+            assert all("*" not in action for action in _as_list(statement["Action"])), (role, statement)
+
+
+def test_only_actions_that_name_no_resource_are_on_resource_star(expanded: dict[str, Any]) -> None:
+    for role in _of_type(expanded, "AWS::IAM::Role"):
+        for statement in _statements(expanded, role):
+            if "*" in _as_list(statement["Resource"]):
+                assert set(_as_list(statement["Action"])) <= UNSCOPED_ACTIONS, (role, statement)
+
+
+def test_network_interface_actions_only_where_a_function_runs_in_the_vpc(mode: str, expanded: dict[str, Any]) -> None:
+    for name, function in _functions(expanded).items():
+        in_vpc = "VpcConfig" in function["Properties"]
+        actions = {a for s in _statements(expanded, _role_of(function)) for a in _as_list(s["Action"])}
+        assert in_vpc == (mode == "redis" and name in VPC_FUNCTIONS), name
+        assert in_vpc == ("ec2:CreateNetworkInterface" in actions), name
+
+
+def test_each_function_writes_only_its_own_log_group_which_expires(expanded: dict[str, Any]) -> None:
+    log_groups = _of_type(expanded, "AWS::Logs::LogGroup")
+    for name, function in _functions(expanded).items():
+        logging = function["Properties"]["LoggingConfig"]
+        group = logging["LogGroup"]["Ref"]
+        assert logging["LogFormat"] == "JSON"
+        assert logging["ApplicationLogLevel"] == {"Ref": "LogLevel"}
+        assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+        properties = log_groups[group]["Properties"]
+        assert properties["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert "KmsKeyId" in properties
+        # Never /aws/lambda/<function name>: that group may exist before the stack (OPERATIONS.md).
+        assert properties["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/${AWS::StackName}/")
+        logs = [s for s in _statements(expanded, _role_of(function)) if str(s["Action"]).count("logs:")]
+        assert logs == [
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": {"Fn::Sub": f"${{{group}.Arn}}"},
+            }
+        ], name
+
+
+def _mappings(expanded: dict[str, Any], mapping_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
+        for r in _of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
+        if mapping_type in json.dumps(r["Properties"]["EventSourceArn"])
+    }
+
+
+def _grants(expanded: dict[str, Any], function: str) -> list[tuple[str, str]]:
+    role = _role_of(expanded["Resources"][function])
+    return [
+        (action, json.dumps(resource, sort_keys=True))
+        for statement in _statements(expanded, role)
+        for action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    ]
+
+
+def _reads(expanded: dict[str, Any], secret: str) -> list[str]:
+    wanted = ("secretsmanager:GetSecretValue", json.dumps({"Ref": secret}))
+    return sorted(name for name in _functions(expanded) if wanted in _grants(expanded, name))
+
+
+def test_only_the_list_function_has_and_may_read_the_cursor_secret(expanded: dict[str, Any]) -> None:
+    functions = _functions(expanded)
+    having = sorted(
+        name
+        for name, function in functions.items()
+        if "CURSOR_SIGNING_SECRET_ARN" in function["Properties"]["Environment"]["Variables"]
+    )
+
+    assert having == _reads(expanded, "CursorSigningSecret") == ["ListUsersFunction"]
+    variables = functions["ListUsersFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["CURSOR_SIGNING_SECRET_ARN"] == {"Ref": "CursorSigningSecret"}
+
+
+def test_in_redis_mode_the_functions_on_the_cache_and_only_they_may_read_its_password(
+    mode: str, expanded: dict[str, Any]
+) -> None:
+    if mode == "redis":
+        assert _reads(expanded, "RedisPasswordSecret") == sorted(VPC_FUNCTIONS)
+    else:
+        assert "RedisPasswordSecret" not in expanded["Resources"]
+        assert "RedisPasswordReadPolicy" not in expanded["Resources"]
+
+
+@pytest.mark.parametrize(
+    ("function", "source", "reads"),
+    [
+        (
+            "CountEventsFunction",
+            {"Fn::GetAtt": ["AnalyticsStream", "Arn"]},
+            {
+                "kinesis:DescribeStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:GetRecords",
+                "kinesis:GetShardIterator",
+                "kinesis:ListShards",
+            },
+        ),
+        (
+            "PublishWebhooksFunction",
+            {"Fn::GetAtt": ["UsersTable", "StreamArn"]},
+            {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
+        ),
+        (
+            "SendWelcomeEmailFunction",
+            {"Fn::GetAtt": ["WelcomeEmailQueue", "Arn"]},
+            {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
+        ),
+    ],
+)
+def test_a_trigger_reads_only_its_own_source_and_sends_failures_to_its_destination(
+    expanded: dict[str, Any], function: str, source: dict[str, Any], reads: set[str]
+) -> None:
+    [mapping] = [
+        r["Properties"]
+        for r in _of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    grants = _grants(expanded, function)
+    source_key = json.dumps(source, sort_keys=True)
+    read_prefix = next(iter(reads)).split(":")[0] + ":"
+
+    assert mapping["EventSourceArn"] == source
+    assert {action for action, resource in grants if resource == source_key} >= reads
+    # Reads of that service go to this source only (ListStreams names the table's streams).
+    others = {(a, r) for a, r in grants if a in reads and r != source_key}
+    assert others == set(), others
+    assert not any(a.startswith(read_prefix) and a in reads and r == '"*"' for a, r in grants)
+    destination = mapping.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    if destination is not None:
+        assert ("sqs:SendMessage", json.dumps(destination, sort_keys=True)) in grants
+
+
+def test_read_functions_cannot_write_the_users_table(expanded: dict[str, Any]) -> None:
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    users_table = json.dumps({"Fn::GetAtt": ["UsersTable", "Arn"]}, sort_keys=True)
     for name in ("GetUserByUsernameFunction", "ListUsersFunction", "HealthFunction", "UserStatsFunction"):
-        resource = template.resources[name]
-        for statement in _statements(resource):
-            if statement["Resource"] == {"Fn::GetAtt": ["UsersTable", "Arn"]}:
-                assert not writes & set(statement["Action"]), name
+        assert not {action for action, resource in _grants(expanded, name) if resource == users_table} & writes, name
+
+
+def test_the_data_that_cannot_be_rebuilt_survives_a_delete(expanded: dict[str, Any]) -> None:
+    users, analytics = expanded["Resources"]["UsersTable"], expanded["Resources"]["AnalyticsTable"]
+
+    assert users["Properties"]["DeletionProtectionEnabled"] is True
+    assert users["DeletionPolicy"] == users["UpdateReplacePolicy"] == "Retain"
+    assert analytics["DeletionPolicy"] == analytics["UpdateReplacePolicy"] == "Retain"
+    for name, table in _of_type(expanded, "AWS::DynamoDB::Table").items():
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+
+
+# Alarms -------------------------------------------------------------------------------------
+
+
+def _alarms(expanded: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in _of_type(expanded, "AWS::CloudWatch::Alarm").items()}
+
+
+def _alarms_on(expanded: dict[str, Any], namespace: str, metric: str) -> dict[str, dict[str, Any]]:
+    return {n: a for n, a in _alarms(expanded).items() if (a["Namespace"], a["MetricName"]) == (namespace, metric)}
+
+
+def _dimension(alarm: dict[str, Any]) -> Any:
+    [dimension] = alarm["Dimensions"]
+    return dimension["Value"]
+
+
+def _dead_letter_queues(expanded: dict[str, Any]) -> set[str]:
+    """Queues that something sends its failures to: a redrive policy or an on-failure destination."""
+    found = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in _of_type(expanded, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    for subscription in _of_type(expanded, "AWS::SNS::Subscription").values():
+        found.add(subscription["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0])
+    for mapping in _of_type(expanded, "AWS::Lambda::EventSourceMapping").values():
+        destination = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if destination:
+            found.add(destination["Fn::GetAtt"][0])
+    return found
+
+
+def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dict[str, Any]) -> None:
+    topic = expanded["Resources"]["AlarmTopic"]["Properties"]
+    subscriptions = _of_type(expanded, "AWS::SNS::Subscription")
+
+    assert topic["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
+    key_policy = expanded["Resources"]["OperationsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy)
+    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 5  # per function, DLQs, streams, API, metrics
+    for name, alarm in _alarms(expanded).items():
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
+        assert "docs/OPERATIONS.md#" in alarm["AlarmDescription"], name
+    if mode == "redis":  # expanded with AlarmEmail set
+        [subscription] = subscriptions.values()
+        assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    else:
+        assert subscriptions == {}
+
+
+def test_every_function_has_an_errors_and_a_throttles_alarm(expanded: dict[str, Any]) -> None:
+    for metric, threshold in (
+        ("Errors", "FunctionErrorsAlarmThreshold"),
+        ("Throttles", "FunctionThrottlesAlarmThreshold"),
+    ):
+        alarms = _alarms_on(expanded, "AWS/Lambda", metric)
+        assert sorted(_dimension(a)["Fn::Sub"] for a in alarms.values()) == sorted(
+            f"${{{name}}}" for name in _functions(expanded)
+        ), metric
+        assert all(
+            a["Threshold"] == {"Ref": threshold} and a["TreatMissingData"] == "notBreaching" for a in alarms.values()
+        )
+
+
+def test_every_dead_letter_queue_alarms_on_one_message(expanded: dict[str, Any]) -> None:
+    dead_letter_queues = _dead_letter_queues(expanded)
+    alarms = _alarms_on(expanded, "AWS/SQS", "ApproximateNumberOfMessagesVisible").values()
+    # Undelivered alarm notifications are kept too; that queue exists (and is alarmed on) in every mode.
+    queues = {"AnalyticsDeadLetterQueue", "WelcomeEmailDeadLetterQueue", "WebhookDeadLetterQueue"}
+    alarm_delivery = "AlarmDeliveryDeadLetterQueue"
+
+    assert dead_letter_queues - {alarm_delivery} == queues
+    assert {_dimension(a)["Fn::Sub"] for a in alarms} == {f"${{{q}.QueueName}}" for q in {*queues, alarm_delivery}}
+    assert all(a["Threshold"] == 1 and a["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" for a in alarms)
+
+
+def test_every_stream_consumer_alarms_well_inside_the_streams_retention(expanded: dict[str, Any]) -> None:
+    consumers = {
+        r["Properties"]["FunctionName"]["Ref"]
+        for r in _of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
+        if "StartingPosition" in r["Properties"]
+    }
+    alarms = _alarms_on(expanded, "AWS/Lambda", "IteratorAge").values()
+    threshold = expanded["Parameters"]["IteratorAgeAlarmMilliseconds"]
+
+    assert consumers == {"CountEventsFunction", "PublishWebhooksFunction"}
+    assert {_dimension(a)["Fn::Sub"] for a in alarms} == {f"${{{c}}}" for c in consumers}
+    assert all(a["Threshold"] == {"Ref": "IteratorAgeAlarmMilliseconds"} for a in alarms)
+    # Within the 1 h after which records go to the DLQ, far inside the streams' 24 h.
+    assert threshold["MaxValue"] <= 3_600_000
+    assert int(threshold["Default"]) <= 3_600_000
+    assert expanded["Resources"]["AnalyticsStream"]["Properties"]["RetentionPeriodHours"] == 24
+
+
+def test_the_api_5xx_alarm_watches_the_http_api(expanded: dict[str, Any]) -> None:
+    [alarm] = _alarms_on(expanded, "AWS/ApiGateway", "5xx").values()
+
+    assert _dimension(alarm) == {"Ref": "HttpApi"}
+    assert alarm["Threshold"] == {"Ref": "Api5xxAlarmThreshold"}
+
+
+def _layer_metrics() -> set[str]:
+    pattern = re.compile(r'add_metric\(name="(\w+)"')
+    return {m for path in (ROOT / "layers/shared/nexus").rglob("*.py") for m in pattern.findall(path.read_text())}
+
+
+def test_the_application_alarms_watch_metrics_the_layer_emits(expanded: dict[str, Any]) -> None:
+    environment = next(iter(_functions(expanded).values()))["Properties"]["Environment"]["Variables"]
+    alarms = {
+        n: a for n, a in _alarms(expanded).items() if a["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
+    }
+    metrics = {a["MetricName"] for a in alarms.values()}
+
+    assert metrics == {
+        "UnhandledErrors",
+        "WelcomeEmailFailures",
+        "WelcomeEmailsNotQueued",
+        "AnalyticsEventsFailed",
+        "CacheErrors",
+    }
+    assert metrics <= _layer_metrics()
+    for alarm in alarms.values():
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}]
+        # Each threshold is the parameter named after the metric.
+        parameter = alarm["Threshold"]["Fn::Sub"].strip("${}")
+        assert parameter == f"{alarm['MetricName']}AlarmThreshold"
+        assert expanded["Parameters"][parameter]["Type"] == "Number"
+
+
+# Queues, API limits, access log, dashboard ------------------------------------------------
+
+
+def test_every_queue_is_encrypted_and_either_redrives_or_is_a_dead_letter_queue(expanded: dict[str, Any]) -> None:
+    dead_letter_queues = _dead_letter_queues(expanded)
+    for name, queue in _of_type(expanded, "AWS::SQS::Queue").items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
+        is_dead_letter_queue = name in dead_letter_queues or name == "AlarmDeliveryDeadLetterQueue"
+        assert ("RedrivePolicy" in queue["Properties"]) != is_dead_letter_queue, name
+
+
+def test_the_api_is_throttled_and_tighter_where_it_is_cheap_to_abuse(expanded: dict[str, Any]) -> None:
+    [stage] = _of_type(expanded, "AWS::ApiGatewayV2::Stage").values()
+    properties = stage["Properties"]
+
+    assert properties["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+    }
+    assert properties["RouteSettings"] == {
+        "GET /health": {
+            "ThrottlingBurstLimit": {"Ref": "HealthThrottlingBurstLimit"},
+            "ThrottlingRateLimit": {"Ref": "HealthThrottlingRateLimit"},
+        },
+        "POST /events": {
+            "ThrottlingBurstLimit": {"Ref": "EventsThrottlingBurstLimit"},
+            "ThrottlingRateLimit": {"Ref": "EventsThrottlingRateLimit"},
+        },
+    }
+    assert set(properties["RouteSettings"]) <= {route.route_key for route in Template().routes()}
+
+
+def test_the_access_log_is_json_with_what_an_incident_needs(expanded: dict[str, Any]) -> None:
+    [stage] = _of_type(expanded, "AWS::ApiGatewayV2::Stage").values()
+    entry = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+
+    assert {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "integrationStatus": "$context.integrationStatus",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+        "latency": "$context.responseLatency",
+    }.items() <= entry.items()
+
+
+def test_the_dashboard_is_json_and_shows_every_route_and_the_pipelines(expanded: dict[str, Any]) -> None:
+    [dashboard] = _of_type(expanded, "AWS::CloudWatch::Dashboard").values()
+    body_text = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    referenced = set(re.findall(r"\$\{([^}]+)\}", body_text))
+    body = json.loads(re.sub(r"\$\{([^}]+)\}", r"\1", body_text))
+    metrics = [m for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]]
+
+    assert {name.split(".")[0] for name in referenced} - {"AWS::Region"} <= set(expanded["Resources"])
+    http_functions = {name for name, function in Template().functions().items() if function.routes}
+    for metric in ("Invocations", "Errors", "Duration", "Throttles"):
+        shown = {m[3] for m in metrics if m[:2] == ["AWS/Lambda", metric]}
+        assert shown == http_functions, metric
+    names = {m[1] for m in metrics}
+    assert {"IncomingRecords", "IteratorAge", "EventsCounted", "EmailsSent", "WelcomeEmailFailures"} <= names
+    assert {"ApproximateNumberOfMessagesVisible", "WelcomeEmailsNotQueued", "WebhooksDelivered"} <= names
+
+
+# samconfig.toml's environments ------------------------------------------------------------
+
+
+def _environment_parameters(environment: str) -> dict[str, str]:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    overrides = config[environment]["deploy"]["parameters"]["parameter_overrides"]
+    return dict(item.split("=", 1) for item in shlex.split(overrides))
+
+
+@pytest.mark.parametrize("environment", ["default", "dev", "prod"])
+def test_each_environment_sets_only_parameters_the_template_accepts(environment: str) -> None:
+    parameters = Template().parameters
+    for name, value in _environment_parameters(environment).items():
+        spec = parameters[name]
+        if "AllowedValues" in spec:
+            assert value in [str(allowed) for allowed in spec["AllowedValues"]], (name, value)
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], value), (name, value)
+        if spec["Type"] == "Number":
+            assert spec.get("MinValue", float("-inf")) <= float(value) <= spec.get("MaxValue", float("inf")), name
+
+
+def test_dev_and_prod_differ_in_retention_limits_alarm_email_and_list_shards() -> None:
+    dev, prod = _environment_parameters("dev"), _environment_parameters("prod")
+
+    for name in (
+        "LogRetentionDays",
+        "ApiThrottlingBurstLimit",
+        "ApiThrottlingRateLimit",
+        "AlarmEmail",
+        "UserListShards",
+    ):
+        assert dev[name] != prod[name], name
+    assert prod["AlarmEmail"]
+    assert int(prod["LogRetentionDays"]) > int(dev["LogRetentionDays"])

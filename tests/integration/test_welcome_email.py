@@ -146,6 +146,22 @@ def test_the_failure_is_counted_as_a_metric(api: ApiClient, capsys: pytest.Captu
     assert [blob["WelcomeEmailFailures"] for blob in emf if "WelcomeEmailFailures" in blob] == [[1.0]]
 
 
+def test_an_email_neither_sent_nor_queued_is_counted_and_logged_with_the_user(
+    api: ApiClient, aws: LocalResources, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    boto3.client("ses").delete_identity(Identity=SENDER)
+    boto3.client("sqs").delete_queue(QueueUrl=aws.physical["WelcomeEmailQueue"]["Ref"])
+
+    created = api.post("/users", {"username": "stranded", "email": "stranded@example.com"})
+
+    assert created.status == 500
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [blob["WelcomeEmailsNotQueued"] for blob in emf if "WelcomeEmailsNotQueued" in blob] == [[1.0]]
+    [stranded] = [r for r in caplog.records if r.getMessage() == "welcome email neither sent nor queued"]
+    assert stranded.levelname == "ERROR"
+    assert stranded.__dict__["user_id"].startswith("01")  # the ULID the runbook re-queues by hand
+
+
 def test_a_retry_that_fails_again_is_reported_and_a_deleted_user_is_dropped(
     api: ApiClient, aws: LocalResources
 ) -> None:

@@ -91,10 +91,16 @@ class WelcomeEmails(Service):
         except NexusError as exc:
             logger.warning("welcome email failed; queued for retry", user_id=user.id, error_code=exc.code)
             metrics.add_metric(name="WelcomeEmailFailures", unit=MetricUnit.Count, value=1)
-            self._sqs.send_message(
-                QueueUrl=self._settings.welcome_email_queue_url,
-                MessageBody=json.dumps({"user_id": user.id}),
-            )
+            try:
+                self._sqs.send_message(
+                    QueueUrl=self._settings.welcome_email_queue_url,
+                    MessageBody=json.dumps({"user_id": user.id}),
+                )
+            except Exception:
+                # Neither sent nor queued: only an operator can still send it (docs/OPERATIONS.md).
+                logger.exception("welcome email neither sent nor queued", user_id=user.id)
+                metrics.add_metric(name="WelcomeEmailsNotQueued", unit=MetricUnit.Count, value=1)
+                raise
             return False
         return True
 
