@@ -27,7 +27,7 @@ def test_the_tour_runs_as_printed(server: LocalServer) -> None:
     name = f"tour_{uuid.uuid4().hex[:8]}"
     script = "\n".join(
         # Each command's output on a line of its own, so each answer can be read back.
-        f"{command}; echo" if command.lstrip().startswith(("curl", "sleep")) else command
+        f"{command}\necho" if command.lstrip().startswith(("curl", "sleep")) else command
         for command in commands
     )
     script = script.replace("http://127.0.0.1:3000", server.base_url)
