@@ -15,7 +15,7 @@ LAYER_SOURCES := layers/shared/requirements.txt layers/shared/Makefile $(shell f
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install system-deps start test lint format typecheck layer sam-build sam-check checks pytest bench clean
+.PHONY: install install-run system-deps start test lint format typecheck layer sam-build sam-check checks pytest bench clean
 
 # uv (pinned, from PyPI) builds both venvs in seconds where pip took minutes.
 UV_VERSION := 0.13.9
@@ -30,9 +30,13 @@ define timed
   printf '  %-56s %6.1f s\n' "$(1)" "$$(( ($$(date +%s%N) - t0) / 1000000 ))e-3"
 endef
 
-# The venvs at once: they share nothing but uv's cache.
+# The venvs at once: they share nothing but uv's cache. `make start` needs only the first two.
+RUN_VENVS := $(VENV)/.installed $(SAM_VENV)/.installed
 install: $(UV)
-	@$(MAKE) --no-print-directory -j3 $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKS_VENV)/.installed
+	@$(MAKE) -s --no-print-directory -j3 $(RUN_VENVS) $(CHECKS_VENV)/.installed
+
+install-run: $(UV)
+	@$(MAKE) -s --no-print-directory -j2 $(RUN_VENVS)
 
 $(UV):
 	$(call timed,uv $(UV_VERSION) from PyPI,$(PYTHON) -m pip install --quiet --disable-pip-version-check \
@@ -81,7 +85,7 @@ $(LAYER_DIR)/.built: $(VENV)/.installed $(LAYER_SOURCES)
 	  UV=$(abspath $(UV)))
 	@touch $@
 
-start: install layer
+start: install-run layer
 	$(BIN)/python -m local start --port $(PORT)
 
 format: $(VENV)/.installed
@@ -95,13 +99,13 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-sam-build: install
+sam-build: install-run
 	PYTHON=$(abspath $(BIN)/python) UV=$(abspath $(UV)) $(SAM) build --cached --parallel
 	@so=$$(find .aws-sam/build/SharedLayer -name '_pydantic_core*.so' | head -n 1); \
 	  file "$$so" | grep -q 'aarch64' || { echo "layer's pydantic_core is not arm64: $$so"; exit 1; }; \
 	  echo "arm64 layer ok: $$(basename $$so)"
 
-sam-check: install
+sam-check: install-run
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1
 
@@ -110,13 +114,13 @@ checks: install
 	$(BIN)/python .ci/checks.py
 
 # The local runner's tests use the Lambda runtime interface emulator that aws-sam-cli ships.
-pytest: install layer
+pytest: install-run layer
 	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term
 
 test: system-deps lint typecheck sam-check checks sam-build pytest
 
 # Cold start, AWS calls, warm overhead, layer size, scale (docs/PERFORMANCE.md). Not part of `test`.
-bench: install layer sam-build
+bench: install-run layer sam-build
 	$(BIN)/python -m bench
 
 clean:
