@@ -14,6 +14,10 @@ LAYER_DIR := .build/layer
 LAYER_SOURCES := layers/shared/requirements.txt layers/shared/Makefile $(shell find layers/shared/nexus -type f -not -path '*/__pycache__/*' 2>/dev/null)
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
+# Python caches what it compiles (__pycache__), once per module, in every venv and process that
+# make starts: uv installs no .pyc, and without the cache each test's subprocesses (moto, the
+# emulated Lambda workers) compiled moto and botocore again at every start.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install install-run system-deps start test lint format typecheck layer sam-build sam-check checks pytest bench clean
 
@@ -21,7 +25,6 @@ export SAM_CLI_TELEMETRY := 0
 UV_VERSION := 0.13.9
 UV_DIR := .build/uv
 UV := $(UV_DIR)/bin/uv
-export UV_LINK_MODE := copy
 
 # Each set-up step prints one line: what it did and how long it took.
 # $(call timed,what,command)

@@ -47,10 +47,14 @@ class LocalResources:
         self.endpoint_url = endpoint_url
         self.physical: dict[str, dict[str, str]] = {}
         self.resolver = Resolver(template, self.physical, region=REGION, account=ACCOUNT)
+        self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
-        session: Any = self.session  # boto3's stubs type client() per literal service name
-        return session.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
+        """One client per service: building one costs more than most of the calls made with it."""
+        if service not in self._clients:
+            session: Any = self.session  # boto3's stubs type client() per literal service name
+            self._clients[service] = session.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
+        return self._clients[service]
 
     def create_all(self) -> LocalResources:
         for logical_id, resource in self.template.of_type("AWS::DynamoDB::Table").items():
