@@ -35,11 +35,13 @@ endef
 
 # The venvs at once: they share nothing but uv's cache. `make start` needs only the first two.
 RUN_VENVS := $(VENV)/.installed $(SAM_VENV)/.installed
+# Under a parallel make (`make test`) the jobserver already runs them side by side.
+parallel = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(1))
 install: $(UV)
-	@$(MAKE) -s --no-print-directory -j3 $(RUN_VENVS) $(CHECKS_VENV)/.installed
+	@$(MAKE) -s --no-print-directory $(call parallel,3) $(RUN_VENVS) $(CHECKS_VENV)/.installed
 
 install-run: $(UV)
-	@$(MAKE) -s --no-print-directory -j2 $(RUN_VENVS)
+	@$(MAKE) -s --no-print-directory $(call parallel,2) $(RUN_VENVS)
 
 $(UV):
 	$(call timed,uv $(UV_VERSION) from PyPI,$(PYTHON) -m pip install --quiet --disable-pip-version-check \
@@ -120,7 +122,10 @@ checks: install
 pytest: install-run layer
 	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term
 
-test: system-deps lint typecheck sam-check checks sam-build pytest
+# The checks before pytest share nothing: two at a time, each one's output kept together.
+test: system-deps install
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck sam-check checks sam-build
+	@$(MAKE) --no-print-directory pytest
 
 # Cold start, AWS calls, warm overhead, layer size, scale (docs/PERFORMANCE.md). Not part of `test`.
 bench: install-run layer sam-build
