@@ -355,7 +355,7 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
     assert topic["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
     key_policy = expanded["Resources"]["OperationsKey"]["Properties"]["KeyPolicy"]["Statement"]
     assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy)
-    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 5  # per function, DLQs, streams, API, metrics
+    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 6  # per function, DLQs, streams, API, metrics
     for name, alarm in _alarms(expanded).items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert "docs/OPERATIONS.md#" in alarm["AlarmDescription"], name
@@ -435,6 +435,7 @@ def test_the_application_alarms_watch_metrics_the_layer_emits(expanded: dict[str
         "WelcomeEmailsNotQueued",
         "AnalyticsEventsFailed",
         "CacheErrors",
+        "WebhookDeliveryFailures",
     }
     assert metrics <= _layer_metrics()
     for alarm in alarms.values():

@@ -119,6 +119,23 @@ def stop_server(server: LocalServer) -> int:
     return server.process.wait(timeout=15)
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process under ``pid``, read from /proc; tasks and processes may end while it reads."""
+    found: set[int] = set()
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return found
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for child in children:
+            found |= {int(child)} | descendants(int(child))
+    return found
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     running = start_server(tmp_path_factory.mktemp("local-api") / "server.log")

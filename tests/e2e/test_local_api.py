@@ -14,7 +14,7 @@ import pytest
 
 from local.template import Template
 from local.tokens import make_token
-from tests.e2e.conftest import LocalServer, start_server, stop_server
+from tests.e2e.conftest import LocalServer, descendants, start_server, stop_server
 
 NOT_FOUND = {"message": "Not Found"}
 UNAUTHORIZED = {"message": "Unauthorized"}
@@ -218,14 +218,6 @@ def test_cold_then_warm_in_the_log(server: LocalServer) -> None:
     assert " UserStatsFunction warm " in lines[-1]
 
 
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found |= {int(child)} | _descendants(int(child))
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -239,7 +231,7 @@ def test_stopping_leaves_nothing_behind(stop_signal: signal.Signals, tmp_path: P
     own = start_server(tmp_path / "server.log")
     try:
         assert own.request("GET", "/health", scope=None).status == 200
-        workers = _descendants(own.process.pid)
+        workers = descendants(own.process.pid)
         assert workers, "a worker runs after an invocation"
         own.process.send_signal(stop_signal)
         assert own.process.wait(timeout=15) == 0

@@ -16,25 +16,9 @@ from urllib.parse import urlsplit
 
 from local.runtime import _LogPump
 from local.template import ROOT
-from tests.e2e.conftest import LocalServer, start_server, stop_server
+from tests.e2e.conftest import LocalServer, descendants, start_server, stop_server
 
 STOPPED_WITHIN = 15.0
-
-
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except FileNotFoundError:
-        return found
-    for task in tasks:
-        try:
-            children = (task / "children").read_text().split()
-        except FileNotFoundError:
-            continue
-        for child in children:
-            found |= {int(child)} | _descendants(int(child))
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -65,7 +49,7 @@ def _everything_started(server: LocalServer) -> tuple[int, set[int], str]:
     assert server.request("GET", "/health", scope=None).status == 200
     running = server.running
     python = int(running["pid"])
-    workers = _descendants(python)
+    workers = descendants(python)
     assert len(workers) >= 2, "an invocation leaves a worker: the emulator and its runtime"
     assert _listening(running["aws_endpoint_url"])
     return python, workers, str(running["aws_endpoint_url"])
