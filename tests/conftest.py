@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from pytest_httpserver import HTTPServer
 
 from local.resources import FAKE_CREDENTIALS, REGION, LocalResources
 from local.template import ROOT, Template, import_file
@@ -107,3 +108,13 @@ def lambda_context(function_name: str = "test") -> Any:
     context = Context()
     context.function_name = function_name
     return context
+
+
+@pytest.fixture
+def slow_receiver() -> Iterator[HTTPServer]:
+    """A second local receiver that serves requests in threads, so one slow answer holds only itself."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()

@@ -92,15 +92,6 @@ def test_a_failing_receiver_ends_in_the_dead_letter_queue(hooked_server: LocalSe
     assert len(attempts) == 4  # the first try and MaximumRetryAttempts (3) more
 
 
-@pytest.fixture
-def slow_receiver() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
 def test_a_slow_receiver_neither_times_out_the_batch_nor_delays_a_fast_one(
     httpserver: HTTPServer, slow_receiver: HTTPServer, tmp_path: Path
 ) -> None:

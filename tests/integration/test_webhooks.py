@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -148,15 +147,6 @@ def test_only_user_items_are_published(api: ApiClient, aws: LocalResources, http
     kinds = sorted({r["dynamodb"]["Keys"]["pk"]["S"].split("#")[0] for r in event["Records"]})
     assert kinds == ["COUNTER", "EMAIL", "USER", "USERNAME"], kinds
     assert len(httpserver.log) == 1
-
-
-@pytest.fixture
-def slow_receiver() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 def test_a_slow_receiver_delays_no_other_and_the_batch_ends_in_time(
