@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from samtranslator.translator.transform import transform  # noqa: E402
 
-from local.template import load_template  # noqa: E402
+from local.template import Resolver, Template, load_template  # noqa: E402
 
 SERVERLESS = "AWS::Serverless-2016-10-31"
 # The AWS managed policies SAM may name; ARNs are all it needs from them.
@@ -66,35 +66,18 @@ def expand(overrides: dict[str, str]) -> dict[str, Any]:
 
 
 class _Resolver:
-    def __init__(self, template: dict[str, Any], parameters: dict[str, Any]) -> None:
-        self.parameters = parameters
-        self.conditions = template.get("Conditions", {})
+    """Fn::If branches and resource conditions, evaluated by the local runner's own resolver."""
+
+    def __init__(self, parameters: dict[str, Any]) -> None:
+        # Conditions name only parameters, so no resource names are needed.
+        self.conditions = Resolver(Template(), {}, region="us-east-1", account="123456789012")
+        self.conditions.parameters.update(parameters)
         self.evaluated: dict[str, bool] = {}
 
     def condition(self, name: str) -> bool:
         if name not in self.evaluated:
-            self.evaluated[name] = bool(self.value(self.conditions[name]))
+            self.evaluated[name] = self.conditions.condition(name)
         return self.evaluated[name]
-
-    def value(self, node: Any) -> Any:
-        """A condition's operands: Ref of a parameter, Fn::Equals/Not/And/Or, Condition."""
-        if isinstance(node, dict) and len(node) == 1:
-            ((key, argument),) = node.items()
-            if key == "Ref":
-                value = self.parameters[argument]
-                return ",".join(value) if isinstance(value, list) else str(value)
-            if key == "Condition":
-                return self.condition(argument)
-            if key == "Fn::Equals":
-                left, right = (self.value(side) for side in argument)
-                return str(left) == str(right)
-            if key == "Fn::Not":
-                return not self.value(argument[0])
-            if key == "Fn::And":
-                return all(self.value(item) for item in argument)
-            if key == "Fn::Or":
-                return any(self.value(item) for item in argument)
-        return node
 
     def branches(self, node: Any) -> Any:
         """``node`` with every Fn::If replaced by its branch and AWS::NoValue dropped."""
@@ -111,9 +94,7 @@ class _Resolver:
 
 def resolve(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
     resolved = copy.deepcopy(template)
-    parameters = {name: spec.get("Default") for name, spec in resolved.get("Parameters", {}).items()}
-    parameters.update(overrides)
-    resolver = _Resolver(resolved, parameters)
+    resolver = _Resolver(overrides)
     resolved["Resources"] = {
         name: resolver.branches(resource)
         for name, resource in resolved["Resources"].items()
