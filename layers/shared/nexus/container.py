@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 SETTINGS = "nexus.settings:Settings"
 CACHE_BACKEND = "nexus.cache.backend:CacheBackend"
 CACHE = "nexus.cache.service:CacheService"
+USER_CACHE = "nexus.users.caching:UserCache"
 USERS = "nexus.users.service:UserService"
 ANALYTICS = "nexus.analytics.service:AnalyticsService"
 EVENT_COUNTS = "nexus.analytics.counts:EventCountStore"
@@ -129,6 +130,7 @@ def register_all() -> None:
     # The abstract contract is the key; settings pick the implementation.
     registry.register(CACHE_BACKEND, _cache_backend, dependencies=[Settings])
     registry.register(CACHE)
+    registry.register(USER_CACHE)
     registry.register(USERS)
     registry.register(CURSORS, _cursors, dependencies=[Settings])
     registry.register(ANALYTICS, _analytics, dependencies=[Settings])

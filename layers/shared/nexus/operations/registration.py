@@ -17,12 +17,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus import aws
 from nexus.analytics import AnalyticsService
-from nexus.cache import CacheService
 from nexus.errors import ConflictError
 from nexus.operations.welcome import WelcomeEmails
 from nexus.services import Service, inject
 from nexus.settings import Settings
 from nexus.users import NewUser, User, UserService
+from nexus.users.caching import UserCache
 
 
 class UserRegistration(Service):
@@ -31,7 +31,7 @@ class UserRegistration(Service):
     def __init__(
         self,
         users: UserService = inject(),
-        cache: CacheService = inject(),
+        cache: UserCache = inject(),
         analytics: AnalyticsService = inject(),
         welcome: WelcomeEmails = inject(),
         settings: Settings = inject(),
@@ -72,7 +72,7 @@ class UserRegistration(Service):
         """
         self.validate_initialization()
         user = self._users.create_user(new)
-        self._cache.set_user_cache(user)
+        self._cache.put_user(user)
         self._analytics.track_event("user_created", user.id, {"registration_source": new.source or "unknown"})
         self._welcome.send_or_queue(user)
         return user
