@@ -11,28 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
 from bench.aws_calls import CallCounter, count_aws_calls, run_scenarios
 from local.resources import LocalResources
 from local.template import Template
+from tests.api_client import ApiClient
+from tests.conftest import lambda_context, load_function
+from tests.integration.test_welcome_email import SENDER, _queued_retries, _sqs_event
 
 EXPECTED: dict[str, dict[str, int]] = {
-    # The user transaction, user_created (PutRecords), the welcome email (SendEmail) and the
-    # welcome's own idempotency record (PutItem, UpdateItem: sent at most once per user).
-    # No cache entry: on the DynamoDB backend users are not cached (nexus.users.caching).
-    "create_user": {
+    # The physical limit: the user transaction, user_created (PutRecords), the welcome email
+    # (SendEmail). No cache entry (on the DynamoDB backend users are not cached) and no record
+    # of the welcome: only its retry path, after SES fails, marks the user item.
+    "create_user": {"dynamodb.TransactWriteItems": 1, "kinesis.PutRecords": 1, "sesv2.SendEmail": 1},
+    # The same plus the request's idempotency record: PutItem (in progress), UpdateItem (done).
+    "create_user_idempotent": {
         "dynamodb.PutItem": 1,
         "dynamodb.TransactWriteItems": 1,
         "dynamodb.UpdateItem": 1,
-        "kinesis.PutRecords": 1,
-        "sesv2.SendEmail": 1,
-    },
-    # The same plus the request's idempotency record: PutItem (in progress), UpdateItem (done).
-    "create_user_idempotent": {
-        "dynamodb.PutItem": 2,
-        "dynamodb.TransactWriteItems": 1,
-        "dynamodb.UpdateItem": 2,
         "kinesis.PutRecords": 1,
         "sesv2.SendEmail": 1,
     },
@@ -71,3 +69,30 @@ def counter(aws: LocalResources) -> Iterator[CallCounter]:
 
 def test_aws_calls_per_composite_operation(counter: CallCounter, aws: LocalResources, template: Template) -> None:
     assert run_scenarios(counter, aws, template) == EXPECTED
+
+
+def test_aws_calls_of_a_welcome_email_retry(counter: CallCounter, aws: LocalResources, template: Template) -> None:
+    ses = boto3.client("ses")
+    ses.delete_identity(Identity=SENDER)
+    with counter.window() as sign_up:
+        assert ApiClient(template).post("/users", {"username": "later", "email": "later@example.com"}).status == 201
+    ses.verify_email_identity(EmailAddress=SENDER)
+    retry = load_function("send_welcome_email")
+    event = _sqs_event(_queued_retries(aws))
+
+    with counter.window() as first:
+        assert retry.handler(event, lambda_context("SendWelcomeEmailFunction")) == {"batchItemFailures": []}
+    with counter.window() as redelivered:
+        assert retry.handler(event, lambda_context("SendWelcomeEmailFunction")) == {"batchItemFailures": []}
+
+    # SES refused: the retry is queued (SendMessage) instead of sent.
+    assert dict(sign_up) == {
+        "dynamodb.TransactWriteItems": 1,
+        "kinesis.PutRecords": 1,
+        "sesv2.SendEmail": 1,
+        "sqs.SendMessage": 1,
+    }
+    # The lease (a conditional UpdateItem that returns the user), the send, the marker.
+    assert dict(first) == {"dynamodb.UpdateItem": 2, "sesv2.SendEmail": 1}
+    # The lease's condition fails; one read says why (already sent): no send.
+    assert dict(redelivered) == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1}

@@ -15,6 +15,8 @@ from nexus.services import registry
 from nexus.settings import Settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
     from nexus.analytics.consumer import EventCountConsumer
     from nexus.analytics.counts import EventCountStore
     from nexus.analytics.service import AnalyticsService
@@ -36,6 +38,8 @@ EMAIL = "nexus.email.service:EmailService"
 HTTP = "nexus.http.service:HTTPService"
 WEBHOOKS = "nexus.webhooks.publisher:WebhookPublisher"
 CURSORS = "nexus.users.cursor:CursorCodec"
+# Powertools' abstraction is the key, as CacheBackend is for the cache: one store, built here.
+IDEMPOTENCY_STORE = "aws_lambda_powertools.utilities.idempotency.persistence.base:BasePersistenceLayer"
 
 
 def _cache_backend(settings: Settings) -> CacheBackend:
@@ -70,6 +74,12 @@ def _cursors(settings: Settings) -> CursorCodec:
         return value.encode()
 
     return CursorCodec(key)
+
+
+def _idempotency_store(settings: Settings) -> BasePersistenceLayer:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=aws.client("dynamodb"))
 
 
 def _analytics(settings: Settings) -> AnalyticsService:
@@ -133,6 +143,7 @@ def register_all() -> None:
     registry.register(USER_CACHE)
     registry.register(USERS)
     registry.register(CURSORS, _cursors, dependencies=[Settings])
+    registry.register(IDEMPOTENCY_STORE, _idempotency_store, dependencies=[Settings])
     registry.register(ANALYTICS, _analytics, dependencies=[Settings])
     registry.register(EVENT_COUNTS, _event_counts, dependencies=[Settings])
     registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[Settings, EVENT_COUNTS])
