@@ -17,6 +17,7 @@ from local.template import ROOT, Template, import_file
 from nexus import aws as aws_clients
 from nexus.observability import metrics
 from nexus.services import registry
+from tests.redis_server import RedisServer, redis_server
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,13 @@ def aws(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalRe
             for name, value in resources.environment(function).items():
                 monkeypatch.setenv(name, value)
         yield resources
+
+
+@pytest.fixture(scope="session")
+def redis_auth(template: Template) -> Iterator[RedisServer]:
+    """One real redis-server for the session, its ``nexus`` user given the template's access string."""
+    with redis_server(str(template.resources["RedisAppUser"]["Properties"]["AccessString"])) as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,70 +1,60 @@
 """AWS round trips per composite operation: exact, so that an extra call fails the build.
 
 Counted with botocore's ``before-call`` hook on every client the handlers create (see
-``bench/aws_calls.py``; ``make bench`` prints the same counts). Targets (issue 7): create
-≤ 4 calls besides idempotency; get 1 on a cache hit, 3 on a miss; a list page 1 Query plus
-the cache; a consumer batch 1 write transaction.
+``bench/aws_calls.py``; ``make bench`` prints the same counts), on the DynamoDB cache
+backend. The physical limits (issue 13): create 3 (transaction, SendEmail, PutRecords) and at
+most 2 more with an Idempotency-Key; get 1, hit or miss; an unfiltered page 2 (counter,
+Query); update and delete 3; a consumer batch 1 write transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
 from bench.aws_calls import CallCounter, count_aws_calls, run_scenarios
 from local.resources import LocalResources
 from local.template import Template
+from tests.api_client import ApiClient
+from tests.conftest import lambda_context, load_function
+from tests.integration.test_welcome_email import SENDER, _queued_retries, _sqs_event
 
 EXPECTED: dict[str, dict[str, int]] = {
-    # The user transaction, its cache entry (PutItem), user_created (PutRecords), the welcome
-    # email (SendEmail) and the welcome's own idempotency record (PutItem, UpdateItem: sent at
-    # most once per user).
-    "create_user": {
-        "dynamodb.PutItem": 2,
+    # The physical limit: the user transaction, user_created (PutRecords), the welcome email
+    # (SendEmail). No cache entry (on the DynamoDB backend users are not cached) and no record
+    # of the welcome: only its retry path, after SES fails, marks the user item.
+    "create_user": {"dynamodb.TransactWriteItems": 1, "kinesis.PutRecords": 1, "sesv2.SendEmail": 1},
+    # The same plus the request's idempotency record: PutItem (in progress), UpdateItem (done).
+    "create_user_idempotent": {
+        "dynamodb.PutItem": 1,
         "dynamodb.TransactWriteItems": 1,
         "dynamodb.UpdateItem": 1,
         "kinesis.PutRecords": 1,
         "sesv2.SendEmail": 1,
     },
-    # The same plus the request's idempotency record: PutItem (in progress), UpdateItem (done).
-    "create_user_idempotent": {
-        "dynamodb.PutItem": 3,
-        "dynamodb.TransactWriteItems": 1,
-        "dynamodb.UpdateItem": 2,
-        "kinesis.PutRecords": 1,
-        "sesv2.SendEmail": 1,
-    },
     # A retry with the same key: the conditional PutItem fails and returns the stored record.
     "create_user_idempotent_replay": {"dynamodb.PutItem": 1},
+    # The user item, whether or not a cache entry was there: the cache is not read.
     "get_user_hit": {"dynamodb.GetItem": 1},
-    # Cache read, table read, cache fill.
-    "get_user_miss": {"dynamodb.GetItem": 2, "dynamodb.PutItem": 1},
-    # Read the version, the conditioned transaction, the cache refresh, user_updated.
-    "update_user": {
-        "dynamodb.GetItem": 1,
-        "dynamodb.PutItem": 1,
-        "dynamodb.TransactWriteItems": 1,
-        "kinesis.PutRecords": 1,
-    },
-    # Counter item (generation), cached page miss, the Query, the page cached.
-    "list_users_miss": {"dynamodb.GetItem": 2, "dynamodb.PutItem": 1, "dynamodb.Query": 1},
-    "list_users_hit": {"dynamodb.GetItem": 2},
+    "get_user_miss": {"dynamodb.GetItem": 1},
+    # Read the version, the conditioned transaction, user_updated.
+    "update_user": {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1, "kinesis.PutRecords": 1},
+    # Counter item (total, generation) and the Query, every time: an unfiltered page on one
+    # list shard is not cached (a hit would cost what the Query costs).
+    "list_users_miss": {"dynamodb.GetItem": 1, "dynamodb.Query": 1},
+    "list_users_hit": {"dynamodb.GetItem": 1, "dynamodb.Query": 1},
     # A page with a next cursor: the signing key is read then (no page before needed one)...
     "list_users_first_cursor": {
-        "dynamodb.GetItem": 2,
-        "dynamodb.PutItem": 1,
+        "dynamodb.GetItem": 1,
         "dynamodb.Query": 1,
         "secretsmanager.GetSecretValue": 1,
     },
     # ...and cached: the next page checks its cursor with no second read (one per environment).
-    "list_users_next_page": {"dynamodb.GetItem": 2, "dynamodb.PutItem": 1, "dynamodb.Query": 1},
-    "delete_user": {
-        "dynamodb.GetItem": 1,
-        "dynamodb.PutItem": 1,
-        "dynamodb.TransactWriteItems": 1,
-        "kinesis.PutRecords": 1,
-    },
+    "list_users_next_page": {"dynamodb.GetItem": 1, "dynamodb.Query": 1},
+    # Read the version, the conditioned transaction, user_deleted.
+    "delete_user": {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1, "kinesis.PutRecords": 1},
     # Two POST /events of 500: one PutRecords each.
     "track_1000_events": {"kinesis.PutRecords": 2},
     "consumer_batch_100": {"dynamodb.TransactWriteItems": 1},
@@ -79,3 +69,30 @@ def counter(aws: LocalResources) -> Iterator[CallCounter]:
 
 def test_aws_calls_per_composite_operation(counter: CallCounter, aws: LocalResources, template: Template) -> None:
     assert run_scenarios(counter, aws, template) == EXPECTED
+
+
+def test_aws_calls_of_a_welcome_email_retry(counter: CallCounter, aws: LocalResources, template: Template) -> None:
+    ses = boto3.client("ses")
+    ses.delete_identity(Identity=SENDER)
+    with counter.window() as sign_up:
+        assert ApiClient(template).post("/users", {"username": "later", "email": "later@example.com"}).status == 201
+    ses.verify_email_identity(EmailAddress=SENDER)
+    retry = load_function("send_welcome_email")
+    event = _sqs_event(_queued_retries(aws))
+
+    with counter.window() as first:
+        assert retry.handler(event, lambda_context("SendWelcomeEmailFunction")) == {"batchItemFailures": []}
+    with counter.window() as redelivered:
+        assert retry.handler(event, lambda_context("SendWelcomeEmailFunction")) == {"batchItemFailures": []}
+
+    # SES refused: the retry is queued (SendMessage) instead of sent.
+    assert dict(sign_up) == {
+        "dynamodb.TransactWriteItems": 1,
+        "kinesis.PutRecords": 1,
+        "sesv2.SendEmail": 1,
+        "sqs.SendMessage": 1,
+    }
+    # The lease (a conditional UpdateItem that returns the user), the send, the marker.
+    assert dict(first) == {"dynamodb.UpdateItem": 2, "sesv2.SendEmail": 1}
+    # The lease's condition fails; one read says why (already sent): no send.
+    assert dict(redelivered) == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1}

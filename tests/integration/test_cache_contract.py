@@ -2,6 +2,9 @@
 
 * DynamoDB: in-process moto with a controlled clock (moto never deletes expired items,
   so this checks that reads compare ``expires_at`` with the clock);
+The users domain's caching (``nexus.users.caching``: versions, tombstones, generations) runs
+here too, with every kind of entry turned on, since it relies on ``set_if_newer``.
+
 * Redis: a real redis-server (tests/redis_server.py) with authentication on, the backend
   connecting as the template's cache user (its access string, a password read through a
   function as from the secret). Time moves on by shortening every key's remaining TTL with
@@ -30,18 +33,20 @@ from nexus.cache import CacheBackend, CacheBackendError, CacheService, NotAnInte
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.cache.redis import RedisCacheBackend
 from nexus.settings import Settings
-from nexus.users.schemas import User, UserPage
+from nexus.users.caching import CachePolicy, UserCache
+from nexus.users.schemas import User, UserFilters, UserPage
 from tests.conftest import FAKE_CREDENTIALS
 from tests.fakes import FakeClock
 from tests.moto_server import serialized_moto_server
-from tests.redis_server import RedisServer, redis_server
+from tests.redis_server import RedisServer
 
 BACKENDS = ["dynamodb", "redis"]
 USER_ID = "01JD0000000000000000000000"
-# CacheService reads only the TTLs: skip validating the settings it does not use.
+# CacheService and UserCache read only these: skip validating the settings they do not use.
 SETTINGS = Settings.model_construct(
-    cache_default_ttl_seconds=3600, user_cache_ttl_seconds=300, list_cache_ttl_seconds=60
+    cache_default_ttl_seconds=3600, user_cache_ttl_seconds=300, list_cache_ttl_seconds=60, user_list_shards=1
 )
+FILTERED = UserFilters(tags=("beta",))
 
 
 @dataclass
@@ -66,16 +71,6 @@ def _redis_time_passes(client: redis.Redis) -> Callable[[int], None]:
                 client.delete(key)
 
     return advance
-
-
-def _template_access_string() -> str:
-    return str(Template().resources["RedisAppUser"]["Properties"]["AccessString"])
-
-
-@pytest.fixture(scope="session")
-def redis_auth() -> Iterator[RedisServer]:
-    with redis_server(_template_access_string()) as server:
-        yield server
 
 
 @pytest.fixture
@@ -118,6 +113,14 @@ def backend(harness: Harness) -> CacheBackend:
 @pytest.fixture
 def cache(backend: CacheBackend) -> CacheService:
     service = CacheService(backend, SETTINGS)
+    service.initialize()
+    return service
+
+
+@pytest.fixture
+def user_cache(cache: CacheService) -> UserCache:
+    """The users domain's cache with every kind of entry on (the Redis policy, on any backend)."""
+    service = UserCache(cache, SETTINGS, policy=CachePolicy.everything())
     service.initialize()
     return service
 
@@ -314,33 +317,58 @@ def test_set_if_newer_replaces_an_unversioned_value(backend: CacheBackend) -> No
     assert backend.get("key") == "v1"
 
 
-def test_an_older_user_version_never_replaces_a_newer_one(cache: CacheService) -> None:
-    cache.set_user_cache(_user(2, "new"))
-    cache.set_user_cache(_user(1, "old"))
+def test_set_if_newer_through_the_service_reports_what_it_stored(cache: CacheService, harness: Harness) -> None:
+    assert cache.set_if_newer("key", "v2", 2) is True
+    assert cache.set_if_newer("key", "v1", 1) is False
+    assert cache.get("key") == "v2"
+    harness.advance(3600)  # the default TTL
 
-    cached = cache.get_user_cache(USER_ID)
+    assert not cache.exists("key")
+
+
+# The users domain's entries ----------------------------------------------------------------
+
+
+def test_an_older_user_version_never_replaces_a_newer_one(user_cache: UserCache) -> None:
+    user_cache.put_user(_user(2, "new"))
+    user_cache.put_user(_user(1, "old"))
+
+    cached = user_cache.get_user(USER_ID)
     assert cached is not None
     assert cached.username == "new"
 
 
-def test_a_deleted_users_tombstone_blocks_a_late_fill(cache: CacheService) -> None:
-    cache.set_user_cache(_user(1))
-    cache.invalidate_user_cache(USER_ID, deleted_version=2)
-    cache.set_user_cache(_user(1))  # a reader that fetched the user before the delete
+def test_a_deleted_users_tombstone_blocks_a_late_fill(user_cache: UserCache) -> None:
+    user_cache.put_user(_user(1))
+    user_cache.user_deleted(USER_ID, deleted_version=2)
+    user_cache.put_user(_user(1))  # a reader that fetched the user before the delete
 
-    assert cache.get_user_cache(USER_ID) is None
+    assert user_cache.get_user(USER_ID) is None
 
 
-def test_list_pages_and_totals_round_trip(cache: CacheService) -> None:
+def test_a_cached_user_expires_with_the_user_ttl(user_cache: UserCache, harness: Harness) -> None:
+    user_cache.put_user(_user(1))
+    harness.advance(299)
+    assert user_cache.get_user(USER_ID) is not None
+
+    harness.advance(1)
+
+    assert user_cache.get_user(USER_ID) is None
+
+
+def test_list_pages_and_totals_round_trip_per_generation(user_cache: UserCache) -> None:
     page = UserPage(items=[_user(1)], next_cursor=None, total=1)
-    cache.cache_user_list(7, ("", "20", ""), page)
-    cache.cache_user_total(7, "f", 12)
+    user_cache.put_page(7, UserFilters(), 20, None, page)
+    user_cache.put_total(7, FILTERED, 12)
 
-    cached = cache.get_cached_user_list(7, ("", "20", ""))
+    cached = user_cache.get_page(7, UserFilters(), 20, None)
     assert cached is not None
     assert cached.model_dump() == page.model_dump()
-    assert cache.get_cached_user_list(8, ("", "20", "")) is None
-    assert cache.get_cached_user_total(7, "f") == 12
+    assert user_cache.get_page(8, UserFilters(), 20, None) is None  # a write bumped the generation
+    assert user_cache.get_page(7, UserFilters(), 10, None) is None
+    assert user_cache.get_page(7, FILTERED, 20, None) is None
+    assert user_cache.get_total(7, FILTERED) == 12
+    assert user_cache.get_total(8, FILTERED) is None
 
 
 # Concurrency -----------------------------------------------------------------------------
@@ -421,14 +449,17 @@ def test_redis_an_unreachable_server_degrades_to_misses_and_counts_errors() -> N
     cache = CacheService(backend, SETTINGS)
     cache.initialize()
 
+    user_cache = UserCache(cache, SETTINGS)  # the Redis policy: everything is cached
+    user_cache.initialize()
+
     cache.set("key", 1)
-    cache.set_user_cache(_user(1))
-    cache.invalidate_user_cache(USER_ID, deleted_version=2)
-    cache.cache_user_list(1, ("a",), UserPage(items=[], next_cursor=None, total=0))
+    user_cache.put_user(_user(1))
+    user_cache.user_deleted(USER_ID, deleted_version=2)
+    user_cache.put_page(1, UserFilters(), 20, None, UserPage(items=[], next_cursor=None, total=0))
     assert cache.get("key", default="miss") == "miss"
-    assert cache.get_user_cache(USER_ID) is None
-    assert cache.get_cached_user_list(1, ("a",)) is None
-    assert cache.get_cached_user_total(1, "f") is None
+    assert user_cache.get_user(USER_ID) is None
+    assert user_cache.get_page(1, UserFilters(), 20, None) is None
+    assert user_cache.get_total(1, FILTERED) is None
     assert cache.exists("key") is False
     assert cache.delete("key") is False
     with pytest.raises(CacheBackendError) as raised:

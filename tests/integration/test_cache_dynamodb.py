@@ -8,7 +8,6 @@ from local.resources import LocalResources
 from nexus.cache import CacheBackendError, CacheService
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.settings import Settings
-from nexus.users.schemas import User
 from tests.fakes import FakeClock
 
 
@@ -27,20 +26,6 @@ def cache(backend: DynamoDBCacheBackend) -> CacheService:
     service = CacheService(backend, Settings.from_env())
     service.initialize()
     return service
-
-
-def _user(version: int, name: str = "alice") -> User:
-    return User(
-        id="01JD0000000000000000000000",
-        username=name,
-        email=f"{name}@example.com",
-        full_name=None,
-        is_active=True,
-        tags=[],
-        created_at="2026-11-26T10:00:00.000Z",
-        updated_at="2026-11-26T10:00:00.000Z",
-        version=version,
-    )
 
 
 def test_an_expired_item_reads_as_missing_though_dynamodb_still_holds_it(
@@ -82,9 +67,8 @@ def test_a_failing_backend_degrades_to_misses_and_counts_errors(aws: LocalResour
     cache.initialize()
 
     cache.set("key", 1)
-    cache.set_user_cache(_user(1))
+    assert cache.set_if_newer("user", {"v": 1}, 1) is False
     assert cache.get("key", default="miss") == "miss"
-    assert cache.get_user_cache("01JD0000000000000000000000") is None
     assert cache.exists("key") is False
     assert cache.delete("key") is False
     with pytest.raises(CacheBackendError):
@@ -92,4 +76,4 @@ def test_a_failing_backend_degrades_to_misses_and_counts_errors(aws: LocalResour
 
     emitted = metrics.serialize_metric_set()
     metrics.clear_metrics()
-    assert emitted["CacheErrors"] == [1.0] * 7
+    assert emitted["CacheErrors"] == [1.0] * 6

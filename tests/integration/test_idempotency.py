@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -131,3 +132,18 @@ def test_concurrent_duplicates_create_one_user(server_stack: LocalResources) -> 
     client = server_stack.client("dynamodb")
     items = client.scan(TableName=server_stack.physical["UsersTable"]["Ref"])["Items"]
     assert len([i for i in items if i["pk"]["S"].startswith("USER#")]) == 1
+
+
+def test_one_store_from_the_composition_root_keeps_the_user_as_the_models_json(
+    api: ApiClient, aws: LocalResources, table_items: Any
+) -> None:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, DynamoDBPersistenceLayer
+
+    created = api.post("/users", BODY, headers={"Idempotency-Key": "stored"})
+
+    store = get_service(BasePersistenceLayer)  # type: ignore[type-abstract]
+    assert isinstance(store, DynamoDBPersistenceLayer)
+    assert store.table_name == aws.physical["IdempotencyTable"]["Ref"]
+    [record] = table_items("IdempotencyTable")  # the request's only: the welcome email keeps none
+    assert record["status"]["S"] == "COMPLETED"
+    assert json.loads(record["data"]["S"]) == created.json()

@@ -106,14 +106,6 @@ def user_ids_in_table(table_items: Items) -> set[str]:
     return {item["user_id"]["S"] for item in table_items("UsersTable") if item["pk"]["S"].startswith("USER#")}
 
 
-def cached_user(table_items: Items, user_id: str) -> Any:
-    """The decoded value of the cache item ``user:<id>``, or None when there is none."""
-    for item in table_items("CacheTable"):
-        if item["key"]["S"] == f"user:{user_id}":
-            return json.loads(item["value"]["S"])
-    return None
-
-
 def assert_validation_error(response: ApiResponse, *fields: str) -> list[dict[str, str]]:
     """A 422 whose ``details`` name exactly ``fields``, each with a reason."""
     error = assert_error(response, 422, "validation_error")
@@ -176,14 +168,14 @@ def test_create_returns_201_with_the_user_and_a_location(api: ApiClient) -> None
     assert fetched.json() == user
 
 
-def test_create_writes_the_user_both_sentinels_the_counters_and_the_cache(api: ApiClient, table_items: Items) -> None:
+def test_create_writes_the_user_both_sentinels_and_the_counters(api: ApiClient, table_items: Items) -> None:
     user = create_user(api, username="Alice", email="Alice@Example.COM")
 
     keys = {item["pk"]["S"] for item in table_items("UsersTable")}
     assert keys == {f"USER#{user['id']}", "USERNAME#alice", "EMAIL#alice@example.com", "COUNTER#users"}
     assert sentinels(table_items) == {"USERNAME#alice": user["id"], "EMAIL#alice@example.com": user["id"]}
     assert counts(table_items) == (1, 1)
-    assert cached_user(table_items, user["id"]) == user
+    assert table_items("CacheTable") == []  # on DynamoDB no user is cached (test_user_caching.py)
 
     second = api.post("/users", {"username": "bob", "email": "bob@example.com"}).json()
     assert (second["full_name"], second["tags"], second["is_active"]) == (None, [], True)
@@ -462,36 +454,23 @@ def test_get_unknown_or_malformed_id_is_404(api: ApiClient, table_items: Items) 
     check_each(ids, check)
 
 
-def test_get_fills_the_cache_on_a_miss(api: ApiClient, aws: Any, table_items: Items) -> None:
-    user = create_user(api)
-    cache_table = aws.physical["CacheTable"]["Ref"]
-    aws.client("dynamodb").delete_item(TableName=cache_table, Key={"key": {"S": f"user:{user['id']}"}})
-    assert cached_user(table_items, user["id"]) is None
-
-    assert api.get(f"/users/{user['id']}").json() == user
-
-    assert cached_user(table_items, user["id"]) == user
-
-
 def test_get_after_patch_returns_the_new_value(api: ApiClient, table_items: Items) -> None:
     user = create_user(api, full_name="Old Name")
-    assert api.get(f"/users/{user['id']}").json()["full_name"] == "Old Name"  # cached now
+    assert api.get(f"/users/{user['id']}").json()["full_name"] == "Old Name"
 
     assert api.patch(f"/users/{user['id']}", {"full_name": "New Name"}).status == 200
 
     assert api.get(f"/users/{user['id']}").json()["full_name"] == "New Name"
-    assert cached_user(table_items, user["id"])["full_name"] == "New Name"
 
 
 def test_get_and_get_by_username_after_delete_are_404(api: ApiClient, table_items: Items) -> None:
     user = create_user(api, username="Alice")
-    assert api.get(f"/users/{user['id']}").status == 200  # cached now
+    assert api.get(f"/users/{user['id']}").status == 200
 
     assert api.delete(f"/users/{user['id']}").status == 204
 
     assert_error(api.get(f"/users/{user['id']}"), 404, "not_found")
     assert_error(api.get("/users/by-username/alice"), 404, "not_found")
-    assert cached_user(table_items, user["id"]) != user
 
 
 # GET /users/by-username/{username} -----------------------------------------------------
@@ -746,7 +725,6 @@ def test_delete_is_204_with_an_empty_body_and_removes_the_user(api: ApiClient, t
     assert user_ids_in_table(table_items) == {keep["id"]}
     assert sentinels(table_items) == {"USERNAME#keep": keep["id"], "EMAIL#keep@example.com": keep["id"]}
     assert counts(table_items) == (1, 1)
-    assert cached_user(table_items, gone["id"]) != gone
 
 
 def test_delete_frees_the_username_and_email_for_reuse(api: ApiClient, table_items: Items) -> None:

@@ -149,6 +149,25 @@ def test_only_user_items_are_published(api: ApiClient, aws: LocalResources, http
     assert len(httpserver.log) == 1
 
 
+def test_the_welcome_emails_retry_marker_is_not_a_user_change(
+    api: ApiClient, aws: LocalResources, httpserver: HTTPServer
+) -> None:
+    from nexus.services import get_service
+    from nexus.users import UserService
+
+    httpserver.expect_request("/hooks/users").respond_with_data("ok")
+    user = api.post("/users", {"username": "welcomed", "email": "welcomed@example.com"}).json()
+    users = get_service(UserService)
+    users.claim_welcome(user["id"], lease_seconds=60)  # what a welcome retry writes
+    users.welcome_sent(user["id"])
+    event = _user_records(_stream_event(aws))
+    assert [r["eventName"] for r in event["Records"]] == ["INSERT", "MODIFY", "MODIFY"]
+
+    load_function("publish_webhooks").handler(event, lambda_context())
+
+    assert [json.loads(request.get_data())["type"] for request, _ in httpserver.log] == ["user.created"]
+
+
 def test_a_slow_receiver_delays_no_other_and_the_batch_ends_in_time(
     aws: LocalResources,
     template: Template,

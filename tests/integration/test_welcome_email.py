@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -18,7 +19,7 @@ from nexus.email import EmailService
 from nexus.errors import ConflictError
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
-from nexus.users import NewUser
+from nexus.users import NewUser, UserService
 from tests.api_client import ApiClient
 from tests.conftest import lambda_context, load_function
 
@@ -49,6 +50,25 @@ def _queued_retries(aws: LocalResources) -> list[dict[str, Any]]:
         QueueUrl=aws.physical["WelcomeEmailQueue"]["Ref"], MaxNumberOfMessages=10, VisibilityTimeout=0
     )
     return response.get("Messages", [])
+
+
+def _user_item(table_items: Any, user_id: str) -> dict[str, Any]:
+    return next(item for item in table_items("UsersTable") if item["pk"]["S"] == f"USER#{user_id}")
+
+
+def _welcome_attributes(table_items: Any, user_id: str) -> dict[str, Any]:
+    return {name: value for name, value in _user_item(table_items, user_id).items() if name.startswith("welcome_")}
+
+
+def _queued_after_ses_failure(api: ApiClient, aws: LocalResources, username: str) -> tuple[str, dict[str, Any]]:
+    """Sign ``username`` up while SES refuses the sender: (user id, the queued retry message)."""
+    ses = boto3.client("ses")
+    ses.delete_identity(Identity=SENDER)
+    created = api.post("/users", {"username": username, "email": f"{username}@example.com"})
+    assert created.status == 201
+    ses.verify_email_identity(EmailAddress=SENDER)
+    [message] = _queued_retries(aws)
+    return created.json()["id"], message
 
 
 def _sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -135,6 +155,108 @@ def test_when_ses_rejects_the_sender_the_user_is_still_created_and_the_retry_sen
     assert first == again == {"batchItemFailures": []}
     [mail] = sent_mail()
     assert mail.destinations["ToAddresses"] == ["unlucky@example.com"]
+
+
+def test_a_sign_up_that_sends_writes_no_record_of_the_welcome(
+    api: ApiClient, aws: LocalResources, table_items: Any
+) -> None:
+    created = api.post("/users", {"username": "happy", "email": "happy@example.com"})
+
+    assert created.status == 201
+    assert len(sent_mail()) == 1
+    assert table_items("IdempotencyTable") == []
+    assert _welcome_attributes(table_items, created.json()["id"]) == {}
+    assert _queued_retries(aws) == []
+
+
+def test_the_queue_client_is_built_only_when_ses_fails(api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    create_client = botocore.session.Session.create_client
+
+    def recording(self: botocore.session.Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(service_name)
+        return create_client(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", recording)
+    api.module("CreateUserFunction")  # the cold start
+    assert api.post("/users", {"username": "sent", "email": "sent@example.com"}).status == 201
+    assert "sqs" not in built
+
+    boto3.client("ses").delete_identity(Identity=SENDER)
+    assert api.post("/users", {"username": "queued", "email": "queued@example.com"}).status == 201
+    assert api.post("/users", {"username": "queued2", "email": "queued2@example.com"}).status == 201
+
+    assert built.count("sqs") == 1  # built at the first failure, then reused
+
+
+def test_duplicate_messages_for_one_user_send_one_email(api: ApiClient, aws: LocalResources, table_items: Any) -> None:
+    user_id, message = _queued_after_ses_failure(api, aws, "doubled")
+    duplicate = {**message, "MessageId": "another-message-id"}  # e.g. a SendMessage retried by botocore
+    retry = load_function("send_welcome_email")
+
+    response = retry.handler(_sqs_event([message, duplicate]), lambda_context("SendWelcomeEmailFunction"))
+
+    assert response == {"batchItemFailures": []}
+    assert len(sent_mail()) == 1
+    assert set(_welcome_attributes(table_items, user_id)) == {"welcome_sent_at"}  # the lease is gone
+
+
+def test_a_retry_that_ses_refuses_again_drops_its_lease_and_the_next_delivery_sends_once(
+    api: ApiClient, aws: LocalResources, table_items: Any
+) -> None:
+    user_id, message = _queued_after_ses_failure(api, aws, "stubborn")
+    ses = boto3.client("ses")
+    ses.delete_identity(Identity=SENDER)
+    retry = load_function("send_welcome_email")
+
+    failed = retry.handler(_sqs_event([message]), lambda_context("SendWelcomeEmailFunction"))
+
+    assert failed == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert _welcome_attributes(table_items, user_id) == {}  # not sent, and free to retry at once
+    ses.verify_email_identity(EmailAddress=SENDER)
+    assert retry.handler(_sqs_event([message]), lambda_context()) == {"batchItemFailures": []}
+    assert retry.handler(_sqs_event([message]), lambda_context()) == {"batchItemFailures": []}
+    assert len(sent_mail()) == 1
+
+
+def test_a_message_for_a_user_another_consumer_is_sending_comes_back_and_is_then_dropped(
+    api: ApiClient, aws: LocalResources
+) -> None:
+    user_id, message = _queued_after_ses_failure(api, aws, "raced")
+    retry = load_function("send_welcome_email")
+    users = get_service(UserService)
+    claim, _ = users.claim_welcome(user_id, lease_seconds=60)  # another consumer, mid-send
+    assert claim.value == "claimed"
+
+    while_leased = retry.handler(_sqs_event([message]), lambda_context("SendWelcomeEmailFunction"))
+    users.welcome_sent(user_id)  # the other consumer's send went out
+    after = retry.handler(_sqs_event([message]), lambda_context("SendWelcomeEmailFunction"))
+
+    assert while_leased == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert after == {"batchItemFailures": []}
+    assert sent_mail() == []  # only the other consumer sent (moto saw no SendEmail from it here)
+
+
+def test_a_lease_that_lapsed_with_its_consumer_is_taken_over_and_the_email_sent_once(
+    api: ApiClient, aws: LocalResources, table_items: Any
+) -> None:
+    user_id, message = _queued_after_ses_failure(api, aws, "orphaned")
+    retry = load_function("send_welcome_email")
+    get_service(UserService).claim_welcome(user_id, lease_seconds=60)  # a consumer that then died
+    boto3.client("dynamodb").update_item(  # ...60 seconds ago
+        TableName=aws.physical["UsersTable"]["Ref"],
+        Key={"pk": {"S": f"USER#{user_id}"}},
+        UpdateExpression="SET welcome_lease_until = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
+
+    response = retry.handler(_sqs_event([message]), lambda_context("SendWelcomeEmailFunction"))
+    again = retry.handler(_sqs_event([message]), lambda_context("SendWelcomeEmailFunction"))
+
+    assert response == again == {"batchItemFailures": []}
+    [mail] = sent_mail()
+    assert mail.destinations["ToAddresses"] == ["orphaned@example.com"]
+    assert set(_welcome_attributes(table_items, user_id)) == {"welcome_sent_at"}
 
 
 def test_the_failure_is_counted_as_a_metric(api: ApiClient, capsys: pytest.CaptureFixture[str]) -> None:

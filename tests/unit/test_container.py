@@ -14,7 +14,7 @@ def test_every_registered_service_resolves() -> None:
     order = registry.resolution_order()
 
     assert order[0] == "nexus.settings:Settings"
-    assert len(order) == len(set(order)) == 20
+    assert len(order) == len(set(order)) == 22
     assert order.index("nexus.users.service:UserService") < order.index("nexus.operations.user_queries:UserQueries")
 
 

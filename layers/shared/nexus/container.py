@@ -15,6 +15,8 @@ from nexus.services import registry
 from nexus.settings import Settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
     from nexus.analytics.consumer import EventCountConsumer
     from nexus.analytics.counts import EventCountStore
     from nexus.analytics.service import AnalyticsService
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 SETTINGS = "nexus.settings:Settings"
 CACHE_BACKEND = "nexus.cache.backend:CacheBackend"
 CACHE = "nexus.cache.service:CacheService"
+USER_CACHE = "nexus.users.caching:UserCache"
 USERS = "nexus.users.service:UserService"
 ANALYTICS = "nexus.analytics.service:AnalyticsService"
 EVENT_COUNTS = "nexus.analytics.counts:EventCountStore"
@@ -35,6 +38,8 @@ EMAIL = "nexus.email.service:EmailService"
 HTTP = "nexus.http.service:HTTPService"
 WEBHOOKS = "nexus.webhooks.publisher:WebhookPublisher"
 CURSORS = "nexus.users.cursor:CursorCodec"
+# Powertools' abstraction is the key, as CacheBackend is for the cache: one store, built here.
+IDEMPOTENCY_STORE = "aws_lambda_powertools.utilities.idempotency.persistence.base:BasePersistenceLayer"
 
 
 def _cache_backend(settings: Settings) -> CacheBackend:
@@ -69,6 +74,12 @@ def _cursors(settings: Settings) -> CursorCodec:
         return value.encode()
 
     return CursorCodec(key)
+
+
+def _idempotency_store(settings: Settings) -> BasePersistenceLayer:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=aws.client("dynamodb"))
 
 
 def _analytics(settings: Settings) -> AnalyticsService:
@@ -129,8 +140,10 @@ def register_all() -> None:
     # The abstract contract is the key; settings pick the implementation.
     registry.register(CACHE_BACKEND, _cache_backend, dependencies=[Settings])
     registry.register(CACHE)
+    registry.register(USER_CACHE)
     registry.register(USERS)
     registry.register(CURSORS, _cursors, dependencies=[Settings])
+    registry.register(IDEMPOTENCY_STORE, _idempotency_store, dependencies=[Settings])
     registry.register(ANALYTICS, _analytics, dependencies=[Settings])
     registry.register(EVENT_COUNTS, _event_counts, dependencies=[Settings])
     registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[Settings, EVENT_COUNTS])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 
 class CacheBackendError(Exception):
@@ -16,6 +16,9 @@ class NotAnIntegerError(CacheBackendError):
 
 class CacheBackend(ABC):
     """JSON values with a TTL in seconds; an expired key reads as missing."""
+
+    name: ClassVar[str]
+    """``"dynamodb"`` or ``"redis"``: callers decide what is worth caching by what a read costs."""
 
     @abstractmethod
     def get(self, key: str) -> Any | None: ...

@@ -41,6 +41,8 @@ def _conditional_check_failed(exc: PynamoDBException) -> bool:
 
 
 class DynamoDBCacheBackend(CacheBackend):
+    name = "dynamodb"
+
     def __init__(self, table_name: str, *, clock: Clock = utc_now, **meta: Any) -> None:
         CacheItem.Meta.table_name = table_name
         for name, value in meta.items():

@@ -102,6 +102,8 @@ class _PasswordCredentials(CredentialProvider):
 
 
 class RedisCacheBackend(CacheBackend):
+    name = "redis"
+
     def __init__(
         self,
         url: str,

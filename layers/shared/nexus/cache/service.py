@@ -1,4 +1,7 @@
-"""CacheService: the seed's cache operations on a pluggable backend, plus user and list caching.
+"""CacheService: the seed's cache operations (JSON values with a TTL) on a pluggable backend.
+
+Generic: it knows nothing of what is cached. What the users domain caches, and how it
+stays correct, is ``nexus.users.caching``.
 
 A cache must never fail a request: a backend error is logged, counted as the
 ``CacheErrors`` metric and reads as a miss.
@@ -6,7 +9,6 @@ A cache must never fail a request: a backend error is logged, counted as the
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,18 +17,6 @@ from nexus.cache.backend import CacheBackend, CacheBackendError, NotAnIntegerErr
 from nexus.observability import logger, metrics
 from nexus.services import Service, inject
 from nexus.settings import Settings
-from nexus.users.schemas import User, UserPage
-
-_TOMBSTONE = {"deleted": True}
-
-
-def user_cache_key(user_id: str) -> str:
-    return f"user:{user_id}"
-
-
-def user_list_cache_key(generation: int, *parts: str) -> str:
-    digest = hashlib.sha256("\x1e".join(parts).encode()).hexdigest()[:32]
-    return f"users:list:{generation}:{digest}"
 
 
 class CacheService(Service):
@@ -34,14 +24,15 @@ class CacheService(Service):
         super().__init__()
         self._backend = backend
         self.default_ttl = settings.cache_default_ttl_seconds
-        self.user_ttl = settings.user_cache_ttl_seconds
-        self.list_ttl = settings.list_cache_ttl_seconds
+
+    @property
+    def backend_name(self) -> str:
+        """The backend's ``name`` (``"dynamodb"`` or ``"redis"``)."""
+        return self._backend.name
 
     def _failed(self, operation: str, key: str, exc: Exception) -> None:
         logger.warning("cache operation failed", operation=operation, key=key, error=str(exc))
         metrics.add_metric(name="CacheErrors", unit=MetricUnit.Count, value=1)
-
-    # The seed's operations ---------------------------------------------------------
 
     def get(self, key: str, default: Any = None) -> Any:
         self.validate_initialization()
@@ -58,6 +49,18 @@ class CacheService(Service):
             self._backend.set(key, value, ttl or self.default_ttl)
         except CacheBackendError as exc:
             self._failed("set", key, exc)
+
+    def set_if_newer(self, key: str, value: Any, version: int, ttl: int | None = None) -> bool:
+        """Store unless a live value of an equal or higher ``version`` is there; True if stored.
+
+        A backend error is a value not stored (False).
+        """
+        self.validate_initialization()
+        try:
+            return self._backend.set_if_newer(key, value, version, ttl or self.default_ttl)
+        except CacheBackendError as exc:
+            self._failed("set_if_newer", key, exc)
+            return False
 
     def delete(self, key: str) -> bool:
         self.validate_initialization()
@@ -90,49 +93,3 @@ class CacheService(Service):
     def ping(self) -> None:
         self.validate_initialization()
         self._backend.ping()
-
-    # Users -----------------------------------------------------------------------------
-    # Entries carry the user's version and are written with set_if_newer, so a slow
-    # cache fill can never overwrite a newer user, and a delete leaves a tombstone that
-    # keeps a concurrent fill from resurrecting the user.
-
-    def set_user_cache(self, user: User, ttl: int | None = None) -> None:
-        self.validate_initialization()
-        key = user_cache_key(user.id)
-        try:
-            self._backend.set_if_newer(key, user.model_dump(), user.version, ttl or self.user_ttl)
-        except CacheBackendError as exc:
-            self._failed("set_user_cache", key, exc)
-
-    def get_user_cache(self, user_id: str) -> User | None:
-        """The cached user, or None on a miss (a deleted user's tombstone is a miss too)."""
-        cached = self.get(user_cache_key(user_id))
-        if not isinstance(cached, dict) or cached == _TOMBSTONE:
-            return None
-        return User.model_validate(cached)
-
-    def invalidate_user_cache(self, user_id: str, deleted_version: int) -> None:
-        self.validate_initialization()
-        key = user_cache_key(user_id)
-        try:
-            self._backend.set_if_newer(key, _TOMBSTONE, deleted_version, self.user_ttl)
-        except CacheBackendError as exc:
-            self._failed("invalidate_user_cache", key, exc)
-
-    # Lists -----------------------------------------------------------------------------
-    # Keys include the users table's write generation, which every write bumps in its
-    # own transaction: after a write completes no reader can see a list cached before it.
-
-    def cache_user_list(self, generation: int, key_parts: tuple[str, ...], page: UserPage) -> None:
-        self.set(user_list_cache_key(generation, *key_parts), page.model_dump(), self.list_ttl)
-
-    def get_cached_user_list(self, generation: int, key_parts: tuple[str, ...]) -> UserPage | None:
-        cached = self.get(user_list_cache_key(generation, *key_parts))
-        return UserPage.model_validate(cached) if isinstance(cached, dict) else None
-
-    def cache_user_total(self, generation: int, filters_fingerprint: str, total: int) -> None:
-        self.set(user_list_cache_key(generation, "total", filters_fingerprint), total, self.list_ttl)
-
-    def get_cached_user_total(self, generation: int, filters_fingerprint: str) -> int | None:
-        cached = self.get(user_list_cache_key(generation, "total", filters_fingerprint))
-        return cached if type(cached) is int else None

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
 
-from nexus import aws
 from nexus.analytics import AnalyticsService
-from nexus.cache import CacheService
 from nexus.errors import ConflictError
 from nexus.operations.welcome import WelcomeEmails
 from nexus.services import Service, inject
 from nexus.settings import Settings
 from nexus.users import NewUser, User, UserService
+from nexus.users.caching import UserCache
+
+
+class KeyedSignUp(BaseModel):
+    """A sign-up with its ``Idempotency-Key``: what the idempotency record is keyed and checked by."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str
+    body: NewUser
 
 
 class UserRegistration(Service):
@@ -31,9 +37,10 @@ class UserRegistration(Service):
     def __init__(
         self,
         users: UserService = inject(),
-        cache: CacheService = inject(),
+        cache: UserCache = inject(),
         analytics: AnalyticsService = inject(),
         welcome: WelcomeEmails = inject(),
+        idempotency_store: BasePersistenceLayer = inject(),
         settings: Settings = inject(),
     ) -> None:
         super().__init__()
@@ -41,23 +48,19 @@ class UserRegistration(Service):
         self._cache = cache
         self._analytics = analytics
         self._welcome = welcome
-        self._settings = settings
         self._idempotency_config = IdempotencyConfig(
             event_key_jmespath="idempotency_key",
             payload_validation_jmespath="body",
             raise_on_no_idempotency_key=True,
             expires_after_seconds=settings.idempotency_ttl_seconds,
         )
-
-    def _setup(self) -> None:
-        store = DynamoDBPersistenceLayer(
-            table_name=self._settings.idempotency_table_name, boto3_client=aws.client("dynamodb")
-        )
+        # The sign-up and the stored user are models; Powertools dumps and validates them.
         self._create_once = idempotent_function(
             self._create_for_request,
             data_keyword_argument="request",
-            persistence_store=store,
+            persistence_store=idempotency_store,
             config=self._idempotency_config,
+            output_serializer=PydanticSerializer(User),
         )
 
     def begin_invocation(self, context: object) -> None:
@@ -72,7 +75,7 @@ class UserRegistration(Service):
         """
         self.validate_initialization()
         user = self._users.create_user(new)
-        self._cache.set_user_cache(user)
+        self._cache.put_user(user)
         self._analytics.track_event("user_created", user.id, {"registration_source": new.source or "unknown"})
         self._welcome.send_or_queue(user)
         return user
@@ -86,9 +89,8 @@ class UserRegistration(Service):
         self.validate_initialization()
         if idempotency_key is None:
             return self.create_user_with_welcome(new)
-        request = {"idempotency_key": idempotency_key, "body": new.model_dump(mode="json")}
         try:
-            stored = self._create_once(request=request)
+            user: User = self._create_once(request=KeyedSignUp(idempotency_key=idempotency_key, body=new))
         except IdempotencyValidationError:
             raise ConflictError(
                 "Idempotency-Key was already used with another request body", code="idempotency_key_reused"
@@ -97,8 +99,7 @@ class UserRegistration(Service):
             raise ConflictError(
                 "A request with this Idempotency-Key is still in progress; retry later", code="request_in_progress"
             ) from None
-        return User.model_validate(stored)
+        return user
 
-    def _create_for_request(self, request: dict[str, Any]) -> dict[str, Any]:
-        user = self.create_user_with_welcome(NewUser.model_validate(request["body"]))
-        return user.model_dump(mode="json")
+    def _create_for_request(self, request: KeyedSignUp) -> User:
+        return self.create_user_with_welcome(request.body)

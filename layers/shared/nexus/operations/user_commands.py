@@ -1,12 +1,12 @@
-"""Composite user changes: update (cache refreshed) and delete (cache tombstoned), both tracked."""
+"""Composite user changes: update (cached user refreshed) and delete (tombstoned), both tracked."""
 
 from __future__ import annotations
 
 from nexus.analytics import AnalyticsService
-from nexus.cache import CacheService
 from nexus.operations.user_queries import user_not_found
 from nexus.services import Service, inject
 from nexus.users import User, UserChanges, UserService
+from nexus.users.caching import UserCache
 from nexus.users.schemas import ULID_PATTERN
 
 
@@ -14,7 +14,7 @@ class UserCommands(Service):
     def __init__(
         self,
         users: UserService = inject(),
-        cache: CacheService = inject(),
+        cache: UserCache = inject(),
         analytics: AnalyticsService = inject(),
     ) -> None:
         super().__init__()
@@ -28,7 +28,7 @@ class UserCommands(Service):
         user = self._users.update_user(user_id, changes) if ULID_PATTERN.match(user_id) else None
         if user is None:
             raise user_not_found(user_id)
-        self._cache.set_user_cache(user)
+        self._cache.put_user(user)
         self._analytics.track_event("user_updated", user.id, {"fields": sorted(changes.model_fields_set)})
         return user
 
@@ -38,6 +38,6 @@ class UserCommands(Service):
         deleted = self._users.delete_user(user_id) if ULID_PATTERN.match(user_id) else None
         if deleted is None:
             raise user_not_found(user_id)
-        self._cache.invalidate_user_cache(user_id, deleted.version)
+        self._cache.user_deleted(user_id, deleted.version)
         self._analytics.track_event("user_deleted", user_id)
         return deleted

@@ -2,13 +2,14 @@
 
 The one composite that signs cursors, so only the list function has the signing secret
 (``CURSOR_SIGNING_SECRET_ARN``); the key is read when a page first needs a cursor.
+What is cached (pages, filtered totals) is ``nexus.users.caching``'s policy.
 """
 
 from __future__ import annotations
 
-from nexus.cache import CacheService
 from nexus.services import Service, inject
 from nexus.users import UserFilters, UserPage, UserService
+from nexus.users.caching import UserCache
 from nexus.users.cursor import CursorCodec
 
 
@@ -16,7 +17,7 @@ class UserListing(Service):
     def __init__(
         self,
         users: UserService = inject(),
-        cache: CacheService = inject(),
+        cache: UserCache = inject(),
         cursors: CursorCodec = inject(),
     ) -> None:
         super().__init__()
@@ -25,12 +26,11 @@ class UserListing(Service):
         self._cursors = cursors
 
     def list_users(self, filters: UserFilters, limit: int, cursor: str | None = None) -> UserPage:
-        """One page newest first, served from a cache keyed by the table's write generation."""
+        """One page newest first: the counter read (totals, write generation), then the page."""
         self.validate_initialization()
         after_id = self._cursors.decode(cursor, filters) if cursor else None
         counts = self._users.get_counts()
-        page_key = (filters.fingerprint(), str(limit), after_id or "")
-        cached = self._cache.get_cached_user_list(counts.generation, page_key)
+        cached = self._cache.get_page(counts.generation, filters, limit, after_id)
         if cached is not None:
             return cached
         items, has_more = self._users.list_users(filters, limit, after_id)
@@ -39,15 +39,14 @@ class UserListing(Service):
             next_cursor=self._cursors.encode(items[-1].id, filters) if has_more else None,
             total=self._total(filters, counts.total, counts.generation),
         )
-        self._cache.cache_user_list(counts.generation, page_key, page)
+        self._cache.put_page(counts.generation, filters, limit, after_id, page)
         return page
 
     def _total(self, filters: UserFilters, all_users: int, generation: int) -> int:
         if filters.is_empty:
             return all_users
-        fingerprint = filters.fingerprint()
-        total = self._cache.get_cached_user_total(generation, fingerprint)
+        total = self._cache.get_total(generation, filters)
         if total is None:
             total = self._users.count_users(filters)
-            self._cache.cache_user_total(generation, fingerprint, total)
+            self._cache.put_total(generation, filters, total)
         return total

@@ -7,10 +7,10 @@ email), so the read functions never import them.
 
 from __future__ import annotations
 
-from nexus.cache import CacheService
 from nexus.errors import NotFoundError
 from nexus.services import Service, inject
 from nexus.users import User, UserService
+from nexus.users.caching import UserCache
 from nexus.users.schemas import ULID_PATTERN, USERNAME_RE
 
 
@@ -22,24 +22,24 @@ class UserQueries(Service):
     def __init__(
         self,
         users: UserService = inject(),
-        cache: CacheService = inject(),
+        cache: UserCache = inject(),
     ) -> None:
         super().__init__()
         self._users = users
         self._cache = cache
 
     def get_user(self, user_id: str) -> User:
-        """Cache-aside: one cache read on a hit; cache read, table read and cache fill on a miss."""
+        """Cache-aside where the backend makes it pay (Redis); on DynamoDB one table read."""
         self.validate_initialization()
         if not ULID_PATTERN.match(user_id):
             raise user_not_found(user_id)
-        cached = self._cache.get_user_cache(user_id)
+        cached = self._cache.get_user(user_id)
         if cached is not None:
             return cached
         user = self._users.get_user_by_id(user_id)
         if user is None:
             raise user_not_found(user_id)
-        self._cache.set_user_cache(user)
+        self._cache.put_user(user)
         return user
 
     def get_user_by_username(self, username: str) -> User:

@@ -1,26 +1,39 @@
-"""The welcome email: sent at most once per user, with a retry path for when SES fails.
+"""The welcome email: sent once per user, inline at sign-up, with a retry path when SES fails.
 
-``create_user_with_welcome`` sends it inline. If SES rejects or throttles the send, the
-user is still created (201); the failure is logged and counted (``WelcomeEmailFailures``)
-and the user id goes onto the welcome-email queue, whose consumer tries again. Both paths
-send through one Powertools idempotent function keyed by the user id, so once a send has
-succeeded every later attempt — a queue redelivery, a duplicate message — returns the
-stored result instead of sending again.
+Happy path (no record of its own): ``create_user_with_welcome`` sends the email right after
+the sign-up transaction, and that is all. The request that created the user is the only
+one that knows it yet, so nothing else can send it meanwhile (a retried request with an
+``Idempotency-Key`` is held off by the request's own idempotency record).
+
+Retry path, only when SES fails at sign-up: the user is still created (201); the failure is
+logged and counted (``WelcomeEmailFailures``) and the user id goes onto the welcome-email
+queue. Its consumer may see a message more than once (SQS delivers at least once; a
+failed attempt comes back), so it sends under a lease kept in the user item itself
+(``UserService.claim_welcome``: one conditional UpdateItem):
+
+- claimed: send, then mark the user item ``welcome_sent_at`` (which ends the lease); a
+  failed send drops the lease and the message comes back later;
+- already sent: a redelivery or a duplicate message, dropped;
+- leased by another consumer still sending: reported, so the message comes back after it;
+- no such user (deleted meanwhile): dropped.
+
+What no design can rule out: SES accepting a send whose answer is then lost (a timeout) is
+a failure to the sender, who queues or retries it: that user gets the email twice.
+
+The SQS client is built on the first SES failure, not at cold start: a sign-up that sends
+never needs it.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+import math
+from functools import cached_property
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus import aws
@@ -30,9 +43,19 @@ from nexus.observability import logger, metrics
 from nexus.services import Service, inject
 from nexus.settings import Settings
 from nexus.users import User, UserService
+from nexus.users.service import WelcomeClaim
 
-# Longer than the queue keeps a message (14 days): a late retry still finds the record.
-_SENT_RECORD_SECONDS = 15 * 24 * 3600
+# The lease when the invocation's remaining time is unknown (called outside Lambda).
+_DEFAULT_LEASE_SECONDS = 60
+# A lease outlives the invocation that took it by this much, so that it cannot lapse while
+# that invocation still sends.
+_LEASE_MARGIN_SECONDS = 5
+
+
+class WelcomeStillSending(NexusError):
+    """Another consumer holds the lease on this user's welcome email; the message comes back later."""
+
+    code = "welcome_in_progress"
 
 
 class WelcomeEmails(Service):
@@ -45,44 +68,26 @@ class WelcomeEmails(Service):
         super().__init__()
         self._email = email
         self._users = users
-        self._settings = settings
-        self._config = IdempotencyConfig(event_key_jmespath="user_id", expires_after_seconds=_SENT_RECORD_SECONDS)
+        self._queue_url = settings.welcome_email_queue_url
+        self._lease_seconds = _DEFAULT_LEASE_SECONDS
 
-    def _setup(self) -> None:
-        store = DynamoDBPersistenceLayer(
-            table_name=self._settings.idempotency_table_name, boto3_client=aws.client("dynamodb")
-        )
-        self._send_once = idempotent_function(
-            self._send,
-            data_keyword_argument="recipient",
-            persistence_store=store,
-            config=self._config,
-            key_prefix="welcome-email",
-        )
-        self._sqs = aws.client("sqs")
+    @cached_property
+    def _sqs(self) -> Any:
+        return aws.client("sqs")
 
     def begin_invocation(self, context: object) -> None:
-        if hasattr(context, "get_remaining_time_in_millis"):
-            self._config.register_lambda_context(cast(LambdaContext, context))
-
-    def _send(self, recipient: dict[str, Any]) -> dict[str, str]:
-        message_id = self._email.send_template_email(
-            to=[recipient["email"]],
-            template_name="welcome",
-            template_data={"username": recipient["username"], "full_name": recipient["full_name"]},
-        )
-        return {"message_id": message_id}
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if callable(remaining):
+            self._lease_seconds = math.ceil(remaining() / 1000) + _LEASE_MARGIN_SECONDS
 
     def send(self, user: User) -> None:
-        """Send the welcome email unless it was sent before; raise ``NexusError`` if SES fails."""
+        """Send the welcome email now; raise ``NexusError`` if SES fails."""
         self.validate_initialization()
-        recipient = {
-            "user_id": user.id,
-            "email": user.email,
-            "username": user.username,
-            "full_name": user.full_name or user.username,
-        }
-        self._send_once(recipient=recipient)
+        self._email.send_template_email(
+            to=[user.email],
+            template_name="welcome",
+            template_data={"username": user.username, "full_name": user.full_name or user.username},
+        )
 
     def send_or_queue(self, user: User) -> bool:
         """Send now; on failure, queue a retry instead of failing the caller. True if sent now."""
@@ -92,10 +97,7 @@ class WelcomeEmails(Service):
             logger.warning("welcome email failed; queued for retry", user_id=user.id, error_code=exc.code)
             metrics.add_metric(name="WelcomeEmailFailures", unit=MetricUnit.Count, value=1)
             try:
-                self._sqs.send_message(
-                    QueueUrl=self._settings.welcome_email_queue_url,
-                    MessageBody=json.dumps({"user_id": user.id}),
-                )
+                self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps({"user_id": user.id}))
             except Exception:
                 # Neither sent nor queued: only an operator can still send it (docs/OPERATIONS.md).
                 logger.exception("welcome email neither sent nor queued", user_id=user.id)
@@ -115,8 +117,21 @@ class WelcomeEmails(Service):
 
     def _retry(self, record: SQSRecord) -> None:
         user_id = json.loads(record.body)["user_id"]
-        user = self._users.get_user_by_id(user_id)
-        if user is None:
+        claim, user = self._users.claim_welcome(user_id, self._lease_seconds)
+        if claim is WelcomeClaim.NO_USER:
             logger.info("welcome email dropped: the user was deleted", user_id=user_id)
             return
-        self.send(user)
+        if claim is WelcomeClaim.ALREADY_SENT:
+            logger.info("welcome email dropped: already sent", user_id=user_id)
+            return
+        if claim is WelcomeClaim.IN_PROGRESS or user is None:
+            raise WelcomeStillSending(f"the welcome email of {user_id} is being sent by another consumer")
+        try:
+            self.send(user)
+        except Exception:
+            try:
+                self._users.release_welcome(user_id)
+            except Exception:  # noqa: BLE001 - the send's error is the one to report; the lease lapses
+                logger.warning("welcome email lease not released; it lapses by itself", user_id=user_id)
+            raise
+        self._users.welcome_sent(user_id)

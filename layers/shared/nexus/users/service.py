@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import heapq
+import math
 import zlib
 from collections.abc import Callable, Iterable
+from enum import Enum
 from functools import reduce
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -96,6 +98,21 @@ def _taken(exc: TransactWriteError, candidates: list[tuple[str, str]]) -> Confli
         if key in failed:
             return ConflictError(_TAKEN_MESSAGES[code], code=code)
     return None
+
+
+class WelcomeClaim(Enum):
+    """What ``claim_welcome`` found."""
+
+    CLAIMED = "claimed"
+    """This caller holds the lease: send, then ``welcome_sent`` (or ``release_welcome``)."""
+    ALREADY_SENT = "already_sent"
+    IN_PROGRESS = "in_progress"
+    """Another caller's lease is live: try again after it."""
+    NO_USER = "no_user"
+
+
+def _condition_check_failed(exc: UpdateError) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
 class UserService(Service):
@@ -204,6 +221,54 @@ class UserService(Service):
 
     def get_active_user_count(self) -> int:
         return self.get_counts().active
+
+    # The welcome email's retry marker -------------------------------------------------------
+    # Conditional updates of the user item itself: no record of its own, and a deleted user
+    # takes its marker with it. Only the retry path writes them (nexus.operations.welcome).
+
+    def claim_welcome(self, user_id: str, lease_seconds: int) -> tuple[WelcomeClaim, User | None]:
+        """Take the lease on sending ``user_id``'s welcome email, unless it was sent or is leased.
+
+        One conditional UpdateItem that returns the user on success; a consistent GetItem only
+        when the condition fails, to say why. The user comes with ``CLAIMED`` only.
+        """
+        self.validate_initialization()
+        now = math.floor(self._clock().timestamp())
+        free = UserItem.welcome_lease_until.does_not_exist() | (UserItem.welcome_lease_until <= now)
+        item = UserItem(user_key(user_id))
+        try:
+            item.update(
+                actions=[UserItem.welcome_lease_until.set(now + lease_seconds)],
+                condition=UsersTableItem.pk.exists() & UserItem.welcome_sent_at.does_not_exist() & free,
+            )
+        except UpdateError as exc:
+            if not _condition_check_failed(exc):
+                raise
+            current = self._get_item(user_id)
+            if current is None:
+                return WelcomeClaim.NO_USER, None
+            if current.welcome_sent_at is not None:
+                return WelcomeClaim.ALREADY_SENT, None
+            return WelcomeClaim.IN_PROGRESS, None
+        return WelcomeClaim.CLAIMED, _to_user(item)
+
+    def welcome_sent(self, user_id: str) -> None:
+        """Record that the welcome email went out (and drop the lease); nothing if the user is gone."""
+        self._end_welcome_lease(user_id, [UserItem.welcome_sent_at.set(self._now())])
+
+    def release_welcome(self, user_id: str) -> None:
+        """Drop the lease after a failed send, so that the next delivery may try at once."""
+        self._end_welcome_lease(user_id, [])
+
+    def _end_welcome_lease(self, user_id: str, actions: list[Action]) -> None:
+        self.validate_initialization()
+        try:
+            UserItem(user_key(user_id)).update(
+                actions=[*actions, UserItem.welcome_lease_until.remove()], condition=UsersTableItem.pk.exists()
+            )
+        except UpdateError as exc:
+            if not _condition_check_failed(exc):  # deleted meanwhile: nothing to record
+                raise
 
     # Update ------------------------------------------------------------------------------
 

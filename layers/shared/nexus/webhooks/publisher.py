@@ -91,7 +91,8 @@ class _Outcome:
 
 
 def webhook_event(record: DynamoDBRecord) -> dict[str, Any] | None:
-    """The webhook body for a stream record of a user item, or None for other items."""
+    """The webhook body for a stream record of a user item, or None for other items and for
+    writes that change no user (every user write bumps ``version``)."""
     stream = record.dynamodb
     if stream is None:
         return None
@@ -101,6 +102,8 @@ def webhook_event(record: DynamoDBRecord) -> dict[str, Any] | None:
     if image.get("kind") != "user":
         return None
     event_type = _EVENT_TYPES[str(record.event_name.name if record.event_name else "")]
+    if event_type == "user.updated" and new.get("version") == old.get("version"):
+        return None  # not a change of the user: the welcome email's retry marker (UserService)
     data: dict[str, Any] = {"id": image["user_id"]}
     if event_type != "user.deleted":
         data.update(username=new["username"], is_active=bool(new["is_active"]), created_at=new["created_at"])

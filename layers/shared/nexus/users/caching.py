@@ -1,0 +1,143 @@
+"""What the users domain caches, per cache backend, and how cached users and pages stay correct.
+
+What is cached depends on what a cache read costs (README, "Cache"; docs/decisions.md):
+
+- **DynamoDB backend**: a cache hit is one GetItem, exactly what reading the user item
+  costs, and a miss adds a GetItem and a PutItem. So users are not cached, nor are
+  unfiltered pages on one list shard (one Query). What is cached is what replaces more
+  than one read: filtered totals (a COUNT over the whole index, O(N)), filtered pages (a
+  Query that may read many non-matching items) and, with several list shards, unfiltered
+  pages (one Query per shard).
+- **Redis backend**: a read is sub-millisecond and not a DynamoDB request: everything is
+  cached.
+
+Correctness, whatever is cached:
+
+- A cached user carries its version and is written with ``set_if_newer``, so a slow
+  fill never overwrites a newer user; a delete leaves a tombstone (the deletion's version)
+  that keeps a concurrent fill from resurrecting the user.
+- Page and total keys include the users table's write generation, which every write bumps
+  in its own transaction: after a write completes no reader can be served a page cached
+  before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from nexus.cache import CacheService
+from nexus.services import Service, inject
+from nexus.settings import Settings
+from nexus.users.schemas import User, UserFilters, UserPage
+
+_TOMBSTONE = {"deleted": True}
+
+
+def user_cache_key(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def user_list_cache_key(generation: int, *parts: str) -> str:
+    digest = hashlib.sha256("\x1e".join(parts).encode()).hexdigest()[:32]
+    return f"users:list:{generation}:{digest}"
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """What is worth caching on a backend."""
+
+    users: bool
+    unfiltered_pages: bool
+    filtered_pages: bool
+    filtered_totals: bool
+
+    @classmethod
+    def everything(cls) -> CachePolicy:
+        return cls(users=True, unfiltered_pages=True, filtered_pages=True, filtered_totals=True)
+
+    @classmethod
+    def for_backend(cls, backend: str, list_shards: int) -> CachePolicy:
+        if backend == "dynamodb":
+            # A hit costs one GetItem: cache only what costs more than one read.
+            return cls(users=False, unfiltered_pages=list_shards > 1, filtered_pages=True, filtered_totals=True)
+        return cls.everything()
+
+    def pages(self, filters: UserFilters) -> bool:
+        return self.unfiltered_pages if filters.is_empty else self.filtered_pages
+
+
+class UserCache(Service):
+    """Users, list pages and filtered totals in the cache, as the backend's policy says.
+
+    Every operation that the policy rules out is a no-op (a get returns None) and makes no
+    call at all.
+    """
+
+    def __init__(
+        self,
+        cache: CacheService = inject(),
+        settings: Settings = inject(),
+        *,
+        policy: CachePolicy | None = None,
+    ) -> None:
+        super().__init__()
+        self._cache = cache
+        self.policy = policy or CachePolicy.for_backend(cache.backend_name, settings.user_list_shards)
+        self.user_ttl = settings.user_cache_ttl_seconds
+        self.list_ttl = settings.list_cache_ttl_seconds
+
+    # Users -----------------------------------------------------------------------------
+
+    def get_user(self, user_id: str) -> User | None:
+        """The cached user, or None on a miss (a deleted user's tombstone is a miss too)."""
+        self.validate_initialization()
+        if not self.policy.users:
+            return None
+        cached = self._cache.get(user_cache_key(user_id))
+        if not isinstance(cached, dict) or cached == _TOMBSTONE:
+            return None
+        return User.model_validate(cached)
+
+    def put_user(self, user: User) -> None:
+        """Cache ``user`` unless a newer version (or its tombstone) is cached."""
+        self.validate_initialization()
+        if self.policy.users:
+            self._cache.set_if_newer(user_cache_key(user.id), user.model_dump(), user.version, self.user_ttl)
+
+    def user_deleted(self, user_id: str, deleted_version: int) -> None:
+        """Replace the cached user by a tombstone of the deletion's version."""
+        self.validate_initialization()
+        if self.policy.users:
+            self._cache.set_if_newer(user_cache_key(user_id), _TOMBSTONE, deleted_version, self.user_ttl)
+
+    # Lists -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _page_key(generation: int, filters: UserFilters, limit: int, after_id: str | None) -> str:
+        return user_list_cache_key(generation, filters.fingerprint(), str(limit), after_id or "")
+
+    def get_page(self, generation: int, filters: UserFilters, limit: int, after_id: str | None) -> UserPage | None:
+        self.validate_initialization()
+        if not self.policy.pages(filters):
+            return None
+        cached = self._cache.get(self._page_key(generation, filters, limit, after_id))
+        return UserPage.model_validate(cached) if isinstance(cached, dict) else None
+
+    def put_page(self, generation: int, filters: UserFilters, limit: int, after_id: str | None, page: UserPage) -> None:
+        self.validate_initialization()
+        if self.policy.pages(filters):
+            self._cache.set(self._page_key(generation, filters, limit, after_id), page.model_dump(), self.list_ttl)
+
+    def get_total(self, generation: int, filters: UserFilters) -> int | None:
+        """The cached number of users matching ``filters`` (not empty: that total is a counter)."""
+        self.validate_initialization()
+        if not self.policy.filtered_totals:
+            return None
+        cached = self._cache.get(user_list_cache_key(generation, "total", filters.fingerprint()))
+        return cached if type(cached) is int else None
+
+    def put_total(self, generation: int, filters: UserFilters, total: int) -> None:
+        self.validate_initialization()
+        if self.policy.filtered_totals:
+            self._cache.set(user_list_cache_key(generation, "total", filters.fingerprint()), total, self.list_ttl)
