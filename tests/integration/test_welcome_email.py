@@ -323,3 +323,21 @@ def test_concurrent_duplicates_send_one_email(server_stack: LocalResources) -> N
     assert "created" in outcomes
     assert set(outcomes) <= {"created", "request_in_progress"}
     assert len(sent_mail()) == 1
+
+
+@pytest.mark.server
+def test_concurrent_consumers_of_one_user_take_one_lease(server_stack: LocalResources) -> None:
+    registration = get_service(UserRegistration)
+    users = get_service(UserService)
+    user = registration.create_user_with_welcome(NewUser(username="leased", email="leased@example.com"))
+    start = threading.Barrier(8)
+
+    def claim(_: int) -> str:
+        start.wait()
+        outcome, _user = users.claim_welcome(user.id, lease_seconds=60)
+        return outcome.value
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = sorted(pool.map(claim, range(8)))
+
+    assert outcomes == ["claimed"] + ["in_progress"] * 7
