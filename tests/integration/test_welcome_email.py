@@ -357,3 +357,20 @@ def test_concurrent_consumers_of_one_user_take_one_lease(server_stack: LocalReso
         outcomes = sorted(pool.map(claim, range(8)))
 
     assert outcomes == ["claimed"] + ["in_progress"] * 7
+
+
+def test_a_sent_email_whose_marker_cannot_be_written_is_not_retried(
+    api: ApiClient, aws: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, message = _queued_after_ses_failure(api, aws, "unmarked")
+    retry = load_function("send_welcome_email")
+
+    def throttled(self: UserService, user_id: str) -> None:
+        raise RuntimeError("ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(UserService, "welcome_sent", throttled)
+
+    response = retry.handler(_sqs_event([message]), lambda_context("SendWelcomeEmailFunction"))
+
+    assert response == {"batchItemFailures": []}  # a redelivery would mail the user again
+    assert len(sent_mail()) == 1

@@ -12,7 +12,8 @@ failed attempt comes back), so it sends under a lease kept in the user item itse
 (``UserService.claim_welcome``: one conditional UpdateItem):
 
 - claimed: send, then mark the user item ``welcome_sent_at`` (which ends the lease); a
-  failed send drops the lease and the message comes back later;
+  failed send drops the lease and the message comes back later; a marker that cannot be
+  written after a send is logged, and the message is done all the same;
 - already sent: a redelivery or a duplicate message, dropped;
 - leased by another consumer still sending: reported, so the message comes back after it;
 - no such user (deleted meanwhile): dropped.
@@ -134,4 +135,7 @@ class WelcomeEmails(Service):
             except Exception:  # noqa: BLE001 - the send's error is the one to report; the lease lapses
                 logger.warning("welcome email lease not released; it lapses by itself", user_id=user_id)
             raise
-        self._users.welcome_sent(user_id)
+        try:
+            self._users.welcome_sent(user_id)
+        except Exception:  # noqa: BLE001 - the email went out: a redelivery would only send it again
+            logger.warning("welcome email sent but not marked; the message is done", user_id=user_id)
