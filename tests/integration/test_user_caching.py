@@ -74,6 +74,22 @@ def test_on_dynamodb_a_filtered_page_and_its_total_are_cached_per_generation(
     assert _page(api, {"tag": "beta"})["total"] == 2
 
 
+def test_on_dynamodb_with_several_list_shards_an_unfiltered_page_is_cached(
+    aws: LocalResources, template: Template, table_items: Items, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER_LIST_SHARDS", "2")  # a page is then one Query per shard
+    api = ApiClient(template)
+    alice = _create(api, "alice")
+
+    first = _page(api)
+
+    [page] = table_items("CacheTable")
+    assert page["key"]["S"].startswith("users:list:1:")
+    assert json.loads(page["value"]["S"]) == first
+    assert [user["id"] for user in first["items"]] == [alice["id"]]
+    assert _page(api) == first
+
+
 # Redis backend ------------------------------------------------------------------------------
 
 

@@ -225,8 +225,8 @@ def test_a_message_for_a_user_another_consumer_is_sending_comes_back_and_is_then
     user_id, message = _queued_after_ses_failure(api, aws, "raced")
     retry = load_function("send_welcome_email")
     users = get_service(UserService)
-    claim, _ = users.claim_welcome(user_id, lease_seconds=60)  # another consumer, mid-send
-    assert claim.value == "claimed"
+    lease = users.claim_welcome(user_id, lease_seconds=60)  # another consumer, mid-send
+    assert lease.claim.value == "claimed"
 
     while_leased = retry.handler(_sqs_event([message]), lambda_context("SendWelcomeEmailFunction"))
     users.welcome_sent(user_id)  # the other consumer's send went out
@@ -235,6 +235,23 @@ def test_a_message_for_a_user_another_consumer_is_sending_comes_back_and_is_then
     assert while_leased == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
     assert after == {"batchItemFailures": []}
     assert sent_mail() == []  # only the other consumer sent (moto saw no SendEmail from it here)
+
+
+def test_a_consumer_whose_lease_lapsed_and_was_taken_over_leaves_the_new_lease_alone(
+    api: ApiClient, aws: LocalResources, table_items: Any
+) -> None:
+    user_id = api.post("/users", {"username": "slow", "email": "slow@example.com"}).json()["id"]
+    users = get_service(UserService)
+    slow = users.claim_welcome(user_id, lease_seconds=0)  # lapses at once
+    taken_over = users.claim_welcome(user_id, lease_seconds=60)
+    assert (slow.claim.value, taken_over.claim.value) == ("claimed", "claimed")
+
+    users.release_welcome(user_id, slow)  # the slow consumer's send failed
+    kept = _welcome_attributes(table_items, user_id)
+    users.release_welcome(user_id, taken_over)
+
+    assert kept["welcome_lease_id"] == {"S": taken_over.lease_id}
+    assert _welcome_attributes(table_items, user_id) == {}
 
 
 def test_a_lease_that_lapsed_with_its_consumer_is_taken_over_and_the_email_sent_once(
@@ -322,4 +339,38 @@ def test_concurrent_duplicates_send_one_email(server_stack: LocalResources) -> N
 
     assert "created" in outcomes
     assert set(outcomes) <= {"created", "request_in_progress"}
+    assert len(sent_mail()) == 1
+
+
+@pytest.mark.server
+def test_concurrent_consumers_of_one_user_take_one_lease(server_stack: LocalResources) -> None:
+    registration = get_service(UserRegistration)
+    users = get_service(UserService)
+    user = registration.create_user_with_welcome(NewUser(username="leased", email="leased@example.com"))
+    start = threading.Barrier(8)
+
+    def claim(_: int) -> str:
+        start.wait()
+        return users.claim_welcome(user.id, lease_seconds=60).claim.value
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = sorted(pool.map(claim, range(8)))
+
+    assert outcomes == ["claimed"] + ["in_progress"] * 7
+
+
+def test_a_sent_email_whose_marker_cannot_be_written_is_not_retried(
+    api: ApiClient, aws: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, message = _queued_after_ses_failure(api, aws, "unmarked")
+    retry = load_function("send_welcome_email")
+
+    def throttled(self: UserService, user_id: str) -> None:
+        raise RuntimeError("ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(UserService, "welcome_sent", throttled)
+
+    response = retry.handler(_sqs_event([message]), lambda_context("SendWelcomeEmailFunction"))
+
+    assert response == {"batchItemFailures": []}  # a redelivery would mail the user again
     assert len(sent_mail()) == 1

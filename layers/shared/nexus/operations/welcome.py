@@ -12,7 +12,8 @@ failed attempt comes back), so it sends under a lease kept in the user item itse
 (``UserService.claim_welcome``: one conditional UpdateItem):
 
 - claimed: send, then mark the user item ``welcome_sent_at`` (which ends the lease); a
-  failed send drops the lease and the message comes back later;
+  failed send drops the lease and the message comes back later; a marker that cannot be
+  written after a send is logged, and the message is done all the same;
 - already sent: a redelivery or a duplicate message, dropped;
 - leased by another consumer still sending: reported, so the message comes back after it;
 - no such user (deleted meanwhile): dropped.
@@ -117,21 +118,24 @@ class WelcomeEmails(Service):
 
     def _retry(self, record: SQSRecord) -> None:
         user_id = json.loads(record.body)["user_id"]
-        claim, user = self._users.claim_welcome(user_id, self._lease_seconds)
-        if claim is WelcomeClaim.NO_USER:
+        lease = self._users.claim_welcome(user_id, self._lease_seconds)
+        if lease.claim is WelcomeClaim.NO_USER:
             logger.info("welcome email dropped: the user was deleted", user_id=user_id)
             return
-        if claim is WelcomeClaim.ALREADY_SENT:
+        if lease.claim is WelcomeClaim.ALREADY_SENT:
             logger.info("welcome email dropped: already sent", user_id=user_id)
             return
-        if claim is WelcomeClaim.IN_PROGRESS or user is None:
+        if lease.claim is WelcomeClaim.IN_PROGRESS or lease.user is None:
             raise WelcomeStillSending(f"the welcome email of {user_id} is being sent by another consumer")
         try:
-            self.send(user)
+            self.send(lease.user)
         except Exception:
             try:
-                self._users.release_welcome(user_id)
+                self._users.release_welcome(user_id, lease)
             except Exception:  # noqa: BLE001 - the send's error is the one to report; the lease lapses
                 logger.warning("welcome email lease not released; it lapses by itself", user_id=user_id)
             raise
-        self._users.welcome_sent(user_id)
+        try:
+            self._users.welcome_sent(user_id)
+        except Exception:  # noqa: BLE001 - the email went out: a redelivery would only send it again
+            logger.warning("welcome email sent but not marked; the message is done", user_id=user_id)

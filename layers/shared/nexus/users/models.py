@@ -79,8 +79,10 @@ class UserItem(UsersTableItem, discriminator="user"):
     # Case-folded username, email and full name, for the `search` filter.
     search_text = UnicodeAttribute()
     # The welcome email's retry path only (nexus.operations.welcome): a consumer's lease while
-    # it sends (epoch seconds), and when a retry sent it. An email sent at sign-up writes neither.
+    # it sends (its end in epoch seconds, and whose it is), and when a retry sent it. An email
+    # sent at sign-up writes none of them.
     welcome_lease_until = NumberAttribute(null=True)
+    welcome_lease_id = UnicodeAttribute(null=True)
     welcome_sent_at = UnicodeAttribute(null=True)
 
     by_created = NewestFirstIndex()

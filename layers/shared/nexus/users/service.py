@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import uuid
 import zlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import Enum
 from functools import reduce
 from typing import Any
@@ -109,6 +111,16 @@ class WelcomeClaim(Enum):
     IN_PROGRESS = "in_progress"
     """Another caller's lease is live: try again after it."""
     NO_USER = "no_user"
+
+
+@dataclass(frozen=True)
+class WelcomeLease:
+    """``claim_welcome``'s answer: what it found, and with ``CLAIMED`` the user and the lease's end."""
+
+    claim: WelcomeClaim
+    user: User | None = None
+    lease_id: str = ""
+    """``release_welcome`` drops the lease only while it is still this one."""
 
 
 def _condition_check_failed(exc: UpdateError) -> bool:
@@ -226,19 +238,23 @@ class UserService(Service):
     # Conditional updates of the user item itself: no record of its own, and a deleted user
     # takes its marker with it. Only the retry path writes them (nexus.operations.welcome).
 
-    def claim_welcome(self, user_id: str, lease_seconds: int) -> tuple[WelcomeClaim, User | None]:
+    def claim_welcome(self, user_id: str, lease_seconds: int) -> WelcomeLease:
         """Take the lease on sending ``user_id``'s welcome email, unless it was sent or is leased.
 
         One conditional UpdateItem that returns the user on success; a consistent GetItem only
-        when the condition fails, to say why. The user comes with ``CLAIMED`` only.
+        when the condition fails, to say why.
         """
         self.validate_initialization()
         now = math.floor(self._clock().timestamp())
+        lease_id = uuid.uuid4().hex
         free = UserItem.welcome_lease_until.does_not_exist() | (UserItem.welcome_lease_until <= now)
         item = UserItem(user_key(user_id))
         try:
             item.update(
-                actions=[UserItem.welcome_lease_until.set(now + lease_seconds)],
+                actions=[
+                    UserItem.welcome_lease_until.set(now + lease_seconds),
+                    UserItem.welcome_lease_id.set(lease_id),
+                ],
                 condition=UsersTableItem.pk.exists() & UserItem.welcome_sent_at.does_not_exist() & free,
             )
         except UpdateError as exc:
@@ -246,28 +262,30 @@ class UserService(Service):
                 raise
             current = self._get_item(user_id)
             if current is None:
-                return WelcomeClaim.NO_USER, None
+                return WelcomeLease(WelcomeClaim.NO_USER)
             if current.welcome_sent_at is not None:
-                return WelcomeClaim.ALREADY_SENT, None
-            return WelcomeClaim.IN_PROGRESS, None
-        return WelcomeClaim.CLAIMED, _to_user(item)
+                return WelcomeLease(WelcomeClaim.ALREADY_SENT)
+            return WelcomeLease(WelcomeClaim.IN_PROGRESS)
+        return WelcomeLease(WelcomeClaim.CLAIMED, _to_user(item), lease_id)
 
     def welcome_sent(self, user_id: str) -> None:
         """Record that the welcome email went out (and drop the lease); nothing if the user is gone."""
-        self._end_welcome_lease(user_id, [UserItem.welcome_sent_at.set(self._now())])
+        self._end_welcome_lease(user_id, [UserItem.welcome_sent_at.set(self._now())], UsersTableItem.pk.exists())
 
-    def release_welcome(self, user_id: str) -> None:
-        """Drop the lease after a failed send, so that the next delivery may try at once."""
-        self._end_welcome_lease(user_id, [])
+    def release_welcome(self, user_id: str, lease: WelcomeLease) -> None:
+        """Drop ``lease`` after a failed send, so that the next delivery may try at once; a lease
+        that lapsed and was taken by another consumer is that consumer's and stays."""
+        self._end_welcome_lease(user_id, [], UsersTableItem.pk.exists() & (UserItem.welcome_lease_id == lease.lease_id))
 
-    def _end_welcome_lease(self, user_id: str, actions: list[Action]) -> None:
+    def _end_welcome_lease(self, user_id: str, actions: list[Action], condition: Condition) -> None:
         self.validate_initialization()
         try:
             UserItem(user_key(user_id)).update(
-                actions=[*actions, UserItem.welcome_lease_until.remove()], condition=UsersTableItem.pk.exists()
+                actions=[*actions, UserItem.welcome_lease_until.remove(), UserItem.welcome_lease_id.remove()],
+                condition=condition,
             )
         except UpdateError as exc:
-            if not _condition_check_failed(exc):  # deleted meanwhile: nothing to record
+            if not _condition_check_failed(exc):  # deleted meanwhile, or not our lease: nothing to do
                 raise
 
     # Update ------------------------------------------------------------------------------
