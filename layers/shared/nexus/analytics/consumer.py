@@ -42,7 +42,6 @@ class EventCountConsumer(Service):
 
     def handle(self, event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
         """Process one Kinesis batch; return the partial batch response."""
-        self.validate_initialization()
         processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
         # One batch comes from one shard; grouping keeps the checkpoint right regardless.
         countable: dict[str, list[CountableRecord]] = defaultdict(list)

@@ -44,7 +44,6 @@ class CacheService(Service):
     # The seed's operations ---------------------------------------------------------
 
     def get(self, key: str, default: Any = None) -> Any:
-        self.validate_initialization()
         try:
             value = self._backend.get(key)
         except CacheBackendError as exc:
@@ -53,14 +52,12 @@ class CacheService(Service):
         return default if value is None else value
 
     def set(self, key: str, value: Any, ttl: int | None = None) -> None:
-        self.validate_initialization()
         try:
             self._backend.set(key, value, ttl or self.default_ttl)
         except CacheBackendError as exc:
             self._failed("set", key, exc)
 
     def delete(self, key: str) -> bool:
-        self.validate_initialization()
         try:
             return self._backend.delete(key)
         except CacheBackendError as exc:
@@ -68,7 +65,6 @@ class CacheService(Service):
             return False
 
     def exists(self, key: str) -> bool:
-        self.validate_initialization()
         try:
             return self._backend.exists(key)
         except CacheBackendError as exc:
@@ -78,7 +74,6 @@ class CacheService(Service):
     def increment(self, key: str, amount: int = 1, ttl: int | None = None) -> int:
         """Atomically add ``amount``; unlike the other operations this one raises on failure,
         since a made-up count would be wrong rather than merely slow."""
-        self.validate_initialization()
         try:
             return self._backend.increment(key, amount, ttl or self.default_ttl)
         except NotAnIntegerError:
@@ -88,7 +83,6 @@ class CacheService(Service):
             raise
 
     def ping(self) -> None:
-        self.validate_initialization()
         self._backend.ping()
 
     # Users -----------------------------------------------------------------------------
@@ -97,7 +91,6 @@ class CacheService(Service):
     # keeps a concurrent fill from resurrecting the user.
 
     def set_user_cache(self, user: User, ttl: int | None = None) -> None:
-        self.validate_initialization()
         key = user_cache_key(user.id)
         try:
             self._backend.set_if_newer(key, user.model_dump(), user.version, ttl or self.user_ttl)
@@ -112,7 +105,6 @@ class CacheService(Service):
         return User.model_validate(cached)
 
     def invalidate_user_cache(self, user_id: str, deleted_version: int) -> None:
-        self.validate_initialization()
         key = user_cache_key(user_id)
         try:
             self._backend.set_if_newer(key, _TOMBSTONE, deleted_version, self.user_ttl)

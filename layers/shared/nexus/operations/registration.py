@@ -70,7 +70,6 @@ class UserRegistration(Service):
 
         A failed email does not fail or undo the creation: it is queued for retry.
         """
-        self.validate_initialization()
         user = self._users.create_user(new)
         self._cache.set_user_cache(user)
         self._analytics.track_event("user_created", user.id, {"registration_source": new.source or "unknown"})
@@ -83,7 +82,6 @@ class UserRegistration(Service):
         The same key with another body is a 409 ``idempotency_key_reused``; the same key
         while the first request still runs is a 409 ``request_in_progress``.
         """
-        self.validate_initialization()
         if idempotency_key is None:
             return self.create_user_with_welcome(new)
         request = {"idempotency_key": idempotency_key, "body": new.model_dump(mode="json")}

@@ -24,7 +24,6 @@ class UserCommands(Service):
 
     def update_user(self, user_id: str, changes: UserChanges) -> User:
         """Update, refresh the cache with the new version, record ``user_updated``."""
-        self.validate_initialization()
         user = self._users.update_user(user_id, changes) if ULID_PATTERN.match(user_id) else None
         if user is None:
             raise user_not_found(user_id)
@@ -34,7 +33,6 @@ class UserCommands(Service):
 
     def delete_user(self, user_id: str) -> User:
         """Delete, replace the cached user by a tombstone, record ``user_deleted``."""
-        self.validate_initialization()
         deleted = self._users.delete_user(user_id) if ULID_PATTERN.match(user_id) else None
         if deleted is None:
             raise user_not_found(user_id)

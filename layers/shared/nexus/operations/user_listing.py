@@ -26,7 +26,6 @@ class UserListing(Service):
 
     def list_users(self, filters: UserFilters, limit: int, cursor: str | None = None) -> UserPage:
         """One page newest first, served from a cache keyed by the table's write generation."""
-        self.validate_initialization()
         after_id = self._cursors.decode(cursor, filters) if cursor else None
         counts = self._users.get_counts()
         page_key = (filters.fingerprint(), str(limit), after_id or "")

@@ -30,7 +30,6 @@ class UserQueries(Service):
 
     def get_user(self, user_id: str) -> User:
         """Cache-aside: one cache read on a hit; cache read, table read and cache fill on a miss."""
-        self.validate_initialization()
         if not ULID_PATTERN.match(user_id):
             raise user_not_found(user_id)
         cached = self._cache.get_user_cache(user_id)
@@ -43,7 +42,6 @@ class UserQueries(Service):
         return user
 
     def get_user_by_username(self, username: str) -> User:
-        self.validate_initialization()
         user = self._users.get_user_by_username(username) if USERNAME_RE.match(username) else None
         if user is None:
             raise NotFoundError(f"No user named {username!r}")

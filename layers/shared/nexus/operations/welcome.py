@@ -75,7 +75,6 @@ class WelcomeEmails(Service):
 
     def send(self, user: User) -> None:
         """Send the welcome email unless it was sent before; raise ``NexusError`` if SES fails."""
-        self.validate_initialization()
         recipient = {
             "user_id": user.id,
             "email": user.email,
@@ -106,7 +105,6 @@ class WelcomeEmails(Service):
 
     def retry_batch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """The queue consumer: a message that fails again is reported and comes back later."""
-        self.validate_initialization()
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         response = process_partial_response(
             event=event, record_handler=self._retry, processor=processor, context=context

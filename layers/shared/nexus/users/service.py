@@ -129,7 +129,6 @@ class UserService(Service):
 
     def create_user(self, new: NewUser) -> User:
         """Create a user in one transaction: the user, both sentinels and the counters."""
-        self.validate_initialization()
         user_id, now = self._new_id(), self._now()
         item = UserItem(
             user_key(user_id),
@@ -178,12 +177,10 @@ class UserService(Service):
             return None
 
     def get_user_by_id(self, user_id: str) -> User | None:
-        self.validate_initialization()
         item = self._get_item(user_id)
         return _to_user(item) if item else None
 
     def get_user_by_username(self, username: str) -> User | None:
-        self.validate_initialization()
         try:
             sentinel = UniqueValueItem.get(username_key(username), consistent_read=True)
         except DoesNotExist:
@@ -192,7 +189,6 @@ class UserService(Service):
 
     def get_counts(self) -> UserCounts:
         """Total and active users and the write generation: one strongly consistent read."""
-        self.validate_initialization()
         try:
             counter = CounterItem.get(COUNTER_KEY, consistent_read=True)
         except DoesNotExist:
@@ -214,7 +210,6 @@ class UserService(Service):
         for each unique value that changes, and the counters. A lost race re-reads and
         re-applies (the changes are absolute values, so that is safe).
         """
-        self.validate_initialization()
         for _ in range(_WRITE_ATTEMPTS):
             current = self._get_item(user_id)
             if current is None:
@@ -292,7 +287,6 @@ class UserService(Service):
 
         Returns the deleted user (its ``version`` is the deletion's), or None if there was none.
         """
-        self.validate_initialization()
         for _ in range(_WRITE_ATTEMPTS):
             current = self._get_item(user_id)
             if current is None:
@@ -331,7 +325,6 @@ class UserService(Service):
 
         One Query per shard of the ``by_created`` index, merged by id (ULIDs sort by time).
         """
-        self.validate_initialization()
         condition = self._filter_condition(filters)
         wanted = limit + 1  # one more than a page tells whether there is a next page
         per_shard: list[Iterable[UserItem]] = []
@@ -356,7 +349,6 @@ class UserService(Service):
         Without filters, one read of the counters; with filters, a COUNT query over the
         whole index (cost grows with the number of users: see README).
         """
-        self.validate_initialization()
         condition = self._filter_condition(filters)
         if condition is None:
             return self.get_counts().total

@@ -137,7 +137,6 @@ class WebhookPublisher(Service):
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """Deliver one stream batch by the invocation's deadline; return the partial batch response."""
-        self.validate_initialization()
         records = [DynamoDBRecord(raw) for raw in event.get("Records") or []]
         deadline = self._monotonic() + context.get_remaining_time_in_millis() / 1000 - self._margin
         messages, poisoned_at = self._messages(records)
