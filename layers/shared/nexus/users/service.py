@@ -195,12 +195,6 @@ class UserService(Service):
             return UserCounts(total=0, active=0, generation=0)
         return UserCounts(total=int(counter.total), active=int(counter.active), generation=int(counter.generation))
 
-    def get_user_count(self) -> int:
-        return self.get_counts().total
-
-    def get_active_user_count(self) -> int:
-        return self.get_counts().active
-
     # Update ------------------------------------------------------------------------------
 
     def update_user(self, user_id: str, changes: UserChanges) -> User | None:
