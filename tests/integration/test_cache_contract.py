@@ -29,7 +29,7 @@ from local.template import Template
 from nexus.cache import CacheBackend, CacheBackendError, CacheService, NotAnIntegerError
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.cache.redis import RedisCacheBackend
-from nexus.settings import Settings
+from nexus.settings import CacheSettings
 from nexus.users.schemas import User, UserPage
 from tests.conftest import FAKE_CREDENTIALS
 from tests.fakes import FakeClock
@@ -39,7 +39,7 @@ from tests.redis_server import RedisServer, redis_server
 BACKENDS = ["dynamodb", "redis"]
 USER_ID = "01JD0000000000000000000000"
 # CacheService reads only the TTLs: skip validating the settings it does not use.
-SETTINGS = Settings.model_construct(
+SETTINGS = CacheSettings.model_construct(
     cache_default_ttl_seconds=3600, user_cache_ttl_seconds=300, list_cache_ttl_seconds=60
 )
 

@@ -13,7 +13,7 @@ import pytest
 from nexus import container
 from nexus.services import Service, ServiceRef, registry
 from nexus.services.registry import key_of
-from nexus.settings import Settings
+from nexus.settings import SECTIONS
 
 REFERENCES = {name: ref for name, ref in vars(container).items() if isinstance(ref, ServiceRef)}
 
@@ -43,15 +43,16 @@ def test_each_reference_names_the_class_its_annotation_says(name: str) -> None:
     assert REFERENCES[name].load() is _type_checking_imports()[tree.slice.id]
 
 
-def test_the_whole_graph_resolves_with_settings_first() -> None:
+def test_the_whole_graph_resolves_with_the_settings_sections_first() -> None:
     container.register_all()
 
     order = registry.resolution_order()
 
-    assert order[0] == key_of(Settings)
+    sections = {key_of(section) for section in SECTIONS}
+    assert set(order[: len(sections)]) == sections
     assert len(order) == len(set(order)), "a service is registered twice"
-    assert set(order) == {ref.path for ref in REFERENCES.values()} | {key_of(Settings)}, (
-        "every reference in container.py is registered, and nothing else"
+    assert set(order) == {ref.path for ref in REFERENCES.values()} | sections, (
+        "every reference in container.py and every settings section is registered, and nothing else"
     )
 
 

@@ -100,7 +100,7 @@ def test_the_list_function_fails_its_cold_start_without_the_secret(monkeypatch: 
     container.register_all()
 
     assert container.CURSORS.path in registry.resolution_order([container.USER_LISTING])
-    with pytest.raises(ConfigurationError, match="CURSOR_SIGNING_SECRET_ARN: required"):
+    with pytest.raises(ConfigurationError, match="CURSOR_SIGNING_SECRET_ARN: Field required"):
         registry.start(container.CURSORS)
 
 

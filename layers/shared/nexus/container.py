@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 from nexus import aws
 from nexus.services import ServiceRef, registry
 from nexus.services.registry import ServiceKey
-from nexus.settings import Settings
+from nexus.settings import (
+    SECTIONS,
+    AnalyticsStreamSettings,
+    CacheSettings,
+    CursorSettings,
+    EmailSettings,
+    EventCountSettings,
+    HTTPSettings,
+    UsersSettings,
+    WebhookSettings,
+)
 
 if TYPE_CHECKING:
     from nexus.analytics.consumer import EventCountConsumer
@@ -74,7 +84,7 @@ OPERATIONS = (
 )
 
 
-def _cache_backend(settings: Settings) -> CacheBackend:
+def _cache_backend(settings: CacheSettings) -> CacheBackend:
     if settings.cache_backend == "redis":
         from nexus.cache.redis import RedisCacheBackend  # only deployments on Redis load redis-py
         from nexus.secrets import CachedSecret
@@ -88,13 +98,11 @@ def _cache_backend(settings: Settings) -> CacheBackend:
     return DynamoDBCacheBackend(settings.cache_table_name)
 
 
-def _cursors(settings: Settings) -> CursorCodec:
+def _cursors(settings: CursorSettings) -> CursorCodec:
     from nexus.errors import ConfigurationError
     from nexus.secrets import CachedSecret
     from nexus.users.cursor import CursorCodec
 
-    if not settings.cursor_signing_secret_arn:
-        raise ConfigurationError("invalid environment: CURSOR_SIGNING_SECRET_ARN: required by the list function")
     secret = CachedSecret(settings.cursor_signing_secret_arn)
 
     def key() -> bytes:
@@ -108,25 +116,25 @@ def _cursors(settings: Settings) -> CursorCodec:
     return CursorCodec(key)
 
 
-def _analytics(settings: Settings) -> AnalyticsService:
+def _analytics(settings: AnalyticsStreamSettings) -> AnalyticsService:
     from nexus.analytics.service import AnalyticsService
 
     return AnalyticsService(settings.analytics_stream_name)
 
 
-def _event_counts(settings: Settings) -> EventCountStore:
+def _event_counts(settings: EventCountSettings) -> EventCountStore:
     from nexus.analytics.counts import EventCountStore
 
     return EventCountStore(settings.analytics_table_name, aws.client("dynamodb"))
 
 
-def _event_consumer(settings: Settings, store: EventCountStore) -> EventCountConsumer:
+def _event_consumer(settings: EventCountSettings, store: EventCountStore) -> EventCountConsumer:
     from nexus.analytics.consumer import EventCountConsumer
 
     return EventCountConsumer(store, settings.analytics_dead_letter_queue_url, aws.client("sqs"))
 
 
-def _email(settings: Settings) -> EmailService:
+def _email(settings: EmailSettings) -> EmailService:
     from nexus.email.service import EmailService
 
     return EmailService(
@@ -137,18 +145,19 @@ def _email(settings: Settings) -> EmailService:
     )
 
 
-def _http(settings: Settings) -> HTTPService:
+def _http(settings: HTTPSettings, webhooks: WebhookSettings) -> HTTPService:
     from nexus.http.service import HTTPService
 
+    # The only outbound requests are the webhooks: their subscribers' hosts are the allowlist.
     return HTTPService(
-        allowed_hosts=settings.webhook_hosts,
+        allowed_hosts=webhooks.webhook_hosts,
         allow_loopback_http=settings.local_mode,
         timeout_seconds=settings.http_timeout_seconds,
         retries=settings.http_retries,
     )
 
 
-def _webhooks(settings: Settings, http: HTTPService) -> WebhookPublisher:
+def _webhooks(settings: WebhookSettings, http: HTTPService) -> WebhookPublisher:
     from aws_lambda_powertools.utilities import parameters
 
     from nexus.webhooks.publisher import WebhookPublisher
@@ -162,24 +171,27 @@ def _webhooks(settings: Settings, http: HTTPService) -> WebhookPublisher:
 
 def register_all() -> None:
     """Register every service on the process-wide registry (imports none of them)."""
-    registry.register(Settings, Settings.from_env, dependencies=())
+    # Each concern's settings, read from the environment only by a function that builds a
+    # service needing them.
+    for section in SECTIONS:
+        registry.register(section, section.from_env, dependencies=())
     # The abstract contract is the key; settings pick the implementation.
-    registry.register(CACHE_BACKEND, _cache_backend, dependencies=[Settings])
+    registry.register(CACHE_BACKEND, _cache_backend, dependencies=[CacheSettings])
     registry.register(CACHE)
     registry.register(USERS)
-    registry.register(CURSORS, _cursors, dependencies=[Settings])
-    registry.register(ANALYTICS, _analytics, dependencies=[Settings])
-    registry.register(EVENT_COUNTS, _event_counts, dependencies=[Settings])
-    registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[Settings, EVENT_COUNTS])
-    registry.register(EMAIL, _email, dependencies=[Settings])
-    registry.register(HTTP, _http, dependencies=[Settings])
-    registry.register(WEBHOOKS, _webhooks, dependencies=[Settings, HTTP])
+    registry.register(CURSORS, _cursors, dependencies=[CursorSettings])
+    registry.register(ANALYTICS, _analytics, dependencies=[AnalyticsStreamSettings])
+    registry.register(EVENT_COUNTS, _event_counts, dependencies=[EventCountSettings])
+    registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[EventCountSettings, EVENT_COUNTS])
+    registry.register(EMAIL, _email, dependencies=[EmailSettings])
+    registry.register(HTTP, _http, dependencies=[HTTPSettings, WebhookSettings])
+    registry.register(WEBHOOKS, _webhooks, dependencies=[WebhookSettings, HTTP])
     for operations in OPERATIONS:
         registry.register(operations)
 
 
 def start(*roots: ServiceKey[Any]) -> None:
     """Cold start: build and initialize ``roots`` and their dependencies (checked first)."""
-    if Settings not in registry:
+    if UsersSettings not in registry:
         register_all()
     registry.start(*roots)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from nexus.cache.backend import CacheBackend, CacheBackendError, NotAnIntegerError
 from nexus.observability import logger, metrics
 from nexus.services import Service, inject
-from nexus.settings import Settings
+from nexus.settings import CacheSettings
 from nexus.users.schemas import User, UserPage
 
 _TOMBSTONE = {"deleted": True}
@@ -30,7 +30,7 @@ def user_list_cache_key(generation: int, *parts: str) -> str:
 
 
 class CacheService(Service):
-    def __init__(self, backend: CacheBackend = inject(), settings: Settings = inject()) -> None:
+    def __init__(self, backend: CacheBackend = inject(), settings: CacheSettings = inject()) -> None:
         super().__init__()
         self._backend = backend
         self.default_ttl = settings.cache_default_ttl_seconds

@@ -21,7 +21,7 @@ from nexus.cache import CacheService
 from nexus.errors import ConflictError
 from nexus.operations.welcome import WelcomeEmails
 from nexus.services import Service, inject
-from nexus.settings import Settings
+from nexus.settings import IdempotencySettings
 from nexus.users import NewUser, User, UserService
 
 
@@ -34,7 +34,7 @@ class UserRegistration(Service):
         cache: CacheService = inject(),
         analytics: AnalyticsService = inject(),
         welcome: WelcomeEmails = inject(),
-        settings: Settings = inject(),
+        settings: IdempotencySettings = inject(),
     ) -> None:
         super().__init__()
         self._users = users

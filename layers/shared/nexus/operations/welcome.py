@@ -28,7 +28,7 @@ from nexus.email import EmailService
 from nexus.errors import NexusError
 from nexus.observability import logger, metrics
 from nexus.services import Service, inject
-from nexus.settings import Settings
+from nexus.settings import IdempotencySettings, WelcomeQueueSettings
 from nexus.users import User, UserService
 
 # Longer than the queue keeps a message (14 days): a late retry still finds the record.
@@ -40,17 +40,19 @@ class WelcomeEmails(Service):
         self,
         email: EmailService = inject(),
         users: UserService = inject(),
-        settings: Settings = inject(),
+        idempotency: IdempotencySettings = inject(),
+        queue: WelcomeQueueSettings = inject(),
     ) -> None:
         super().__init__()
         self._email = email
         self._users = users
-        self._settings = settings
+        self._idempotency = idempotency
+        self._queue_url = queue.welcome_email_queue_url
         self._config = IdempotencyConfig(event_key_jmespath="user_id", expires_after_seconds=_SENT_RECORD_SECONDS)
 
     def _setup(self) -> None:
         store = DynamoDBPersistenceLayer(
-            table_name=self._settings.idempotency_table_name, boto3_client=aws.client("dynamodb")
+            table_name=self._idempotency.idempotency_table_name, boto3_client=aws.client("dynamodb")
         )
         self._send_once = idempotent_function(
             self._send,
@@ -92,7 +94,7 @@ class WelcomeEmails(Service):
             metrics.add_metric(name="WelcomeEmailFailures", unit=MetricUnit.Count, value=1)
             try:
                 self._sqs.send_message(
-                    QueueUrl=self._settings.welcome_email_queue_url,
+                    QueueUrl=self._queue_url,
                     MessageBody=json.dumps({"user_id": user.id}),
                 )
             except Exception:

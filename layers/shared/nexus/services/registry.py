@@ -239,6 +239,10 @@ class Registry:
                 raise ServiceNotInitializedError(_short(key)) from None
             raise MissingDependencyError(f"{_short(key)} is not registered") from None
 
+    def built(self) -> tuple[Key, ...]:
+        """The keys of the services built so far, dependencies first."""
+        return tuple(self._build_order)
+
     @contextmanager
     def invocation(self, context: object = None) -> Iterator[None]:
         """The per-invocation scope: ``begin_invocation(context)`` on entry, ``end_invocation`` on exit."""

@@ -17,7 +17,7 @@ from ulid import ULID
 
 from nexus.errors import ConflictError
 from nexus.services import Service, inject
-from nexus.settings import Settings
+from nexus.settings import UsersSettings
 from nexus.timeutil import Clock, to_iso, utc_now
 from nexus.users.models import (
     COUNTER_KEY,
@@ -101,7 +101,7 @@ def _taken(exc: TransactWriteError, candidates: list[tuple[str, str]]) -> Confli
 class UserService(Service):
     def __init__(
         self,
-        settings: Settings = inject(),
+        settings: UsersSettings = inject(),
         *,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = _new_ulid,
