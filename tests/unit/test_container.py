@@ -101,3 +101,13 @@ def test_a_function_builds_no_store_it_does_not_read(root: ServiceRef[Service], 
 
     assert root.path in needed
     assert not_needed.path not in needed
+
+
+@pytest.mark.parametrize(
+    "trigger", [container.EVENT_CONSUMER, container.WEBHOOKS, container.WELCOME_RETRIES], ids=lambda ref: ref.path
+)
+def test_every_trigger_composite_lives_in_operations_with_one_entry(trigger: ServiceRef[Service]) -> None:
+    cls = trigger.load()
+
+    assert cls.__module__.startswith("nexus.operations."), "composites live in nexus/operations/"
+    assert list(inspect.signature(cls.handle).parameters) == ["self", "event", "context"]  # type: ignore[attr-defined]

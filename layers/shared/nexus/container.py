@@ -26,7 +26,6 @@ from nexus.settings import (
 )
 
 if TYPE_CHECKING:
-    from nexus.analytics.consumer import EventCountConsumer
     from nexus.analytics.counts import EventCountStore
     from nexus.analytics.service import AnalyticsService
     from nexus.cache.backend import CacheBackend
@@ -34,17 +33,19 @@ if TYPE_CHECKING:
     from nexus.email.service import EmailService
     from nexus.http.service import HTTPService
     from nexus.operations.analytics import AnalyticsOperations
+    from nexus.operations.count_events import EventCountConsumer
     from nexus.operations.event_stats import EventStatsOperations
     from nexus.operations.health import HealthOperations
+    from nexus.operations.publish_webhooks import WebhookPublisher
     from nexus.operations.registration import UserRegistration
     from nexus.operations.user_commands import UserCommands
     from nexus.operations.user_listing import UserListing
     from nexus.operations.user_queries import UserQueries
     from nexus.operations.user_stats import UserStatsOperations
     from nexus.operations.welcome import WelcomeEmails
+    from nexus.operations.welcome_retries import WelcomeRetries
     from nexus.users.cursor import CursorCodec
     from nexus.users.service import UserService
-    from nexus.webhooks.publisher import WebhookPublisher
 
 # Each reference is typed by the class it names (go-to-definition follows the annotation);
 # tests/unit/test_container.py checks that every path and its annotation agree.
@@ -54,13 +55,14 @@ USERS: ServiceRef[UserService] = ServiceRef("nexus.users.service:UserService")
 CURSORS: ServiceRef[CursorCodec] = ServiceRef("nexus.users.cursor:CursorCodec")
 ANALYTICS: ServiceRef[AnalyticsService] = ServiceRef("nexus.analytics.service:AnalyticsService")
 EVENT_COUNTS: ServiceRef[EventCountStore] = ServiceRef("nexus.analytics.counts:EventCountStore")
-EVENT_CONSUMER: ServiceRef[EventCountConsumer] = ServiceRef("nexus.analytics.consumer:EventCountConsumer")
+EVENT_CONSUMER: ServiceRef[EventCountConsumer] = ServiceRef("nexus.operations.count_events:EventCountConsumer")
 EMAIL: ServiceRef[EmailService] = ServiceRef("nexus.email.service:EmailService")
 HTTP: ServiceRef[HTTPService] = ServiceRef("nexus.http.service:HTTPService")
-WEBHOOKS: ServiceRef[WebhookPublisher] = ServiceRef("nexus.webhooks.publisher:WebhookPublisher")
+WEBHOOKS: ServiceRef[WebhookPublisher] = ServiceRef("nexus.operations.publish_webhooks:WebhookPublisher")
 
 # The composites, one per function (or shared by a few): the roots a handler starts.
 WELCOME: ServiceRef[WelcomeEmails] = ServiceRef("nexus.operations.welcome:WelcomeEmails")
+WELCOME_RETRIES: ServiceRef[WelcomeRetries] = ServiceRef("nexus.operations.welcome_retries:WelcomeRetries")
 USER_QUERIES: ServiceRef[UserQueries] = ServiceRef("nexus.operations.user_queries:UserQueries")
 USER_LISTING: ServiceRef[UserListing] = ServiceRef("nexus.operations.user_listing:UserListing")
 USER_COMMANDS: ServiceRef[UserCommands] = ServiceRef("nexus.operations.user_commands:UserCommands")
@@ -73,6 +75,7 @@ HEALTH: ServiceRef[HealthOperations] = ServiceRef("nexus.operations.health:Healt
 # Built with the constructor, dependencies read from its inject() parameters.
 OPERATIONS = (
     WELCOME,
+    WELCOME_RETRIES,
     USER_QUERIES,
     USER_LISTING,
     USER_COMMANDS,
@@ -129,7 +132,7 @@ def _event_counts(settings: EventCountSettings) -> EventCountStore:
 
 
 def _event_consumer(settings: EventCountSettings, store: EventCountStore) -> EventCountConsumer:
-    from nexus.analytics.consumer import EventCountConsumer
+    from nexus.operations.count_events import EventCountConsumer
 
     return EventCountConsumer(store, settings.analytics_dead_letter_queue_url, aws.client("sqs"))
 
@@ -160,7 +163,7 @@ def _http(settings: HTTPSettings, webhooks: WebhookSettings) -> HTTPService:
 def _webhooks(settings: WebhookSettings, http: HTTPService) -> WebhookPublisher:
     from aws_lambda_powertools.utilities import parameters
 
-    from nexus.webhooks.publisher import WebhookPublisher
+    from nexus.operations.publish_webhooks import WebhookPublisher
 
     def secret() -> bytes:
         # Cached for 5 minutes per environment, so a rotated secret is picked up soon.

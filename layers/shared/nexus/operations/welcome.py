@@ -2,7 +2,7 @@
 
 ``create_user_with_welcome`` sends it inline. If SES rejects or throttles the send, the
 user is still created (201); the failure is logged and counted (``WelcomeEmailFailures``)
-and the user id goes onto the welcome-email queue, whose consumer tries again. Both paths
+and the user id goes onto the welcome-email queue, whose consumer (``welcome_retries``) tries again. Both paths
 send through one Powertools idempotent function keyed by the user id, so once a send has
 succeeded every later attempt — a queue redelivery, a duplicate message — returns the
 stored result instead of sending again.
@@ -14,8 +14,6 @@ import json
 from typing import Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -29,7 +27,7 @@ from nexus.errors import NexusError
 from nexus.observability import logger, metrics
 from nexus.services import Service, inject
 from nexus.settings import IdempotencySettings, WelcomeQueueSettings
-from nexus.users import User, UserService
+from nexus.users import User
 
 # Longer than the queue keeps a message (14 days): a late retry still finds the record.
 _SENT_RECORD_SECONDS = 15 * 24 * 3600
@@ -39,13 +37,11 @@ class WelcomeEmails(Service):
     def __init__(
         self,
         email: EmailService = inject(),
-        users: UserService = inject(),
         idempotency: IdempotencySettings = inject(),
         queue: WelcomeQueueSettings = inject(),
     ) -> None:
         super().__init__()
         self._email = email
-        self._users = users
         self._idempotency = idempotency
         self._queue_url = queue.welcome_email_queue_url
         self._config = IdempotencyConfig(event_key_jmespath="user_id", expires_after_seconds=_SENT_RECORD_SECONDS)
@@ -104,19 +100,3 @@ class WelcomeEmails(Service):
                 raise
             return False
         return True
-
-    def retry_batch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """The queue consumer: a message that fails again is reported and comes back later."""
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        response = process_partial_response(
-            event=event, record_handler=self._retry, processor=processor, context=context
-        )
-        return dict(response)
-
-    def _retry(self, record: SQSRecord) -> None:
-        user_id = json.loads(record.body)["user_id"]
-        user = self._users.get_user_by_id(user_id)
-        if user is None:
-            logger.info("welcome email dropped: the user was deleted", user_id=user_id)
-            return
-        self.send(user)
