@@ -1,7 +1,7 @@
 """AWS round trips per composite operation: exact, so that an extra call fails the build.
 
 Counted with botocore's ``before-call`` hook on every client the handlers create (see
-``bench/aws_calls.py``; ``make bench`` prints the same counts). Targets (issue 7): create
+``tests/aws_calls.py``; ``make bench`` prints the same counts). Targets (issue 7): create
 ≤ 4 calls besides idempotency; get 1 on a cache hit, 3 on a miss; a list page 1 Query plus
 the cache; a consumer batch 1 write transaction.
 """
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.aws_calls import CallCounter, count_aws_calls, run_scenarios
 from local.resources import LocalResources
 from local.template import Template
+from tests.aws_calls import CallCounter, count_aws_calls, run_scenarios
 
 EXPECTED: dict[str, dict[str, int]] = {
     # The user transaction, its cache entry (PutItem), user_created (PutRecords), the welcome
