@@ -76,9 +76,9 @@ def aws_calls(template: Template) -> dict[str, dict[str, int]]:
     import boto3
     from moto import mock_aws
 
-    from bench.aws_calls import count_aws_calls, run_scenarios
     from local.resources import FAKE_CREDENTIALS, LocalResources
     from nexus.services import registry
+    from tests.aws_calls import count_aws_calls, run_scenarios
 
     saved = dict(os.environ)
     os.environ.update(FAKE_CREDENTIALS)
@@ -268,7 +268,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         results["warm"] = warm(Path(scratch) / "recording.json")
     results["layer"] = layer_size()
-    from bench.aws_calls import consumer_batch_event
+    from tests.aws_calls import consumer_batch_event
 
     record_bytes = max(len(r["kinesis"]["data"]) * 3 // 4 for r in consumer_batch_event()["Records"])
     consumer = next(r for r in results["warm"] if r["scenario"] == "consumer_batch_100")

@@ -6,13 +6,14 @@ from nexus.api import USERS_WRITE, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.user_commands import UserCommands
 from nexus.services import get_service
+from nexus.users.values import parse_user_id
 
 app = create_app()
 
 
 @app.delete("/users/<user_id>", responses=responses(204, None, 401, 403, 404, description="Deleted"))
 def delete_user(user_id: str) -> Response[None]:
-    get_service(UserCommands).delete_user(user_id)
+    get_service(UserCommands).delete_user(parse_user_id(user_id))
     return Response(status_code=204)
 
 

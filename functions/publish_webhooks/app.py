@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.entrypoints import event_entrypoint
+from nexus.operations.publish_webhooks import WebhookPublisher
 from nexus.services import get_service
-from nexus.webhooks import WebhookPublisher
 
 
 def publish_webhooks(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.entrypoints import event_entrypoint
-from nexus.operations.welcome import WelcomeEmails
+from nexus.operations.welcome_retries import WelcomeRetries
 from nexus.services import get_service
 
 
 def send_welcome_emails(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return get_service(WelcomeEmails).retry_batch(event, context)
+    return get_service(WelcomeRetries).handle(event, context)
 
 
-handler = event_entrypoint(send_welcome_emails, WelcomeEmails)
+handler = event_entrypoint(send_welcome_emails, WelcomeRetries)

@@ -7,6 +7,7 @@ from nexus.api.docs import request_body, responses
 from nexus.operations.user_commands import UserCommands
 from nexus.services import get_service
 from nexus.users import User, UserChanges
+from nexus.users.values import parse_user_id
 
 app = create_app()
 
@@ -18,7 +19,7 @@ app = create_app()
 )
 def update_user(user_id: str) -> Response[dict[str, object]]:
     changes = parse_json_body(app, UserChanges.model_validate)
-    return json_response(200, get_service(UserCommands).update_user(user_id, changes))
+    return json_response(200, get_service(UserCommands).update_user(parse_user_id(user_id), changes))
 
 
 handler = lambda_entrypoint(app, UserCommands, scope=USERS_WRITE)

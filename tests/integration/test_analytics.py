@@ -13,9 +13,10 @@ from botocore.awsrequest import AWSResponse
 
 from local.resources import LocalResources
 from nexus.analytics import AnalyticsService
-from nexus.analytics.consumer import EventCountConsumer
 from nexus.analytics.counts import EventCountStore
+from nexus.operations.count_events import EventCountConsumer
 from tests.api_client import ApiClient
+from tests.conftest import lambda_context
 from tests.kinesis import kinesis_event, kinesis_record, read_stream
 
 TODAY = datetime.now(UTC).date()
@@ -247,7 +248,7 @@ def test_a_batch_is_counted_by_type_and_day_in_one_transaction(
     records = [kinesis_record(_event_data("signup"), 10 + i) for i in range(3)]
     records.append(kinesis_record(_event_data("login", yesterday), 20))
 
-    response = consumer.handle(kinesis_event(records))
+    response = consumer.handle(kinesis_event(records), lambda_context())
 
     assert response == {"batchItemFailures": []}
     # One DynamoDB call for the whole batch: the transaction, no checkpoint read.
@@ -259,9 +260,9 @@ def test_a_batch_is_counted_by_type_and_day_in_one_transaction(
 
 def test_a_redelivered_record_is_not_counted_twice(consumer: EventCountConsumer, aws: LocalResources) -> None:
     first = [kinesis_record(_event_data("signup"), n) for n in (100, 101, 102)]
-    consumer.handle(kinesis_event(first))
+    consumer.handle(kinesis_event(first), lambda_context())
 
-    again = consumer.handle(kinesis_event([first[2], kinesis_record(_event_data("signup"), 103)]))
+    again = consumer.handle(kinesis_event([first[2], kinesis_record(_event_data("signup"), 103)]), lambda_context())
 
     assert again == {"batchItemFailures": []}
     assert _counts(aws, "signup")[TODAY.isoformat()] == 4
@@ -282,11 +283,11 @@ def test_a_batch_replayed_after_a_partial_failure_counts_exactly(
 
     sqs.meta.events.register("before-call.sqs.SendMessage", fail_first_send)
 
-    first = consumer.handle(kinesis_event(batch))
+    first = consumer.handle(kinesis_event(batch), lambda_context())
     assert first == {"batchItemFailures": [{"itemIdentifier": str(n)} for n in (202, 203, 204)]}
     assert _counts(aws, "signup")[TODAY.isoformat()] == 2
 
-    replay = consumer.handle(kinesis_event(batch))  # Lambda resends from the lowest failure
+    replay = consumer.handle(kinesis_event(batch), lambda_context())  # Lambda resends from the lowest failure
 
     assert replay == {"batchItemFailures": []}
     assert _counts(aws, "signup")[TODAY.isoformat()] == 4
@@ -305,7 +306,7 @@ def test_a_poison_record_is_dead_lettered_and_the_rest_counted(
         kinesis_record(_event_data("signup"), 302),
     ]
 
-    response = consumer.handle(kinesis_event(batch))
+    response = consumer.handle(kinesis_event(batch), lambda_context())
 
     assert response == {"batchItemFailures": []}
     assert _counts(aws, "signup")[TODAY.isoformat()] == 2
@@ -327,10 +328,10 @@ def test_a_failed_commit_reports_the_batch_and_the_retry_counts_once(
 
     dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", fail_once)
 
-    assert consumer.handle(kinesis_event(batch)) == {
+    assert consumer.handle(kinesis_event(batch), lambda_context()) == {
         "batchItemFailures": [{"itemIdentifier": "400"}, {"itemIdentifier": "401"}]
     }
-    assert consumer.handle(kinesis_event(batch)) == {"batchItemFailures": []}
+    assert consumer.handle(kinesis_event(batch), lambda_context()) == {"batchItemFailures": []}
     assert _counts(aws, "signup")[TODAY.isoformat()] == 2
 
 
@@ -348,8 +349,8 @@ def test_round_trip_api_stream_consumer_stats(
     assert created.status == 201
 
     records = read_stream(kinesis, _stream(aws))
-    consumer.handle(kinesis_event(records))
-    consumer.handle(kinesis_event(records[-2:]))  # the stream delivers some again
+    consumer.handle(kinesis_event(records), lambda_context())
+    consumer.handle(kinesis_event(records[-2:]), lambda_context())  # the stream delivers some again
 
     stats = api.get("/stats/events", query={"event_type": "page_view", "days": 3}).json()
     assert stats["event_type"] == "page_view"

@@ -32,7 +32,7 @@ from local.template import Template
 from nexus.cache import CacheBackend, CacheBackendError, CacheService, NotAnIntegerError
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.cache.redis import RedisCacheBackend
-from nexus.settings import Settings
+from nexus.settings import CacheSettings, UsersSettings
 from nexus.users.caching import CachePolicy, UserCache
 from nexus.users.schemas import User, UserFilters, UserPage
 from tests.conftest import FAKE_CREDENTIALS
@@ -43,9 +43,10 @@ from tests.redis_server import RedisServer
 BACKENDS = ["dynamodb", "redis"]
 USER_ID = "01JD0000000000000000000000"
 # CacheService and UserCache read only these: skip validating the settings they do not use.
-SETTINGS = Settings.model_construct(
-    cache_default_ttl_seconds=3600, user_cache_ttl_seconds=300, list_cache_ttl_seconds=60, user_list_shards=1
+SETTINGS = CacheSettings.model_construct(
+    cache_default_ttl_seconds=3600, user_cache_ttl_seconds=300, list_cache_ttl_seconds=60
 )
+USERS_SETTINGS = UsersSettings.model_construct(user_list_shards=1)
 FILTERED = UserFilters(tags=("beta",))
 
 
@@ -120,7 +121,7 @@ def cache(backend: CacheBackend) -> CacheService:
 @pytest.fixture
 def user_cache(cache: CacheService) -> UserCache:
     """The users domain's cache with every kind of entry on (the Redis policy, on any backend)."""
-    service = UserCache(cache, SETTINGS, policy=CachePolicy.everything())
+    service = UserCache(cache, SETTINGS, USERS_SETTINGS, policy=CachePolicy.everything())
     service.initialize()
     return service
 
@@ -449,7 +450,7 @@ def test_redis_an_unreachable_server_degrades_to_misses_and_counts_errors() -> N
     cache = CacheService(backend, SETTINGS)
     cache.initialize()
 
-    user_cache = UserCache(cache, SETTINGS)  # the Redis policy: everything is cached
+    user_cache = UserCache(cache, SETTINGS, USERS_SETTINGS)  # the Redis policy: everything is cached
     user_cache.initialize()
 
     cache.set("key", 1)

@@ -7,7 +7,7 @@ import pytest
 from local.resources import LocalResources
 from nexus.cache import CacheBackendError, CacheService
 from nexus.cache.dynamodb import DynamoDBCacheBackend
-from nexus.settings import Settings
+from nexus.settings import CacheSettings
 from tests.fakes import FakeClock
 
 
@@ -23,7 +23,7 @@ def backend(aws: LocalResources, clock: FakeClock) -> DynamoDBCacheBackend:
 
 @pytest.fixture
 def cache(backend: DynamoDBCacheBackend) -> CacheService:
-    service = CacheService(backend, Settings.from_env())
+    service = CacheService(backend, CacheSettings.from_env())
     service.initialize()
     return service
 
@@ -63,7 +63,7 @@ class BrokenBackend(DynamoDBCacheBackend):
 def test_a_failing_backend_degrades_to_misses_and_counts_errors(aws: LocalResources, capsys) -> None:
     from nexus.observability import metrics
 
-    cache = CacheService(BrokenBackend(), Settings.from_env())
+    cache = CacheService(BrokenBackend(), CacheSettings.from_env())
     cache.initialize()
 
     cache.set("key", 1)

@@ -70,6 +70,19 @@ def test_statuses_follow_the_hierarchy() -> None:
     assert status_for(RuntimeError("boom")) == 500
 
 
+def test_a_server_side_fault_of_our_own_is_500_with_its_code_not_503() -> None:
+    # Email and outbound-HTTP errors are NexusErrors with no mapping: our fault, not a
+    # dependency that is down, so no 503 (only GET /health answers one, with its own body).
+    from nexus.email.errors import EmailTemplateError
+    from nexus.http.errors import OutboundRequestError
+
+    template_error = EmailTemplateError("no variable 'x'", template_name="welcome")
+    outbound_error = OutboundRequestError("timed out", host="hooks.example.com")
+
+    assert status_for(template_error) == status_for(outbound_error) == 500
+    assert error_response(template_error, "req-1").body["error"]["code"] == "email_template_error"
+
+
 def test_an_unexpected_error_names_no_internals() -> None:
     response = error_response(RuntimeError("table users-prod is on fire"), "req-1")
 

@@ -10,9 +10,10 @@ from nexus.services import (
     Registry,
     Service,
     ServiceNotInitializedError,
+    ServiceRef,
     inject,
 )
-from nexus.services.registry import key_of
+from nexus.services.registry import RegistryError, key_of
 
 
 class Clock:
@@ -40,8 +41,11 @@ class Store(Service):
         self.invocations_ended += 1
 
     def read(self) -> str:
-        self.validate_initialization()
         return "value"
+
+    @property
+    def size(self) -> int:
+        return 1
 
 
 class Api(Service):
@@ -123,24 +127,35 @@ def test_start_checks_the_roots_part_and_validate_the_whole_graph(registry: Regi
         registry.validate()
 
 
-def test_types_registered_by_name_are_imported_only_when_built() -> None:
+def test_types_registered_by_reference_are_imported_only_when_built() -> None:
     registry = Registry()
-    registry.register("tests.unit.lazy_service:LazyService")
-    registry.register("tests.unit.lazy_service:LazyDependency", dependencies=())
+    lazy_service = ServiceRef("tests.unit.lazy_service:LazyService")
+    registry.register(lazy_service)
+    registry.register(ServiceRef("tests.unit.lazy_service:LazyDependency"), dependencies=())
 
     assert "tests.unit.lazy_service" not in sys.modules
-    registry.start("tests.unit.lazy_service:LazyService")
+    registry.start(lazy_service)
 
     from tests.unit.lazy_service import LazyDependency, LazyService
 
     assert isinstance(registry.get(LazyService).dependency, LazyDependency)
+    assert registry.get(lazy_service) is registry.get(LazyService)
 
 
-def test_a_name_that_does_not_import_fails_at_start() -> None:
+def test_a_reference_that_does_not_import_fails_at_start() -> None:
     registry = Registry()
-    registry.register("tests.unit.lazy_service:Missing")
+    registry.register(ServiceRef("tests.unit.lazy_service:Missing"))
 
     with pytest.raises(AttributeError, match="Missing"):
+        registry.start()
+
+
+def test_a_reference_must_name_the_class_where_it_is_defined() -> None:
+    # Dependencies are found by the annotated class's own module: a re-export would never match.
+    registry = Registry()
+    registry.register(ServiceRef("nexus.services:Registry"), dependencies=())
+
+    with pytest.raises(RegistryError, match=r"nexus.services:Registry.*nexus.services.registry:Registry"):
         registry.start()
 
 
@@ -192,16 +207,28 @@ def test_cleanup_runs_once_and_forgets_instances(registry: Registry) -> None:
 
 
 def test_lifecycle_is_idempotent_and_use_before_initialize_names_the_service() -> None:
+    # No service checks by hand: every public method and property of a Service is guarded.
     store = Store(Clock())
 
     with pytest.raises(ServiceNotInitializedError, match="Store is not initialized"):
         store.read()
+    with pytest.raises(ServiceNotInitializedError, match="Store is not initialized"):
+        _ = store.size
     store.initialize()
     store.initialize()
+    assert (store.read(), store.size) == ("value", 1)
     store.cleanup()
     store.cleanup()
 
     assert (store.setups, store.teardowns) == (1, 1)
+    with pytest.raises(ServiceNotInitializedError, match="Store is not initialized"):
+        store.read()
+
+
+def test_a_service_built_by_the_registry_is_usable_as_soon_as_it_can_be_got(registry: Registry) -> None:
+    registry.start(Api)
+
+    assert registry.get(Store).read() == "value"
 
 
 def test_inject_without_annotation_is_refused() -> None:

@@ -99,9 +99,9 @@ def test_the_list_function_fails_its_cold_start_without_the_secret(monkeypatch: 
     monkeypatch.delenv("CURSOR_SIGNING_SECRET_ARN")
     container.register_all()
 
-    assert "nexus.users.cursor:CursorCodec" in registry.resolution_order(["nexus.operations.user_listing:UserListing"])
-    with pytest.raises(ConfigurationError, match="CURSOR_SIGNING_SECRET_ARN: required"):
-        registry.start("nexus.users.cursor:CursorCodec")
+    assert container.CURSORS.path in registry.resolution_order([container.USER_LISTING])
+    with pytest.raises(ConfigurationError, match="CURSOR_SIGNING_SECRET_ARN: Field required"):
+        registry.start(container.CURSORS)
 
 
 def test_a_short_signing_secret_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,7 +110,7 @@ def test_a_short_signing_secret_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     for name, value in VALID.items():
         monkeypatch.setenv(name, value)
     container.register_all()
-    registry.start("nexus.users.cursor:CursorCodec")
+    registry.start(container.CURSORS)
     codec = registry.get(CursorCodec)
     monkeypatch.setattr("nexus.secrets.CachedSecret.get", lambda self: "short")
 

@@ -1,7 +1,7 @@
 import pytest
 
 from nexus.errors import ConfigurationError
-from nexus.settings import Settings
+from nexus.settings import SECTIONS, CacheSettings, CursorSettings, EnvSection, UsersSettings
 
 VALID = {
     "USERS_TABLE_NAME": "users",
@@ -17,11 +17,11 @@ VALID = {
 
 
 def test_reads_typed_values_and_defaults() -> None:
-    settings = Settings.from_env({**VALID, "USER_LIST_SHARDS": "4"})
+    users = UsersSettings.from_env({**VALID, "USER_LIST_SHARDS": "4"})
 
-    assert settings.users_table_name == "users"
-    assert settings.user_list_shards == 4
-    assert settings.cache_default_ttl_seconds == 3600
+    assert users.users_table_name == "users"
+    assert users.user_list_shards == 4
+    assert CacheSettings.from_env(VALID).cache_default_ttl_seconds == 3600
 
 
 def test_a_missing_variable_is_named() -> None:
@@ -29,7 +29,21 @@ def test_a_missing_variable_is_named() -> None:
     del env["USERS_TABLE_NAME"]
 
     with pytest.raises(ConfigurationError, match="USERS_TABLE_NAME: Field required"):
-        Settings.from_env(env)
+        UsersSettings.from_env(env)
+
+
+def test_a_section_reads_only_its_own_variables() -> None:
+    # What lets a function's environment carry only its services' variables.
+    assert UsersSettings.from_env({"USERS_TABLE_NAME": "users"}).users_table_name == "users"
+    assert UsersSettings.variables() == {"USERS_TABLE_NAME", "USER_LIST_SHARDS"}
+
+
+def test_every_variable_of_the_test_environment_belongs_to_a_section() -> None:
+    assert set(VALID) <= set().union(*(section.variables() for section in SECTIONS))
+
+
+def _section_reading(variable: str) -> type[EnvSection]:
+    return next(section for section in SECTIONS if variable in section.variables())
 
 
 @pytest.mark.parametrize(
@@ -44,14 +58,14 @@ def test_a_missing_variable_is_named() -> None:
 )
 def test_a_malformed_variable_is_named(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
-        Settings.from_env({**VALID, variable: value})
+        _section_reading(variable).from_env({**VALID, variable: value})
 
 
 def test_settings_carry_no_signing_key_only_the_secrets_id() -> None:
-    settings = Settings.from_env(VALID)
+    settings = CursorSettings.from_env(VALID)
 
     assert settings.cursor_signing_secret_arn == VALID["CURSOR_SIGNING_SECRET_ARN"]
-    assert not [name for name in Settings.model_fields if name.endswith("_key")]
+    assert not [name for section in SECTIONS for name in section.model_fields if name.endswith("_key")]
 
 
 REDIS = {
@@ -68,7 +82,7 @@ def test_redis_mode_needs_its_user_and_password_secret(variable: str) -> None:
     del env[variable]
 
     with pytest.raises(ConfigurationError, match=f"{variable}: Value error, required when CACHE_BACKEND=redis"):
-        Settings.from_env(env)
+        CacheSettings.from_env(env)
 
 
 def test_the_redis_backend_reads_its_password_at_the_first_connection(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +95,7 @@ def test_the_redis_backend_reads_its_password_at_the_first_connection(monkeypatc
         return "p" * 64
 
     monkeypatch.setattr("nexus.secrets.CachedSecret.get", get)
-    backend = container._cache_backend(Settings.from_env({**VALID, **REDIS}))
+    backend = container._cache_backend(CacheSettings.from_env({**VALID, **REDIS}))
     assert reads == []  # nothing at cold start
 
     credentials = backend.client.connection_pool.connection_kwargs["credential_provider"]  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """WebhookPublisher's delivery rules, with a fake HTTP, a fake clock and a fake Lambda context.
 
-The rules (nexus/webhooks/publisher.py): every subscriber in stream order and stopping at
+The rules (nexus/operations/publish_webhooks.py): every subscriber in stream order and stopping at
 its first failure; one deadline (remaining time minus the safety margin) for everything;
 the response is a checkpoint: every record from the first one not accepted by all.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from nexus.http import DeadlineExceededError, HTTPResult, OutboundRequestError
 from nexus.observability import metrics
-from nexus.webhooks.publisher import WebhookPublisher
+from nexus.operations.publish_webhooks import WebhookPublisher
 
 FAST = "https://fast.example/hooks"
 SLOW = "https://slow.example/hooks"

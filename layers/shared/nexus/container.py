@@ -1,6 +1,6 @@
 """The composition root: every service and how it is built, in one place.
 
-Services are registered by ``"module:Name"`` and their factories import lazily, so
+Services are registered by typed ``ServiceRef``s and their factories import lazily, so
 registering everything imports nothing: a function's cold start imports only what its
 composite needs (the list function loads no SES, Kinesis, Jinja2 or idempotency code).
 ``tests/unit/test_container.py`` validates the whole graph.
@@ -8,41 +8,95 @@ composite needs (the list function loads no SES, Kinesis, Jinja2 or idempotency 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nexus import aws
-from nexus.services import registry
-from nexus.settings import Settings
+from nexus.services import ServiceRef, registry
+from nexus.services.registry import ServiceKey
+from nexus.settings import (
+    SECTIONS,
+    AnalyticsStreamSettings,
+    CacheSettings,
+    CursorSettings,
+    EmailSettings,
+    EventCountSettings,
+    HTTPSettings,
+    IdempotencySettings,
+    UsersSettings,
+    WebhookSettings,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
-    from nexus.analytics.consumer import EventCountConsumer
     from nexus.analytics.counts import EventCountStore
     from nexus.analytics.service import AnalyticsService
     from nexus.cache.backend import CacheBackend
+    from nexus.cache.service import CacheService
     from nexus.email.service import EmailService
     from nexus.http.service import HTTPService
+    from nexus.operations.analytics import AnalyticsOperations
+    from nexus.operations.count_events import EventCountConsumer
+    from nexus.operations.event_stats import EventStatsOperations
+    from nexus.operations.health import HealthOperations
+    from nexus.operations.publish_webhooks import WebhookPublisher
+    from nexus.operations.registration import UserRegistration
+    from nexus.operations.user_commands import UserCommands
+    from nexus.operations.user_listing import UserListing
+    from nexus.operations.user_queries import UserQueries
+    from nexus.operations.user_stats import UserStatsOperations
+    from nexus.operations.welcome import WelcomeEmails
+    from nexus.operations.welcome_retries import WelcomeRetries
+    from nexus.users.caching import UserCache
     from nexus.users.cursor import CursorCodec
-    from nexus.webhooks.publisher import WebhookPublisher
+    from nexus.users.service import UserService
 
-SETTINGS = "nexus.settings:Settings"
-CACHE_BACKEND = "nexus.cache.backend:CacheBackend"
-CACHE = "nexus.cache.service:CacheService"
-USER_CACHE = "nexus.users.caching:UserCache"
-USERS = "nexus.users.service:UserService"
-ANALYTICS = "nexus.analytics.service:AnalyticsService"
-EVENT_COUNTS = "nexus.analytics.counts:EventCountStore"
-EVENT_CONSUMER = "nexus.analytics.consumer:EventCountConsumer"
-EMAIL = "nexus.email.service:EmailService"
-HTTP = "nexus.http.service:HTTPService"
-WEBHOOKS = "nexus.webhooks.publisher:WebhookPublisher"
-CURSORS = "nexus.users.cursor:CursorCodec"
+# Each reference is typed by the class it names (go-to-definition follows the annotation);
+# tests/unit/test_container.py checks that every path and its annotation agree.
+CACHE_BACKEND: ServiceRef[CacheBackend] = ServiceRef("nexus.cache.backend:CacheBackend")
+CACHE: ServiceRef[CacheService] = ServiceRef("nexus.cache.service:CacheService")
+USER_CACHE: ServiceRef[UserCache] = ServiceRef("nexus.users.caching:UserCache")
+USERS: ServiceRef[UserService] = ServiceRef("nexus.users.service:UserService")
+CURSORS: ServiceRef[CursorCodec] = ServiceRef("nexus.users.cursor:CursorCodec")
+ANALYTICS: ServiceRef[AnalyticsService] = ServiceRef("nexus.analytics.service:AnalyticsService")
+EVENT_COUNTS: ServiceRef[EventCountStore] = ServiceRef("nexus.analytics.counts:EventCountStore")
+EVENT_CONSUMER: ServiceRef[EventCountConsumer] = ServiceRef("nexus.operations.count_events:EventCountConsumer")
+EMAIL: ServiceRef[EmailService] = ServiceRef("nexus.email.service:EmailService")
+HTTP: ServiceRef[HTTPService] = ServiceRef("nexus.http.service:HTTPService")
+WEBHOOKS: ServiceRef[WebhookPublisher] = ServiceRef("nexus.operations.publish_webhooks:WebhookPublisher")
 # Powertools' abstraction is the key, as CacheBackend is for the cache: one store, built here.
-IDEMPOTENCY_STORE = "aws_lambda_powertools.utilities.idempotency.persistence.base:BasePersistenceLayer"
+IDEMPOTENCY_STORE: ServiceRef[BasePersistenceLayer] = ServiceRef(
+    "aws_lambda_powertools.utilities.idempotency.persistence.base:BasePersistenceLayer"
+)
+
+# The composites, one per function (or shared by a few): the roots a handler starts.
+WELCOME: ServiceRef[WelcomeEmails] = ServiceRef("nexus.operations.welcome:WelcomeEmails")
+WELCOME_RETRIES: ServiceRef[WelcomeRetries] = ServiceRef("nexus.operations.welcome_retries:WelcomeRetries")
+USER_QUERIES: ServiceRef[UserQueries] = ServiceRef("nexus.operations.user_queries:UserQueries")
+USER_LISTING: ServiceRef[UserListing] = ServiceRef("nexus.operations.user_listing:UserListing")
+USER_COMMANDS: ServiceRef[UserCommands] = ServiceRef("nexus.operations.user_commands:UserCommands")
+REGISTRATION: ServiceRef[UserRegistration] = ServiceRef("nexus.operations.registration:UserRegistration")
+ANALYTICS_OPERATIONS: ServiceRef[AnalyticsOperations] = ServiceRef("nexus.operations.analytics:AnalyticsOperations")
+USER_STATS: ServiceRef[UserStatsOperations] = ServiceRef("nexus.operations.user_stats:UserStatsOperations")
+EVENT_STATS: ServiceRef[EventStatsOperations] = ServiceRef("nexus.operations.event_stats:EventStatsOperations")
+HEALTH: ServiceRef[HealthOperations] = ServiceRef("nexus.operations.health:HealthOperations")
+
+# Built with the constructor, dependencies read from its inject() parameters.
+OPERATIONS = (
+    WELCOME,
+    WELCOME_RETRIES,
+    USER_QUERIES,
+    USER_LISTING,
+    USER_COMMANDS,
+    REGISTRATION,
+    ANALYTICS_OPERATIONS,
+    USER_STATS,
+    EVENT_STATS,
+    HEALTH,
+)
 
 
-def _cache_backend(settings: Settings) -> CacheBackend:
+def _cache_backend(settings: CacheSettings) -> CacheBackend:
     if settings.cache_backend == "redis":
         from nexus.cache.redis import RedisCacheBackend  # only deployments on Redis load redis-py
         from nexus.secrets import CachedSecret
@@ -56,13 +110,11 @@ def _cache_backend(settings: Settings) -> CacheBackend:
     return DynamoDBCacheBackend(settings.cache_table_name)
 
 
-def _cursors(settings: Settings) -> CursorCodec:
+def _cursors(settings: CursorSettings) -> CursorCodec:
     from nexus.errors import ConfigurationError
     from nexus.secrets import CachedSecret
     from nexus.users.cursor import CursorCodec
 
-    if not settings.cursor_signing_secret_arn:
-        raise ConfigurationError("invalid environment: CURSOR_SIGNING_SECRET_ARN: required by the list function")
     secret = CachedSecret(settings.cursor_signing_secret_arn)
 
     def key() -> bytes:
@@ -76,31 +128,31 @@ def _cursors(settings: Settings) -> CursorCodec:
     return CursorCodec(key)
 
 
-def _idempotency_store(settings: Settings) -> BasePersistenceLayer:
+def _idempotency_store(settings: IdempotencySettings) -> BasePersistenceLayer:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     return DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=aws.client("dynamodb"))
 
 
-def _analytics(settings: Settings) -> AnalyticsService:
+def _analytics(settings: AnalyticsStreamSettings) -> AnalyticsService:
     from nexus.analytics.service import AnalyticsService
 
     return AnalyticsService(settings.analytics_stream_name)
 
 
-def _event_counts(settings: Settings) -> EventCountStore:
+def _event_counts(settings: EventCountSettings) -> EventCountStore:
     from nexus.analytics.counts import EventCountStore
 
     return EventCountStore(settings.analytics_table_name, aws.client("dynamodb"))
 
 
-def _event_consumer(settings: Settings, store: EventCountStore) -> EventCountConsumer:
-    from nexus.analytics.consumer import EventCountConsumer
+def _event_consumer(settings: EventCountSettings, store: EventCountStore) -> EventCountConsumer:
+    from nexus.operations.count_events import EventCountConsumer
 
     return EventCountConsumer(store, settings.analytics_dead_letter_queue_url, aws.client("sqs"))
 
 
-def _email(settings: Settings) -> EmailService:
+def _email(settings: EmailSettings) -> EmailService:
     from nexus.email.service import EmailService
 
     return EmailService(
@@ -111,21 +163,22 @@ def _email(settings: Settings) -> EmailService:
     )
 
 
-def _http(settings: Settings) -> HTTPService:
+def _http(settings: HTTPSettings, webhooks: WebhookSettings) -> HTTPService:
     from nexus.http.service import HTTPService
 
+    # The only outbound requests are the webhooks: their subscribers' hosts are the allowlist.
     return HTTPService(
-        allowed_hosts=settings.webhook_hosts,
+        allowed_hosts=webhooks.webhook_hosts,
         allow_loopback_http=settings.local_mode,
         timeout_seconds=settings.http_timeout_seconds,
         retries=settings.http_retries,
     )
 
 
-def _webhooks(settings: Settings, http: HTTPService) -> WebhookPublisher:
+def _webhooks(settings: WebhookSettings, http: HTTPService) -> WebhookPublisher:
     from aws_lambda_powertools.utilities import parameters
 
-    from nexus.webhooks.publisher import WebhookPublisher
+    from nexus.operations.publish_webhooks import WebhookPublisher
 
     def secret() -> bytes:
         # Cached for 5 minutes per environment, so a rotated secret is picked up soon.
@@ -136,36 +189,29 @@ def _webhooks(settings: Settings, http: HTTPService) -> WebhookPublisher:
 
 def register_all() -> None:
     """Register every service on the process-wide registry (imports none of them)."""
-    registry.register(Settings, Settings.from_env, dependencies=())
+    # Each concern's settings, read from the environment only by a function that builds a
+    # service needing them.
+    for section in SECTIONS:
+        registry.register(section, section.from_env, dependencies=())
     # The abstract contract is the key; settings pick the implementation.
-    registry.register(CACHE_BACKEND, _cache_backend, dependencies=[Settings])
+    registry.register(CACHE_BACKEND, _cache_backend, dependencies=[CacheSettings])
     registry.register(CACHE)
     registry.register(USER_CACHE)
     registry.register(USERS)
-    registry.register(CURSORS, _cursors, dependencies=[Settings])
-    registry.register(IDEMPOTENCY_STORE, _idempotency_store, dependencies=[Settings])
-    registry.register(ANALYTICS, _analytics, dependencies=[Settings])
-    registry.register(EVENT_COUNTS, _event_counts, dependencies=[Settings])
-    registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[Settings, EVENT_COUNTS])
-    registry.register(EMAIL, _email, dependencies=[Settings])
-    registry.register(HTTP, _http, dependencies=[Settings])
-    registry.register(WEBHOOKS, _webhooks, dependencies=[Settings, HTTP])
-    for operations in (
-        "nexus.operations.welcome:WelcomeEmails",
-        "nexus.operations.user_queries:UserQueries",
-        "nexus.operations.user_listing:UserListing",
-        "nexus.operations.user_commands:UserCommands",
-        "nexus.operations.registration:UserRegistration",
-        "nexus.operations.analytics:AnalyticsOperations",
-        "nexus.operations.user_stats:UserStatsOperations",
-        "nexus.operations.event_stats:EventStatsOperations",
-        "nexus.operations.health:HealthOperations",
-    ):
+    registry.register(CURSORS, _cursors, dependencies=[CursorSettings])
+    registry.register(IDEMPOTENCY_STORE, _idempotency_store, dependencies=[IdempotencySettings])
+    registry.register(ANALYTICS, _analytics, dependencies=[AnalyticsStreamSettings])
+    registry.register(EVENT_COUNTS, _event_counts, dependencies=[EventCountSettings])
+    registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[EventCountSettings, EVENT_COUNTS])
+    registry.register(EMAIL, _email, dependencies=[EmailSettings])
+    registry.register(HTTP, _http, dependencies=[HTTPSettings, WebhookSettings])
+    registry.register(WEBHOOKS, _webhooks, dependencies=[WebhookSettings, HTTP])
+    for operations in OPERATIONS:
         registry.register(operations)
 
 
-def start(*roots: type) -> None:
+def start(*roots: ServiceKey[Any]) -> None:
     """Cold start: build and initialize ``roots`` and their dependencies (checked first)."""
-    if Settings not in registry:
+    if UsersSettings not in registry:
         register_all()
     registry.start(*roots)

@@ -71,11 +71,5 @@ class ValidationError(NexusError):
         self.details = details
 
 
-class DependencyUnavailableError(NexusError):
-    """A dependency (table, cache) cannot be reached."""
-
-    code = "unavailable"
-
-
 class ConfigurationError(RuntimeError):
     """The environment does not configure the layer correctly; raised at cold start."""

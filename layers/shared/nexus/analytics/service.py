@@ -102,7 +102,6 @@ class AnalyticsService(Service):
 
     def record(self, event: AnalyticsEvent) -> None:
         """Buffer a validated event; flush when the buffer is full."""
-        self.validate_initialization()
         partition_key = event.user_id or uuid.uuid4().hex
         self._buffer.append(StreamRecord(event.to_record(), partition_key))
         if len(self._buffer) >= self.buffer_size:

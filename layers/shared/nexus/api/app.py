@@ -68,7 +68,8 @@ def create_app() -> APIGatewayHttpResolver:
     @app.exception_handler(NexusError)
     def handle_expected(error: NexusError) -> Response[Any]:
         if status_for(error) >= 500:
-            logger.warning("dependency unavailable", error=str(error))
+            # A server-side fault of our own (an email template, an outbound request), never the caller's.
+            logger.error("request failed on the server side", code=error.code, error=str(error))
         return error_response(error, _request_id(app))
 
     @app.exception_handler(RouteNotFoundError)

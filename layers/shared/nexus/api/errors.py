@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler import Response
 from nexus.errors import (
     BadRequestError,
     ConflictError,
-    DependencyUnavailableError,
     FieldError,
     ForbiddenError,
     NexusError,
@@ -29,8 +28,9 @@ STATUS_BY_ERROR: dict[type[NexusError], int] = {
     ConflictError: 409,
     PayloadTooLargeError: 413,
     ValidationError: 422,
-    DependencyUnavailableError: 503,
 }
+# No 503 here: a dependency that is down mid-request is an unexpected failure (500, the
+# UnhandledErrors alarm); only GET /health answers 503, with its own body.
 
 # pydantic error types that mean "the value has the wrong type" rather than "breaks a rule"
 _TYPE_ERRORS = frozenset(

@@ -16,11 +16,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from nexus.cache.backend import CacheBackend, CacheBackendError, NotAnIntegerError
 from nexus.observability import logger, metrics
 from nexus.services import Service, inject
-from nexus.settings import Settings
+from nexus.settings import CacheSettings
 
 
 class CacheService(Service):
-    def __init__(self, backend: CacheBackend = inject(), settings: Settings = inject()) -> None:
+    def __init__(self, backend: CacheBackend = inject(), settings: CacheSettings = inject()) -> None:
         super().__init__()
         self._backend = backend
         self.default_ttl = settings.cache_default_ttl_seconds
@@ -35,7 +35,6 @@ class CacheService(Service):
         metrics.add_metric(name="CacheErrors", unit=MetricUnit.Count, value=1)
 
     def get(self, key: str, default: Any = None) -> Any:
-        self.validate_initialization()
         try:
             value = self._backend.get(key)
         except CacheBackendError as exc:
@@ -44,7 +43,6 @@ class CacheService(Service):
         return default if value is None else value
 
     def set(self, key: str, value: Any, ttl: int | None = None) -> None:
-        self.validate_initialization()
         try:
             self._backend.set(key, value, ttl or self.default_ttl)
         except CacheBackendError as exc:
@@ -55,7 +53,6 @@ class CacheService(Service):
 
         A backend error is a value not stored (False).
         """
-        self.validate_initialization()
         try:
             return self._backend.set_if_newer(key, value, version, ttl or self.default_ttl)
         except CacheBackendError as exc:
@@ -63,7 +60,6 @@ class CacheService(Service):
             return False
 
     def delete(self, key: str) -> bool:
-        self.validate_initialization()
         try:
             return self._backend.delete(key)
         except CacheBackendError as exc:
@@ -71,7 +67,6 @@ class CacheService(Service):
             return False
 
     def exists(self, key: str) -> bool:
-        self.validate_initialization()
         try:
             return self._backend.exists(key)
         except CacheBackendError as exc:
@@ -81,7 +76,6 @@ class CacheService(Service):
     def increment(self, key: str, amount: int = 1, ttl: int | None = None) -> int:
         """Atomically add ``amount``; unlike the other operations this one raises on failure,
         since a made-up count would be wrong rather than merely slow."""
-        self.validate_initialization()
         try:
             return self._backend.increment(key, amount, ttl or self.default_ttl)
         except NotAnIntegerError:
@@ -91,5 +85,4 @@ class CacheService(Service):
             raise
 
     def ping(self) -> None:
-        self.validate_initialization()
         self._backend.ping()

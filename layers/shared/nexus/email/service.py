@@ -55,7 +55,6 @@ class EmailService(Service):
     @property
     def client(self) -> Any:
         """The sesv2 client (given, or created by ``initialize()``)."""
-        self.validate_initialization()
         return self._client
 
     def send_email(
@@ -73,7 +72,6 @@ class EmailService(Service):
         Raises ValidationError (nothing sent) for a bad address, more than 50 recipients, or a
         control character in a header value, and EmailSendError when SES does not accept it.
         """
-        self.validate_initialization()
         message = OutgoingEmail.create(
             from_address=self.from_address,
             to=to,
@@ -101,7 +99,6 @@ class EmailService(Service):
         Raises EmailTemplateError (nothing sent) when the template is unknown, unsafe or lacks
         data, plus everything ``send_email`` raises.
         """
-        self.validate_initialization()
         rendered = render_template(template_name, template_data, templates_dir=self.templates_dir)
         message = OutgoingEmail.create(
             from_address=self.from_address,

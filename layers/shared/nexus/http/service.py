@@ -302,7 +302,6 @@ class HTTPService(Service):
         :raises OutboundRequestError: resolution, connection, TLS, timeout, too many
             redirects, or an oversized response.
         """
-        self.validate_initialization()
         method = method.upper()
         if method not in RETRY_METHODS:
             raise ValueError(f"unsupported method {method!r}")

@@ -15,6 +15,5 @@ class EventStatsOperations(Service):
         self._counts = counts
 
     def event_stats(self, event_type: str | None, days: int, today: date | None = None) -> dict[str, object]:
-        self.validate_initialization()
         by_day = self._counts.counts_by_day(event_type, days, today or utc_now().date())
         return {"event_type": event_type, "days": days, "total": sum(by_day.values()), "by_day": by_day}

@@ -15,7 +15,6 @@ class HealthOperations(Service):
 
     def check(self) -> dict[str, str]:
         """``{"dependency": "ok" | "error"}`` for each dependency."""
-        self.validate_initialization()
         results: dict[str, str] = {}
         for name, ping in self._checks.items():
             try:

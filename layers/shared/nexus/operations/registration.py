@@ -17,7 +17,7 @@ from nexus.analytics import AnalyticsService
 from nexus.errors import ConflictError
 from nexus.operations.welcome import WelcomeEmails
 from nexus.services import Service, inject
-from nexus.settings import Settings
+from nexus.settings import IdempotencySettings
 from nexus.users import NewUser, User, UserService
 from nexus.users.caching import UserCache
 
@@ -41,7 +41,7 @@ class UserRegistration(Service):
         analytics: AnalyticsService = inject(),
         welcome: WelcomeEmails = inject(),
         idempotency_store: BasePersistenceLayer = inject(),
-        settings: Settings = inject(),
+        settings: IdempotencySettings = inject(),
     ) -> None:
         super().__init__()
         self._users = users
@@ -73,7 +73,6 @@ class UserRegistration(Service):
 
         A failed email does not fail or undo the creation: it is queued for retry.
         """
-        self.validate_initialization()
         user = self._users.create_user(new)
         self._cache.put_user(user)
         self._analytics.track_event("user_created", user.id, {"registration_source": new.source or "unknown"})
@@ -86,7 +85,6 @@ class UserRegistration(Service):
         The same key with another body is a 409 ``idempotency_key_reused``; the same key
         while the first request still runs is a 409 ``request_in_progress``.
         """
-        self.validate_initialization()
         if idempotency_key is None:
             return self.create_user_with_welcome(new)
         try:

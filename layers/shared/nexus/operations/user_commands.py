@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from nexus.analytics import AnalyticsService
-from nexus.operations.user_queries import user_not_found
 from nexus.services import Service, inject
 from nexus.users import User, UserChanges, UserService
 from nexus.users.caching import UserCache
-from nexus.users.schemas import ULID_PATTERN
+from nexus.users.values import UserId, user_not_found
 
 
 class UserCommands(Service):
@@ -22,20 +21,18 @@ class UserCommands(Service):
         self._cache = cache
         self._analytics = analytics
 
-    def update_user(self, user_id: str, changes: UserChanges) -> User:
+    def update_user(self, user_id: UserId, changes: UserChanges) -> User:
         """Update, refresh the cache with the new version, record ``user_updated``."""
-        self.validate_initialization()
-        user = self._users.update_user(user_id, changes) if ULID_PATTERN.match(user_id) else None
+        user = self._users.update_user(user_id, changes)
         if user is None:
             raise user_not_found(user_id)
         self._cache.put_user(user)
         self._analytics.track_event("user_updated", user.id, {"fields": sorted(changes.model_fields_set)})
         return user
 
-    def delete_user(self, user_id: str) -> User:
+    def delete_user(self, user_id: UserId) -> User:
         """Delete, replace the cached user by a tombstone, record ``user_deleted``."""
-        self.validate_initialization()
-        deleted = self._users.delete_user(user_id) if ULID_PATTERN.match(user_id) else None
+        deleted = self._users.delete_user(user_id)
         if deleted is None:
             raise user_not_found(user_id)
         self._cache.user_deleted(user_id, deleted.version)

@@ -27,7 +27,6 @@ class UserListing(Service):
 
     def list_users(self, filters: UserFilters, limit: int, cursor: str | None = None) -> UserPage:
         """One page newest first: the counter read (totals, write generation), then the page."""
-        self.validate_initialization()
         after_id = self._cursors.decode(cursor, filters) if cursor else None
         counts = self._users.get_counts()
         cached = self._cache.get_page(counts.generation, filters, limit, after_id)

@@ -7,15 +7,10 @@ email), so the read functions never import them.
 
 from __future__ import annotations
 
-from nexus.errors import NotFoundError
 from nexus.services import Service, inject
 from nexus.users import User, UserService
 from nexus.users.caching import UserCache
-from nexus.users.schemas import ULID_PATTERN, USERNAME_RE
-
-
-def user_not_found(user_id: str) -> NotFoundError:
-    return NotFoundError(f"No user with id {user_id!r}")
+from nexus.users.values import UserId, Username, user_not_found, username_not_found
 
 
 class UserQueries(Service):
@@ -28,11 +23,8 @@ class UserQueries(Service):
         self._users = users
         self._cache = cache
 
-    def get_user(self, user_id: str) -> User:
+    def get_user(self, user_id: UserId) -> User:
         """Cache-aside where the backend makes it pay (Redis); on DynamoDB one table read."""
-        self.validate_initialization()
-        if not ULID_PATTERN.match(user_id):
-            raise user_not_found(user_id)
         cached = self._cache.get_user(user_id)
         if cached is not None:
             return cached
@@ -42,9 +34,8 @@ class UserQueries(Service):
         self._cache.put_user(user)
         return user
 
-    def get_user_by_username(self, username: str) -> User:
-        self.validate_initialization()
-        user = self._users.get_user_by_username(username) if USERNAME_RE.match(username) else None
+    def get_user_by_username(self, username: Username) -> User:
+        user = self._users.get_user_by_username(username)
         if user is None:
-            raise NotFoundError(f"No user named {username!r}")
+            raise username_not_found(username)
         return user

@@ -14,7 +14,6 @@ class UserStatsOperations(Service):
 
     def user_stats(self) -> dict[str, object]:
         """One strongly consistent read of the counters item."""
-        self.validate_initialization()
         counts = self._users.get_counts()
         return {
             "total_users": counts.total,

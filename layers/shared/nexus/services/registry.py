@@ -23,6 +23,7 @@ __all__ = [
     "MissingDependencyError",
     "Registry",
     "ServiceNotInitializedError",
+    "ServiceRef",
     "get_service",
     "inject",
     "register_service",
@@ -61,10 +62,38 @@ def inject() -> Any:
 Key = str  # "package.module:QualifiedName" of the service type
 
 
-def key_of(service_type: type | str) -> Key:
-    """The registry key of a type, or a ``"module:Name"`` string naming one without importing it."""
-    if isinstance(service_type, str):
-        return service_type
+@dataclass(frozen=True)
+class ServiceRef[T]:
+    """A service type named by where it is defined, without importing it.
+
+    The composition root writes ``USERS: ServiceRef[UserService] = ServiceRef("nexus.users.service:UserService")``
+    with ``UserService`` imported under ``TYPE_CHECKING``: the type checker, an IDE and a
+    call-graph tool follow the annotation to the class, while a cold start imports the
+    module only when the registry builds the service. The path must name the class where it
+    is defined (its ``__module__``), which the registry checks when it loads it, and
+    ``tests/unit/test_container.py`` checks that each path and its annotation agree.
+    """
+
+    path: str
+
+    def load(self) -> type[T]:
+        module_name, _, qualname = self.path.partition(":")
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        if not isinstance(target, type) or key_of(target) != self.path:
+            where = key_of(target) if isinstance(target, type) else "not a class"
+            raise RegistryError(f"ServiceRef({self.path!r}) must name the class where it is defined ({where})")
+        return target
+
+
+type ServiceKey[T] = type[T] | ServiceRef[T]
+
+
+def key_of(service_type: type | ServiceRef[Any]) -> Key:
+    """The registry key of a type or of a reference naming one."""
+    if isinstance(service_type, ServiceRef):
+        return service_type.path
     return f"{service_type.__module__}:{service_type.__qualname__}"
 
 
@@ -72,17 +101,9 @@ def _short(key: Key) -> str:
     return key.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
 
 
-def _import(key: Key) -> Any:
-    module_name, _, qualname = key.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    return target
-
-
 @dataclass
 class _Registration:
-    target: Key | type
+    target: type | ServiceRef[Any]
     factory: Callable[..., Any] | None
     explicit: tuple[Key, ...] | None
     # (keyword name or None for positional, dependency key), known once resolved
@@ -91,7 +112,7 @@ class _Registration:
     def build(self) -> Callable[..., Any]:
         if self.factory is not None:
             return self.factory
-        return self.target if isinstance(self.target, type) else cast(Callable[..., Any], _import(self.target))
+        return self.target if isinstance(self.target, type) else self.target.load()
 
     def resolve_dependencies(self) -> tuple[tuple[str | None, Key], ...]:
         if self.dependencies is None:
@@ -121,9 +142,9 @@ def _name(obj: object) -> str:
 class Registry:
     """Holds registrations and the singletons built from them.
 
-    Types may be registered by a ``"module:Name"`` string, so that registering every
-    service imports none of them: a function's cold start imports only the modules its
-    roots need.
+    Types may be registered by a ``ServiceRef``, so that registering every service
+    imports none of them: a function's cold start imports only the modules its roots need.
+    Every ``Service`` it builds is initialized before anything can get it.
     """
 
     def __init__(self) -> None:
@@ -133,12 +154,12 @@ class Registry:
 
     def register[T](
         self,
-        service_type: type[T] | str,
+        service_type: ServiceKey[T],
         factory: Callable[..., T] | None = None,
         *,
-        dependencies: Sequence[type | str] | None = None,
+        dependencies: Sequence[ServiceKey[Any]] | None = None,
     ) -> None:
-        """Register how to build ``service_type``.
+        """Register how to build ``service_type`` (a class, or a ``ServiceRef`` to one).
 
         Without ``dependencies`` they are read from the factory's (or the class's)
         ``inject()`` parameters and passed by keyword; with them, the built
@@ -149,17 +170,14 @@ class Registry:
             raise RegistryError(f"{_short(key)} is already built; register before start()")
         explicit = tuple(key_of(d) for d in dependencies) if dependencies is not None else None
         registration = _Registration(service_type, factory, explicit)
-        if dependencies is None and not isinstance(service_type, str):
+        if dependencies is None and isinstance(service_type, type):
             registration.resolve_dependencies()  # the class is at hand: check its inject() now
         self._registrations[key] = registration
 
     def __contains__(self, service_type: object) -> bool:
-        return isinstance(service_type, type | str) and key_of(service_type) in self._registrations
+        return isinstance(service_type, type | ServiceRef) and key_of(service_type) in self._registrations
 
-    def register_instance[T](self, service_type: type[T], instance: T) -> None:
-        self.register(service_type, lambda: instance, dependencies=())
-
-    def resolution_order(self, roots: Sequence[type | str] | None = None) -> list[Key]:
+    def resolution_order(self, roots: Sequence[ServiceKey[Any]] | None = None) -> list[Key]:
         """Dependency order (dependencies first) of ``roots``, or of everything.
 
         Raises ``MissingDependencyError`` or ``DependencyCycleError`` naming the types.
@@ -193,7 +211,7 @@ class Registry:
         """Check the whole graph (importing every service): a test runs this for every deploy."""
         self.resolution_order()
 
-    def start(self, *roots: type | str) -> None:
+    def start(self, *roots: ServiceKey[Any]) -> None:
         """Build and initialize ``roots`` (default: all) and their dependencies, in order.
 
         The roots' part of the graph is checked first: a missing dependency or a cycle
@@ -212,7 +230,7 @@ class Registry:
             self._instances[key] = instance
             self._build_order.append(key)
 
-    def get[T](self, service_type: type[T]) -> T:
+    def get[T](self, service_type: ServiceKey[T]) -> T:
         key = key_of(service_type)
         try:
             return cast(T, self._instances[key])
@@ -220,6 +238,10 @@ class Registry:
             if key in self._registrations:
                 raise ServiceNotInitializedError(_short(key)) from None
             raise MissingDependencyError(f"{_short(key)} is not registered") from None
+
+    def built(self) -> tuple[Key, ...]:
+        """The keys of the services built so far, dependencies first."""
+        return tuple(self._build_order)
 
     @contextmanager
     def invocation(self, context: object = None) -> Iterator[None]:
@@ -254,15 +276,15 @@ registry = Registry()
 
 
 def register_service[T](
-    service_type: type[T] | str,
+    service_type: ServiceKey[T],
     factory: Callable[..., T] | None = None,
     *,
-    dependencies: Sequence[type | str] | None = None,
+    dependencies: Sequence[ServiceKey[Any]] | None = None,
 ) -> None:
     """Register on the process-wide registry (see ``Registry.register``)."""
     registry.register(service_type, factory, dependencies=dependencies)
 
 
-def get_service[T](service_type: type[T]) -> T:
+def get_service[T](service_type: ServiceKey[T]) -> T:
     """Get a built singleton from the process-wide registry."""
     return registry.get(service_type)

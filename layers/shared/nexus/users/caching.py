@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from nexus.cache import CacheService
 from nexus.services import Service, inject
-from nexus.settings import Settings
+from nexus.settings import CacheSettings, UsersSettings
 from nexus.users.schemas import User, UserFilters, UserPage
 
 _TOMBSTONE = {"deleted": True}
@@ -77,21 +77,21 @@ class UserCache(Service):
     def __init__(
         self,
         cache: CacheService = inject(),
-        settings: Settings = inject(),
+        cache_settings: CacheSettings = inject(),
+        users_settings: UsersSettings = inject(),
         *,
         policy: CachePolicy | None = None,
     ) -> None:
         super().__init__()
         self._cache = cache
-        self.policy = policy or CachePolicy.for_backend(cache.backend_name, settings.user_list_shards)
-        self.user_ttl = settings.user_cache_ttl_seconds
-        self.list_ttl = settings.list_cache_ttl_seconds
+        self.policy = policy or CachePolicy.for_backend(cache.backend_name, users_settings.user_list_shards)
+        self.user_ttl = cache_settings.user_cache_ttl_seconds
+        self.list_ttl = cache_settings.list_cache_ttl_seconds
 
     # Users -----------------------------------------------------------------------------
 
     def get_user(self, user_id: str) -> User | None:
         """The cached user, or None on a miss (a deleted user's tombstone is a miss too)."""
-        self.validate_initialization()
         if not self.policy.users:
             return None
         cached = self._cache.get(user_cache_key(user_id))
@@ -101,13 +101,11 @@ class UserCache(Service):
 
     def put_user(self, user: User) -> None:
         """Cache ``user`` unless a newer version (or its tombstone) is cached."""
-        self.validate_initialization()
         if self.policy.users:
             self._cache.set_if_newer(user_cache_key(user.id), user.model_dump(), user.version, self.user_ttl)
 
     def user_deleted(self, user_id: str, deleted_version: int) -> None:
         """Replace the cached user by a tombstone of the deletion's version."""
-        self.validate_initialization()
         if self.policy.users:
             self._cache.set_if_newer(user_cache_key(user_id), _TOMBSTONE, deleted_version, self.user_ttl)
 
@@ -118,26 +116,22 @@ class UserCache(Service):
         return user_list_cache_key(generation, filters.fingerprint(), str(limit), after_id or "")
 
     def get_page(self, generation: int, filters: UserFilters, limit: int, after_id: str | None) -> UserPage | None:
-        self.validate_initialization()
         if not self.policy.pages(filters):
             return None
         cached = self._cache.get(self._page_key(generation, filters, limit, after_id))
         return UserPage.model_validate(cached) if isinstance(cached, dict) else None
 
     def put_page(self, generation: int, filters: UserFilters, limit: int, after_id: str | None, page: UserPage) -> None:
-        self.validate_initialization()
         if self.policy.pages(filters):
             self._cache.set(self._page_key(generation, filters, limit, after_id), page.model_dump(), self.list_ttl)
 
     def get_total(self, generation: int, filters: UserFilters) -> int | None:
         """The cached number of users matching ``filters`` (not empty: that total is a counter)."""
-        self.validate_initialization()
         if not self.policy.filtered_totals:
             return None
         cached = self._cache.get(user_list_cache_key(generation, "total", filters.fingerprint()))
         return cached if type(cached) is int else None
 
     def put_total(self, generation: int, filters: UserFilters, total: int) -> None:
-        self.validate_initialization()
         if self.policy.filtered_totals:
             self._cache.set(user_list_cache_key(generation, "total", filters.fingerprint()), total, self.list_ttl)

@@ -21,7 +21,7 @@ from ulid import ULID
 
 from nexus.errors import ConflictError
 from nexus.services import Service, inject
-from nexus.settings import Settings
+from nexus.settings import UsersSettings
 from nexus.timeutil import Clock, to_iso, utc_now
 from nexus.users.models import (
     COUNTER_KEY,
@@ -130,7 +130,7 @@ def _condition_check_failed(exc: UpdateError) -> bool:
 class UserService(Service):
     def __init__(
         self,
-        settings: Settings = inject(),
+        settings: UsersSettings = inject(),
         *,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = _new_ulid,
@@ -158,7 +158,6 @@ class UserService(Service):
 
     def create_user(self, new: NewUser) -> User:
         """Create a user in one transaction: the user, both sentinels and the counters."""
-        self.validate_initialization()
         user_id, now = self._new_id(), self._now()
         item = UserItem(
             user_key(user_id),
@@ -207,12 +206,10 @@ class UserService(Service):
             return None
 
     def get_user_by_id(self, user_id: str) -> User | None:
-        self.validate_initialization()
         item = self._get_item(user_id)
         return _to_user(item) if item else None
 
     def get_user_by_username(self, username: str) -> User | None:
-        self.validate_initialization()
         try:
             sentinel = UniqueValueItem.get(username_key(username), consistent_read=True)
         except DoesNotExist:
@@ -221,18 +218,11 @@ class UserService(Service):
 
     def get_counts(self) -> UserCounts:
         """Total and active users and the write generation: one strongly consistent read."""
-        self.validate_initialization()
         try:
             counter = CounterItem.get(COUNTER_KEY, consistent_read=True)
         except DoesNotExist:
             return UserCounts(total=0, active=0, generation=0)
         return UserCounts(total=int(counter.total), active=int(counter.active), generation=int(counter.generation))
-
-    def get_user_count(self) -> int:
-        return self.get_counts().total
-
-    def get_active_user_count(self) -> int:
-        return self.get_counts().active
 
     # The welcome email's retry marker -------------------------------------------------------
     # Conditional updates of the user item itself: no record of its own, and a deleted user
@@ -244,7 +234,6 @@ class UserService(Service):
         One conditional UpdateItem that returns the user on success; a consistent GetItem only
         when the condition fails, to say why.
         """
-        self.validate_initialization()
         now = math.floor(self._clock().timestamp())
         lease_id = uuid.uuid4().hex
         free = UserItem.welcome_lease_until.does_not_exist() | (UserItem.welcome_lease_until <= now)
@@ -278,7 +267,6 @@ class UserService(Service):
         self._end_welcome_lease(user_id, [], UsersTableItem.pk.exists() & (UserItem.welcome_lease_id == lease.lease_id))
 
     def _end_welcome_lease(self, user_id: str, actions: list[Action], condition: Condition) -> None:
-        self.validate_initialization()
         try:
             UserItem(user_key(user_id)).update(
                 actions=[*actions, UserItem.welcome_lease_until.remove(), UserItem.welcome_lease_id.remove()],
@@ -297,7 +285,6 @@ class UserService(Service):
         for each unique value that changes, and the counters. A lost race re-reads and
         re-applies (the changes are absolute values, so that is safe).
         """
-        self.validate_initialization()
         for _ in range(_WRITE_ATTEMPTS):
             current = self._get_item(user_id)
             if current is None:
@@ -375,7 +362,6 @@ class UserService(Service):
 
         Returns the deleted user (its ``version`` is the deletion's), or None if there was none.
         """
-        self.validate_initialization()
         for _ in range(_WRITE_ATTEMPTS):
             current = self._get_item(user_id)
             if current is None:
@@ -414,7 +400,6 @@ class UserService(Service):
 
         One Query per shard of the ``by_created`` index, merged by id (ULIDs sort by time).
         """
-        self.validate_initialization()
         condition = self._filter_condition(filters)
         wanted = limit + 1  # one more than a page tells whether there is a next page
         per_shard: list[Iterable[UserItem]] = []
@@ -439,7 +424,6 @@ class UserService(Service):
         Without filters, one read of the counters; with filters, a COUNT query over the
         whole index (cost grows with the number of users: see README).
         """
-        self.validate_initialization()
         condition = self._filter_condition(filters)
         if condition is None:
             return self.get_counts().total

@@ -1,6 +1,5 @@
-"""Signed webhooks for user changes, driven by the users table's DynamoDB stream."""
+"""Signing of the user webhooks; the publisher is ``nexus.operations.publish_webhooks``."""
 
-from nexus.webhooks.publisher import WebhookPublisher
 from nexus.webhooks.signing import SIGNATURE_HEADER, sign, verify
 
-__all__ = ["SIGNATURE_HEADER", "WebhookPublisher", "sign", "verify"]
+__all__ = ["SIGNATURE_HEADER", "sign", "verify"]

@@ -1,4 +1,5 @@
-"""WebhookPublisher: turn users-table stream records into signed POSTs to the subscribers.
+"""PublishWebhooksFunction's composite, WebhookPublisher: users-table stream records become
+signed POSTs to the subscribers.
 
 Events and what they carry (no email, no full name: a receiver that needs more asks
 the API with its own credentials):
@@ -45,6 +46,7 @@ from nexus.errors import NexusError
 from nexus.http import DeadlineExceededError, HTTPService
 from nexus.http.service import MIN_ATTEMPT_SECONDS
 from nexus.observability import logger, metrics
+from nexus.operations.batch import partial_response
 from nexus.services import Service
 from nexus.webhooks.signing import SIGNATURE_HEADER, sign
 
@@ -140,7 +142,6 @@ class WebhookPublisher(Service):
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """Deliver one stream batch by the invocation's deadline; return the partial batch response."""
-        self.validate_initialization()
         records = [DynamoDBRecord(raw) for raw in event.get("Records") or []]
         deadline = self._monotonic() + context.get_remaining_time_in_millis() / 1000 - self._margin
         messages, poisoned_at = self._messages(records)
@@ -151,11 +152,7 @@ class WebhookPublisher(Service):
             [len(records)] + [p.accepted for p in outcome.progress] + ([poisoned_at] if poisoned_at is not None else [])
         )
         self._report(messages, outcome, retry_from=first_undelivered if first_undelivered < len(records) else None)
-        return {
-            "batchItemFailures": [
-                {"itemIdentifier": _sequence_number(record)} for record in records[first_undelivered:]
-            ]
-        }
+        return partial_response(_sequence_number(record) for record in records[first_undelivered:])
 
     def _messages(self, records: Sequence[DynamoDBRecord]) -> tuple[list[_Message | None], int | None]:
         """The body per record (None: not a user item), up to the first record that cannot be read."""

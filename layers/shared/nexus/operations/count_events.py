@@ -1,4 +1,4 @@
-"""The stream consumer: parse a Kinesis batch, dead-letter poison records, count the rest once.
+"""CountEventsFunction's composite: parse a Kinesis batch, dead-letter poison records, count the rest once.
 
 - A poison record (not JSON, wrong schema) is sent to the dead-letter queue with its
   shard and sequence number and is NOT reported as failed, so it never blocks the shard.
@@ -18,13 +18,14 @@ from collections import defaultdict
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError as PydanticValidationError
 
 from nexus.analytics.counts import CountableRecord, EventCountStore
 from nexus.analytics.schemas import RecordedEvent
 from nexus.observability import logger, metrics
+from nexus.operations.batch import EventType, failed_records, partial_response
 from nexus.services import Service
 
 
@@ -40,10 +41,8 @@ class EventCountConsumer(Service):
         self._dead_letter_queue_url = dead_letter_queue_url
         self._sqs = sqs_client
 
-    def handle(self, event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
         """Process one Kinesis batch; return the partial batch response."""
-        self.validate_initialization()
-        processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
         # One batch comes from one shard; grouping keeps the checkpoint right regardless.
         countable: dict[str, list[CountableRecord]] = defaultdict(list)
 
@@ -57,9 +56,7 @@ class EventCountConsumer(Service):
             countable[shard_of(record)].append(CountableRecord(sequence_number, parsed))
 
         records = event.get("Records", [])
-        with processor(records=records, handler=parse):
-            processor.process()
-        failed = [int(str(item["itemIdentifier"])) for item in processor.response()["batchItemFailures"]]
+        failed = [int(sequence) for sequence in failed_records(records, EventType.KinesisDataStreams, parse, context)]
         first_failed = min(failed) if failed else None
         counted = 0
         for shard, shard_records in sorted(countable.items()):
@@ -70,7 +67,7 @@ class EventCountConsumer(Service):
                 logger.exception("counting the batch failed; it will be retried", shard=shard)
                 first_failed = min((r.sequence_number for r in ready), default=first_failed)
         metrics.add_metric(name="EventsCounted", unit=MetricUnit.Count, value=counted)
-        return {"batchItemFailures": _failures_from(records, first_failed)}
+        return partial_response(_failures_from(records, first_failed))
 
     def _dead_letter(self, record: KinesisStreamRecord, *, reason: str) -> None:
         logger.warning("poison record sent to the dead-letter queue", event_id=record.event_id, reason=reason)
@@ -90,11 +87,12 @@ class EventCountConsumer(Service):
         )
 
 
-def _failures_from(records: list[dict[str, Any]], first_failed: int | None) -> list[dict[str, str]]:
+def _failures_from(records: list[dict[str, Any]], first_failed: int | None) -> list[str]:
+    """Every sequence number from the first failed one: Lambda resumes the shard there."""
     if first_failed is None:
         return []
     return [
-        {"itemIdentifier": record["kinesis"]["sequenceNumber"]}
+        record["kinesis"]["sequenceNumber"]
         for record in records
         if int(record["kinesis"]["sequenceNumber"]) >= first_failed
     ]

@@ -1,0 +1,16 @@
+"""Fixtures of the integration tests (tests/conftest.py has the emulated AWS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.template import Template
+from tests.api_client import ApiClient
+
+
+@pytest.fixture
+def api(aws: Any, template: Template) -> ApiClient:
+    """The HTTP API over in-process handlers, against the template's resources in moto."""
+    return ApiClient(template)

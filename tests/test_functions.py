@@ -1,0 +1,97 @@
+"""Every function of template.yaml is wired end to end: the checks a new function must pass.
+
+docs/EXTENDING.md walks through adding one; each assertion here names the step it checks, so a
+missed step fails with what to do. Static reads only (ast, the template): no cold start.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+from local.template import ROOT, Function, Template
+from nexus import container
+from nexus.services import registry
+from nexus.services.registry import key_of
+
+FUNCTIONS = Template().functions()
+ENTRYPOINTS = {"lambda_entrypoint", "event_entrypoint"}
+
+
+def _handler_file(function: Function) -> Path:
+    return function.code_uri / f"{function.handler.rsplit('.', 1)[0]}.py"
+
+
+def _module(function: Function) -> ast.Module:
+    path = _handler_file(function)
+    assert path.is_file(), f"{function.logical_id}: create {path.relative_to(ROOT)} (its CodeUri and Handler)"
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def _imported_names(module: ast.Module) -> dict[str, str]:
+    return {
+        alias.asname or alias.name: f"{node.module}:{alias.name}"
+        for node in module.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+
+
+def _entrypoint_call(function: Function, module: ast.Module) -> ast.Call:
+    handler_name = function.handler.rsplit(".", 1)[1]
+    for node in module.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == handler_name for t in node.targets):
+            call = node.value
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in ENTRYPOINTS:
+                return call
+    pytest.fail(
+        f"{function.logical_id}: {_handler_file(function).relative_to(ROOT)} must end with "
+        f"`{handler_name} = lambda_entrypoint(app, <Operations>, scope=...)` (HTTP) or "
+        f"`{handler_name} = event_entrypoint(<function>, <Operations>)` (a trigger)"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_the_handler_module_ends_with_one_entrypoint(name: str) -> None:
+    function = FUNCTIONS[name]
+    call = _entrypoint_call(function, _module(function))
+
+    assert (call.func.id == "lambda_entrypoint") == bool(function.routes), (  # type: ignore[attr-defined]
+        f"{name}: a function with HttpApi events uses lambda_entrypoint, a trigger event_entrypoint"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_the_roots_it_starts_are_registered_in_the_container(name: str) -> None:
+    function = FUNCTIONS[name]
+    module = _module(function)
+    imported = _imported_names(module)
+    roots = _entrypoint_call(function, module).args[1:]
+    assert roots, f"{name}: pass the composite it calls to the entrypoint, so the cold start builds it"
+    container.register_all()
+
+    for root in roots:
+        assert isinstance(root, ast.Name), f"{name}: pass the composite's class itself"
+        assert root.id in imported, f"{name}: import {root.id} from the module that defines it"
+        module_name, _, class_name = imported[root.id].partition(":")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        assert cls in registry, (
+            f"{name}: {key_of(cls)} is not registered: add a ServiceRef for it to nexus/container.py "
+            "and register it in register_all() (docs/EXTENDING.md)"
+        )
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_it_has_an_event_file(name: str) -> None:
+    from tests.test_events import EXPECTED
+
+    files = [file for file, (function, _) in EXPECTED.items() if function == name]
+
+    assert files, (
+        f"{name}: add events/<name>.json (what `sam local invoke -e` sends) and list it in tests/test_events.py"
+    )
+    for file in files:
+        assert (ROOT / "events" / file).is_file(), f"{name}: events/{file} is listed in tests/test_events.py"
