@@ -11,11 +11,9 @@ stored result instead of sending again.
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -30,6 +28,9 @@ from nexus.observability import logger, metrics
 from nexus.services import Service, inject
 from nexus.settings import Settings
 from nexus.users import User, UserService
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Longer than the queue keeps a message (14 days): a late retry still finds the record.
 _SENT_RECORD_SECONDS = 15 * 24 * 3600
@@ -106,6 +107,10 @@ class WelcomeEmails(Service):
 
     def retry_batch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """The queue consumer: a message that fails again is reported and comes back later."""
+        # Only the queue consumer loads the batch utility (its types import every parser model:
+        # Kafka, CloudWatch, ...): create user's cold start, which sends inline, does not.
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
         self.validate_initialization()
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         response = process_partial_response(
