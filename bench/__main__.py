@@ -19,6 +19,7 @@ sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
 
 from bench.cold_start import Runner  # noqa: E402
 from bench.first_response import first_responses, print_first_responses  # noqa: E402
+from bench.prices import price_rows, print_prices  # noqa: E402
 from local.template import Template  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -79,7 +80,7 @@ def aws_calls(template: Template) -> dict[str, dict[str, int]]:
     import boto3
     from moto import mock_aws
 
-    from bench.aws_calls import count_aws_calls, run_scenarios
+    from bench.aws_calls import USAGE, count_aws_calls, run_scenarios
     from local.resources import FAKE_CREDENTIALS, LocalResources
     from nexus.services import registry
 
@@ -95,7 +96,8 @@ def aws_calls(template: Template) -> dict[str, dict[str, int]]:
                 os.environ.update(resources.environment(function))
             sys.stdout.flush()
             os.dup2(devnull, 1)  # the handlers' logs and EMF
-            with count_aws_calls() as counter:
+            with count_aws_calls(usage=True) as counter:
+                USAGE.clear()
                 return run_scenarios(counter, resources, template)
     finally:
         sys.stdout.flush()
@@ -240,6 +242,8 @@ def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = fro
                 f" {row['floor_median_ms']:9.3f} {row['added_ms']:7.3f} {row['ratio']:6.2f}"
                 f" {row['floor_ratio']:10.2f} {row['over_floor']:10.2f}  {_check(ok)}"
             )
+    if "prices" in results and parts & {"calls", "warm"}:
+        print_prices(results["prices"])
     if "layer" in parts and "layer" in results:
         layer = results["layer"]
         print("\n4. Layer (sam build, arm64)")
@@ -298,8 +302,11 @@ def main(argv: list[str] | None = None) -> None:
         print("cold starts ...", flush=True)
         results["cold_start"] = cold_starts(template)
     if "calls" in parts:
+        from bench.aws_calls import USAGE
+
         print("AWS calls ...", flush=True)
         results["aws_calls"] = aws_calls(template)
+        results["usage"] = dict(USAGE)
     if "warm" in parts:
         print("warm invocations ...", flush=True)
         with tempfile.TemporaryDirectory() as scratch:
@@ -311,6 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         results["scale"] = scale(consumer["median_ms"], record_bytes)
     if "layer" in parts:
         results["layer"] = layer_size()
+    if "aws_calls" in results and "usage" in results:
+        results["prices"] = price_rows(results["aws_calls"], results["usage"], results.get("warm"), template)
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_report(results, parts)
