@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -17,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
 
 from bench.cold_start import Runner  # noqa: E402
+from bench.first_response import first_responses, print_first_responses  # noqa: E402
+from bench.prices import price_rows, print_prices  # noqa: E402
 from local.template import Template  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -24,6 +27,7 @@ SAM_LAYER = ROOT / ".aws-sam" / "build" / "SharedLayer" / "python"
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
 WARM_RUNS = int(os.environ.get("BENCH_WARM_RUNS", "500"))
 WARM_WARMUP = 50
+FIRST_RUNS = int(os.environ.get("BENCH_FIRST_RUNS", "7"))
 TARGETS = {"cold_ratio": 1.15, "warm_ratio": 1.3, "warm_added_ms": 2.0, "layer_mb": 25.0}
 
 # Scale on paper (issue 7): DynamoDB partition and Kinesis shard limits.
@@ -78,7 +82,7 @@ def aws_calls(template: Template) -> dict[str, dict[str, int]]:
 
     from local.resources import FAKE_CREDENTIALS, LocalResources
     from nexus.services import registry
-    from tests.aws_calls import count_aws_calls, run_scenarios
+    from tests.aws_calls import USAGE, count_aws_calls, run_scenarios
 
     saved = dict(os.environ)
     os.environ.update(FAKE_CREDENTIALS)
@@ -92,7 +96,8 @@ def aws_calls(template: Template) -> dict[str, dict[str, int]]:
                 os.environ.update(resources.environment(function))
             sys.stdout.flush()
             os.dup2(devnull, 1)  # the handlers' logs and EMF
-            with count_aws_calls() as counter:
+            with count_aws_calls(usage=True) as counter:
+                USAGE.clear()
                 return run_scenarios(counter, resources, template)
     finally:
         sys.stdout.flush()
@@ -189,93 +194,135 @@ def _check(ok: bool) -> str:
     return "ok " if ok else "MISS"
 
 
-def print_report(results: dict[str, Any]) -> None:
+PARTS = ("first", "cold", "calls", "warm", "layer")
+
+
+def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = frozenset(PARTS)) -> None:
     m = results["machine"]
     print(f"\nmachine: {m['nproc']} cores, {m['cpu']}, Python {m['python']} ({m['arch']})")
-    cold = results["cold_start"]
-    print(
-        f"\n1. Cold start (init = import app; median of {cold['runs']}, the three run in turn;"
-        " bare = boto3 + the same clients; floor = bare + the stack used the least a handler can)"
-    )
-    print(
-        f"{'function':28} {'init ms':>8} {'bare ms':>8} {'floor ms':>9} {'ratio':>6}"
-        f" {'floor/bare':>10} {'init/floor':>10}  target ratio <= {TARGETS['cold_ratio']}"
-    )
-    for row in cold["functions"]:
-        ok = row["ratio"] <= TARGETS["cold_ratio"]
+    if "first" in parts and "first_response" in results:
+        print_first_responses(results["first_response"])
+    if "cold" in parts and "cold_start" in results:
+        cold = results["cold_start"]
         print(
-            f"{row['function']:28} {row['init_ms']:8.1f} {row['baseline_init_ms']:8.1f} {row['floor_init_ms']:9.1f}"
-            f" {row['ratio']:6.2f} {row['floor_ratio']:10.2f} {row['over_floor']:10.2f}  {_check(ok)}"
+            f"\n1. Cold start (init = import app; median of {cold['runs']}, the three run in turn;"
+            " bare = boto3 + the same clients; floor = bare + the stack used the least a handler can)"
         )
-    for function, profile in cold["importtime"].items():
-        top = ", ".join(f"{p['package']} {p['ms']}" for p in profile["beyond_floor_ms_by_package"][:8])
-        print(f"  importtime {function}, self ms beyond the floor by package: {top}")
-    print("\n2. AWS calls per composite operation (moto in process, botocore before-call)")
-    for name, calls in results["aws_calls"].items():
-        total = sum(calls.values())
-        print(f"  {name:32} {total:3}  {', '.join(f'{op} {n}' for op, n in calls.items())}")
-    print(
-        f"\n3. Warm invocation, AWS stubbed at HTTP (before-send), median of {WARM_RUNS};"
-        " floor = the bare work inside Powertools' resolver, Logger and Metrics"
-    )
-    print(
-        f"{'scenario':24} {'calls':>5} {'real ms':>8} {'bare ms':>8} {'floor ms':>9} {'added':>7} {'ratio':>6}"
-        f" {'floor/bare':>10} {'real/floor':>10}  target <= 1.3x and < 2 ms"
-    )
-    for row in results["warm"]:
-        ok = row["ratio"] <= TARGETS["warm_ratio"] and row["added_ms"] < TARGETS["warm_added_ms"]
         print(
-            f"{row['scenario']:24} {row['calls']:5} {row['median_ms']:8.3f} {row['baseline_median_ms']:8.3f}"
-            f" {row['floor_median_ms']:9.3f} {row['added_ms']:7.3f} {row['ratio']:6.2f}"
-            f" {row['floor_ratio']:10.2f} {row['over_floor']:10.2f}  {_check(ok)}"
+            f"{'function':28} {'init ms':>8} {'bare ms':>8} {'floor ms':>9} {'ratio':>6}"
+            f" {'floor/bare':>10} {'init/floor':>10}  target ratio <= {TARGETS['cold_ratio']}"
         )
-    layer = results["layer"]
-    print("\n4. Layer (sam build, arm64)")
-    if "error" in layer:
-        print(f"  {layer['error']}")
-    else:
-        ok = layer["unzipped_mb"] <= TARGETS["layer_mb"]
+        for row in cold["functions"]:
+            ok = row["ratio"] <= TARGETS["cold_ratio"]
+            print(
+                f"{row['function']:28} {row['init_ms']:8.1f} {row['baseline_init_ms']:8.1f} {row['floor_init_ms']:9.1f}"
+                f" {row['ratio']:6.2f} {row['floor_ratio']:10.2f} {row['over_floor']:10.2f}  {_check(ok)}"
+            )
+        for function, profile in cold["importtime"].items():
+            top = ", ".join(f"{p['package']} {p['ms']}" for p in profile["beyond_floor_ms_by_package"][:8])
+            print(f"  importtime {function}, self ms beyond the floor by package: {top}")
+    if "calls" in parts and "aws_calls" in results:
+        print("\n2. AWS calls per composite operation (moto in process, botocore before-call)")
+        for name, calls in results["aws_calls"].items():
+            total = sum(calls.values())
+            print(f"  {name:32} {total:3}  {', '.join(f'{op} {n}' for op, n in calls.items())}")
+    if "warm" in parts and "warm" in results:
         print(
-            f"  unzipped {layer['unzipped_mb']} MB, zipped {layer['zipped_mb']} MB, {layer['pyc_files']} .pyc;"
-            f" runtime packages in it: {layer['runtime_packages_in_layer'] or 'none'}  {_check(ok)}"
+            f"\n3. Warm invocation, AWS stubbed at HTTP (before-send), median of {WARM_RUNS};"
+            " floor = the bare work inside Powertools' resolver, Logger and Metrics"
         )
-        print("  largest: " + ", ".join(f"{p['package']} {p['mb']}" for p in layer["largest"]))
-    s = results["scale"]
-    print("\n5. Scale on paper")
-    print(
-        "  listing index creates/s before throttling, by USER_LIST_SHARDS: "
-        + ", ".join(f"{n}: {v:,}" for n, v in s["listing_index_creates_per_second"].items())
-    )
-    c = s["consumer"]
-    print(
-        f"  consumer: batch of {CONSUMER_BATCH} takes {c['measured_batch_ms']} ms of CPU (stubbed) +"
-        f" {c['assumed_transaction_ms']} ms transaction + {c['assumed_invoke_overhead_ms']} ms invoke"
-        f" -> {c['consumer_events_per_second']:,} events/s;"
-        f" shard write limit {c['shard_write_limit_records_per_second']:,}/s"
-        f" -> sustained {c['sustained_events_per_second_per_shard']:,} events/s per shard"
-    )
+        print(
+            f"{'scenario':24} {'calls':>5} {'real ms':>8} {'bare ms':>8} {'floor ms':>9} {'added':>7} {'ratio':>6}"
+            f" {'floor/bare':>10} {'real/floor':>10}  target <= 1.3x and < 2 ms"
+        )
+        for row in results["warm"]:
+            ok = row["ratio"] <= TARGETS["warm_ratio"] and row["added_ms"] < TARGETS["warm_added_ms"]
+            print(
+                f"{row['scenario']:24} {row['calls']:5} {row['median_ms']:8.3f} {row['baseline_median_ms']:8.3f}"
+                f" {row['floor_median_ms']:9.3f} {row['added_ms']:7.3f} {row['ratio']:6.2f}"
+                f" {row['floor_ratio']:10.2f} {row['over_floor']:10.2f}  {_check(ok)}"
+            )
+    if "prices" in results and parts & {"calls", "warm"}:
+        print_prices(results["prices"])
+    if "layer" in parts and "layer" in results:
+        layer = results["layer"]
+        print("\n4. Layer (sam build, arm64)")
+        if "error" in layer:
+            print(f"  {layer['error']}")
+        else:
+            ok = layer["unzipped_mb"] <= TARGETS["layer_mb"]
+            print(
+                f"  unzipped {layer['unzipped_mb']} MB, zipped {layer['zipped_mb']} MB, {layer['pyc_files']} .pyc;"
+                f" runtime packages in it: {layer['runtime_packages_in_layer'] or 'none'}  {_check(ok)}"
+            )
+            print("  largest: " + ", ".join(f"{p['package']} {p['mb']}" for p in layer["largest"]))
+    if "warm" in parts and "scale" in results:
+        s = results["scale"]
+        print("\n5. Scale on paper")
+        print(
+            "  listing index creates/s before throttling, by USER_LIST_SHARDS: "
+            + ", ".join(f"{n}: {v:,}" for n, v in s["listing_index_creates_per_second"].items())
+        )
+        c = s["consumer"]
+        print(
+            f"  consumer: batch of {CONSUMER_BATCH} takes {c['measured_batch_ms']} ms of CPU (stubbed) +"
+            f" {c['assumed_transaction_ms']} ms transaction + {c['assumed_invoke_overhead_ms']} ms invoke"
+            f" -> {c['consumer_events_per_second']:,} events/s;"
+            f" shard write limit {c['shard_write_limit_records_per_second']:,}/s"
+            f" -> sustained {c['sustained_events_per_second_per_shard']:,} events/s per shard"
+        )
 
 
-def main() -> None:
+def arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run ({', '.join(PARTS)}); the others keep bench/results.json's figures",
+    )
+    parser.add_argument("--functions", default="", help="comma-separated logical ids (first response only)")
+    parser.add_argument("--runs", type=int, default=FIRST_RUNS, help="rounds of the first-response bench")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = arguments(sys.argv[1:] if argv is None else argv)
+    parts = {p.strip() for p in options.only.split(",") if p.strip()}
+    if unknown := parts - set(PARTS):
+        raise SystemExit(f"unknown parts: {', '.join(sorted(unknown))} (choose from {', '.join(PARTS)})")
     started = time.monotonic()
     template = Template()
-    results: dict[str, Any] = {"machine": machine(), "command": "make bench"}
-    print("cold starts ...", flush=True)
-    results["cold_start"] = cold_starts(template)
-    print("AWS calls ...", flush=True)
-    results["aws_calls"] = aws_calls(template)
-    print("warm invocations ...", flush=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        results["warm"] = warm(Path(scratch) / "recording.json")
-    results["layer"] = layer_size()
-    from tests.aws_calls import consumer_batch_event
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if parts != set(PARTS) and RESULTS.is_file() else {}
+    results.update({"machine": machine(), "command": "make bench" if parts == set(PARTS) else " ".join(sys.argv)})
+    if "first" in parts:
+        print("time to first response ...", flush=True)
+        only = [f for f in options.functions.split(",") if f] or None
+        results["first_response"] = first_responses(template, options.runs, only)
+    if "cold" in parts:
+        print("cold starts ...", flush=True)
+        results["cold_start"] = cold_starts(template)
+    if "calls" in parts:
+        from tests.aws_calls import USAGE
 
-    record_bytes = max(len(r["kinesis"]["data"]) * 3 // 4 for r in consumer_batch_event()["Records"])
-    consumer = next(r for r in results["warm"] if r["scenario"] == "consumer_batch_100")
-    results["scale"] = scale(consumer["median_ms"], record_bytes)
+        print("AWS calls ...", flush=True)
+        results["aws_calls"] = aws_calls(template)
+        results["usage"] = dict(USAGE)
+    if "warm" in parts:
+        print("warm invocations ...", flush=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            results["warm"] = warm(Path(scratch) / "recording.json")
+        from tests.aws_calls import consumer_batch_event
+
+        record_bytes = max(len(r["kinesis"]["data"]) * 3 // 4 for r in consumer_batch_event()["Records"])
+        consumer = next(r for r in results["warm"] if r["scenario"] == "consumer_batch_100")
+        results["scale"] = scale(consumer["median_ms"], record_bytes)
+    if "layer" in parts:
+        results["layer"] = layer_size()
+    if "aws_calls" in results and "usage" in results:
+        results["prices"] = price_rows(results["aws_calls"], results["usage"], results.get("warm"), template)
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print_report(results)
+    print_report(results, parts)
     print(f"\nwrote {RESULTS.relative_to(ROOT)} in {results['seconds']} s")
 
 

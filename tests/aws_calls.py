@@ -29,33 +29,117 @@ from tests.kinesis import kinesis_event, kinesis_record
 CONSUMER_BATCH = 100  # the template's BatchSize for CountEventsFunction
 
 
-class CallCounter:
-    """Counts API calls by ``service.Operation`` while a window is open."""
+KB = 1024
 
-    def __init__(self) -> None:
+
+def _item_bytes(item: Any) -> int:
+    """An item's size as DynamoDB bills it, approximately: names plus values, as sent."""
+    return len(json.dumps(item, separators=(",", ":"), default=str)) if item else 0
+
+
+def _write_units(params: dict[str, Any], operation: str) -> float:
+    """Write request units from the request: 1 per started KB of each item, twice in a transaction."""
+    if operation == "TransactWriteItems":
+        items = [next(iter(entry.values())) for entry in params.get("TransactItems", [])]
+        return float(sum(2 * max(1, -(-_item_bytes(i.get("Item") or i.get("Key")) // KB)) for i in items))
+    if operation == "BatchWriteItem":
+        requests = [r for rs in params.get("RequestItems", {}).values() for r in rs]
+        return float(sum(max(1, -(-_item_bytes(next(iter(r.values())).get("Item")) // KB)) for r in requests))
+    return float(max(1, -(-_item_bytes(params.get("Item") or params.get("Key")) // KB)))
+
+
+def _read_units(parsed: dict[str, Any], consistent: bool) -> float:
+    """Read request units from the response: 0.5 per started 4 KB read (1 if strongly consistent)."""
+    items = parsed.get("Items") or ([parsed["Item"]] if parsed.get("Item") else [])
+    size = sum(_item_bytes(item) for item in items)
+    return max(1, -(-size // (4 * KB))) * (1.0 if consistent else 0.5)
+
+
+_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+_READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+
+
+class CallCounter:
+    """Counts API calls by ``service.Operation`` while a window is open.
+
+    With ``usage=True`` it also asks DynamoDB for ``ReturnConsumedCapacity=TOTAL`` and totals
+    what each call is billed by (``self.usage``): read and write request units (what DynamoDB
+    returns; where moto returns none or less than the request's size implies, the size rule),
+    Kinesis records and their KB (rounded up per record), SES recipients, SQS requests.
+    """
+
+    def __init__(self, usage: bool = False) -> None:
         self.calls: Counter[str] = Counter()
+        self.usage: Counter[str] = Counter()
+        self.with_usage = usage
 
     def record(self, model: Any, **_: Any) -> None:
         self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def ask_capacity(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        """provide-client-params: the API parameters as the caller gave them."""
+        service = model.service_model.service_name
+        if service == "dynamodb" and "ReturnConsumedCapacity" in model.input_shape.members:
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+        context["bench_params"] = params
+        if service == "kinesis" and model.name in ("PutRecords", "PutRecord"):
+            records = params.get("Records") or [params]
+            for record in records:
+                size = len(record.get("Data", b"")) + len(record.get("PartitionKey", "").encode())
+                self.usage["kinesis_records"] += 1
+                self.usage["kinesis_kb"] += -(-size // KB)
+        elif service == "sesv2" and model.name == "SendEmail":
+            destination = params.get("Destination", {})
+            self.usage["ses_emails"] += sum(
+                len(destination.get(k, [])) for k in ("ToAddresses", "CcAddresses", "BccAddresses")
+            )
+        elif service == "sqs" and model.name in ("SendMessage", "SendMessageBatch"):
+            bodies = (
+                [params.get("MessageBody", "")]
+                if model.name == "SendMessage"
+                else [e.get("MessageBody", "") for e in params.get("Entries", [])]
+            )
+            self.usage["sqs_requests"] += max(1, -(-sum(len(b.encode()) for b in bodies) // (64 * KB)))
+        elif service == "secretsmanager":
+            self.usage["secrets_manager_calls"] += 1
+        elif service == "ssm":
+            self.usage["ssm_calls"] += 1
+
+    def capacity(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        """after-call: the consumed capacity DynamoDB returned (or the size rule's, if more)."""
+        params = context.get("bench_params", {})
+        if model.service_model.service_name != "dynamodb":
+            return
+        returned = parsed.get("ConsumedCapacity") or []
+        units = sum(c.get("CapacityUnits", 0.0) for c in (returned if isinstance(returned, list) else [returned]))
+        if model.name in _WRITES:
+            self.usage["dynamodb_wru"] += max(units, _write_units(params, model.name))
+        elif model.name in _READS:
+            consistent = bool(params.get("ConsistentRead"))
+            self.usage["dynamodb_rru"] += max(units, _read_units(parsed, consistent))
 
     @contextmanager
     def window(self) -> Iterator[Counter[str]]:
         """The calls made inside the ``with`` block (earlier ones are discarded)."""
         self.calls = Counter()
+        self.usage = Counter()
         seen: Counter[str] = Counter()
         yield seen
         seen.update(self.calls)
 
 
 @contextmanager
-def count_aws_calls() -> Iterator[CallCounter]:
+def count_aws_calls(usage: bool = False) -> Iterator[CallCounter]:
     """Hook every botocore client created inside the block; restore ``create_client`` after."""
-    counter = CallCounter()
+    counter = CallCounter(usage)
     original = botocore.session.Session.create_client
 
     def create_client(self: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
         client = original(self, *args, **kwargs)
         client.meta.events.register("before-call.*.*", counter.record)
+        if usage:
+            client.meta.events.register("provide-client-params.*.*", counter.ask_capacity)
+            client.meta.events.register("after-call.*.*", counter.capacity)
         return client
 
     botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
@@ -76,9 +160,14 @@ def consumer_batch_event(size: int = CONSUMER_BATCH, first_sequence: int = 1000)
     return kinesis_event([kinesis_record(_event_data(n), first_sequence + n) for n in range(size)])
 
 
-def _counted(counter: CallCounter, operation: Callable[[], Any]) -> dict[str, int]:
+USAGE: dict[str, dict[str, float]] = {}  # scenario -> billed usage, filled when the counter has usage on
+
+
+def _counted(counter: CallCounter, operation: Callable[[], Any], name: str = "") -> dict[str, int]:
     with counter.window() as seen:
         operation()
+    if counter.with_usage and name:
+        USAGE[name] = dict(sorted(counter.usage.items()))
     return dict(sorted(seen.items()))
 
 
@@ -99,37 +188,39 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
 
     api.module("CreateUserFunction")  # cold starts outside the windows (they make no AWS call)
     created: list[str] = []
-    results["create_user"] = _counted(counter, lambda: created.append(create(body)))
+    results["create_user"] = _counted(counter, lambda: created.append(create(body)), "create_user")
     user_id = created[0]
     keyed = {"username": "counted2", "email": "counted2@example.com"}
     key = {"Idempotency-Key": "bench-key-0001"}
-    results["create_user_idempotent"] = _counted(counter, lambda: create(keyed, key))
-    results["create_user_idempotent_replay"] = _counted(counter, lambda: create(keyed, key))
+    results["create_user_idempotent"] = _counted(counter, lambda: create(keyed, key), "create_user_idempotent")
+    results["create_user_idempotent_replay"] = _counted(
+        counter, lambda: create(keyed, key), "create_user_idempotent_replay"
+    )
 
     def get(expected: int = 200) -> None:
         response = api.get(f"/users/{user_id}")
         assert response.status == expected, response.body
 
     api.module("GetUserFunction")
-    results["get_user_hit"] = _counted(counter, get)  # create_user cached the user
+    results["get_user_hit"] = _counted(counter, get, "get_user_hit")  # create_user cached the user
     cache_table = aws.physical["CacheTable"]["Ref"]
     aws.client("dynamodb").delete_item(TableName=cache_table, Key={"key": {"S": f"user:{user_id}"}})
-    results["get_user_miss"] = _counted(counter, get)
+    results["get_user_miss"] = _counted(counter, get, "get_user_miss")
 
     def update() -> None:
         response = api.patch(f"/users/{user_id}", {"full_name": "Renamed"})
         assert response.status == 200, response.body
 
     api.module("UpdateUserFunction")
-    results["update_user"] = _counted(counter, update)
+    results["update_user"] = _counted(counter, update, "update_user")
 
     def list_page() -> None:
         response = api.get("/users", query={"limit": "20"})
         assert response.status == 200, response.body
 
     api.module("ListUsersFunction")
-    results["list_users_miss"] = _counted(counter, list_page)
-    results["list_users_hit"] = _counted(counter, list_page)
+    results["list_users_miss"] = _counted(counter, list_page, "list_users_miss")
+    results["list_users_hit"] = _counted(counter, list_page, "list_users_hit")
     cursors: list[str] = []
 
     def page_of_one(cursor: str | None = None) -> None:
@@ -138,15 +229,15 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
         cursors.append(str(response.json()["next_cursor"]))
 
     # The first page with a cursor reads the signing secret; later ones find it cached.
-    results["list_users_first_cursor"] = _counted(counter, page_of_one)
-    results["list_users_next_page"] = _counted(counter, lambda: page_of_one(cursors[0]))
+    results["list_users_first_cursor"] = _counted(counter, page_of_one, "list_users_first_cursor")
+    results["list_users_next_page"] = _counted(counter, lambda: page_of_one(cursors[0]), "list_users_next_page")
 
     def delete() -> None:
         response = api.delete(f"/users/{user_id}")
         assert response.status == 204, response.body
 
     api.module("DeleteUserFunction")
-    results["delete_user"] = _counted(counter, delete)
+    results["delete_user"] = _counted(counter, delete, "delete_user")
 
     events = {
         "events": [{"event_type": "page_view", "user_id": f"u{n % 7}", "properties": {"page": "/"}} for n in range(500)]
@@ -158,7 +249,7 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
             assert response.status == 202, response.body
 
     api.module("TrackEventsFunction")
-    results["track_1000_events"] = _counted(counter, track_1000)
+    results["track_1000_events"] = _counted(counter, track_1000, "track_1000_events")
 
     consumer = load_function("count_events")
 
@@ -166,5 +257,5 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
         response = consumer.handler(consumer_batch_event(), lambda_context("CountEventsFunction"))
         assert response == {"batchItemFailures": []}, response
 
-    results["consumer_batch_100"] = _counted(counter, consume)
+    results["consumer_batch_100"] = _counted(counter, consume, "consumer_batch_100")
     return results

@@ -5,11 +5,17 @@ and boto3 would each make their own session, and a client per table. Sharing one
 session and one client per service keeps the init phase short (see docs/PERFORMANCE.md).
 botocore, not boto3: boto3 would also import s3transfer, which nothing here uses.
 Region, credentials and ``AWS_ENDPOINT_URL`` come from the environment, as usual.
+
+Clients are built at their first use, not when a service is constructed (``LazyClient``):
+building one costs 20-50 ms of init (its JSON model, endpoint rules, a connection pool), and
+a function's cold start builds only the clients its first request calls (create user's SQS
+client, used only when SES fails, is never built on the happy path).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
@@ -27,9 +33,43 @@ def session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
+class LazyClient:
+    """A botocore client of ``service``, created at its first attribute access, then delegated to.
+
+    Behaves as the client for everything its callers do (API methods, ``meta``,
+    ``exceptions``, ``_make_api_call`` for pynamodb); ``built`` tells whether it exists yet.
+    """
+
+    __slots__ = ("_client", "_lock", "service")
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        return self._client is not None
+
+    def resolve(self) -> Any:
+        """The real client, created once (threads racing here get the same one)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = session().create_client(self.service, config=_CONFIG)
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.resolve(), name)
+
+    def __repr__(self) -> str:
+        return f"LazyClient({self.service!r}, built={self.built})"
+
+
 @functools.cache
 def client(service: str) -> Any:
-    return session().create_client(service, config=_CONFIG)
+    """The environment's one client of ``service`` (built when first used)."""
+    return LazyClient(service)
 
 
 def share_dynamodb_client(model: type[Model]) -> None:
