@@ -376,6 +376,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.log_message("%s", f"code {code}, message {message}")
         reply = Reply.message(code, message or HTTPStatus(code).phrase)
         self.close_connection = True
+        # A request line it could not read leaves HTTP/0.9, which has no status line or headers.
+        self.request_version = self.protocol_version
         try:
             self._send(reply)
         except ConnectionError:
