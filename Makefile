@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # emulated Lambda workers) compiled moto and botocore again at every start.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install install-run system-deps start test lint format typecheck layer sam-build sam-check checks pytest bench clean
+.PHONY: install install-run system-deps openapi start test lint format typecheck layer sam-build sam-check checks pytest bench clean
 
 # uv (pinned, from PyPI) builds both venvs in seconds where pip took minutes.
 UV_VERSION := 0.13.9
@@ -89,6 +89,11 @@ $(LAYER_DIR)/.built: $(VENV)/.installed $(LAYER_SOURCES)
 	  build-SharedLayer ARTIFACTS_DIR=$(abspath $(LAYER_DIR)) PLATFORM=host PYTHON=$(abspath $(BIN)/python) \
 	  UV=$(abspath $(UV)))
 	@touch $@
+
+# docs/openapi.json: the OpenAPI document of the routes, from the functions' own resolvers. It is
+# committed; tests/e2e/test_openapi.py fails when it differs from what the code generates.
+openapi: install-run layer
+	$(BIN)/python -m local openapi --out docs/openapi.json
 
 start: install-run layer
 	$(BIN)/python -m local start --port $(PORT)

@@ -1,5 +1,5 @@
-"""Entry point: `python -m local start [--port N]`, `python -m local invoke FUNCTION -e EVENT.json`
-and `python -m local token`."""
+"""Entry point: `python -m local start [--port N]`, `python -m local invoke FUNCTION -e EVENT.json`,
+`python -m local token` and `python -m local openapi [--out FILE]`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE", help="template parameter values"
     )
+
+    document = commands.add_parser("openapi", help="write the OpenAPI document of the routes (make openapi)")
+    document.add_argument("--out", default="docs/openapi.json", help="where to write it ('-' for stdout)")
 
     token = commands.add_parser("token", help="print a bearer token for the local API (signature not checked)")
     token.add_argument("--scope", default=None, help="space-separated scopes; every scope when omitted")
@@ -63,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(make_token(ALL_SCOPES if arguments.scope is None else arguments.scope))
         return 0
+    if arguments.command == "openapi":
+        from local.server import write_openapi
+
+        return write_openapi(arguments.out)
     if arguments.command == "invoke":
         from local.invoke import main as invoke_main
 

@@ -28,37 +28,75 @@ def generate(functions: list[Function], environment: dict[str, str], routes: lis
     with tempfile.TemporaryDirectory(prefix="nexus-openapi-") as folder:
         spec, out = Path(folder) / "functions.json", Path(folder) / "openapi.json"
         spec.write_text(json.dumps(_function_spec(functions)))
-        subprocess.run(  # noqa: S603 - our own worker script
+        done = subprocess.run(  # noqa: S603 - our own worker script
             [base_python(), "-S", "-s", str(WORKER), str(spec), str(out)],
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             timeout=60,
-            check=True,
+            check=False,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"the OpenAPI worker failed:\n{done.stderr.decode(errors='replace')[-4000:]}")
         document: dict[str, Any] = json.loads(out.read_text())
     return finish(document, routes)
 
 
+DESCRIPTION = (
+    "The HTTP API of template.yaml, as API Gateway and its functions answer it. The contract, in "
+    "words: [docs/API.md](/docs/API.md) (`docs/API.md` in the repository; `make start` serves it "
+    "at `/docs/API.md`). Every route but `GET /health` needs a bearer token (the JWT "
+    "authorizer) with the scope its `security` names. API Gateway itself answers a path or method "
+    'that no route takes with `404 {"message": "Not Found"}`, throttling with `429 {"message": '
+    '"Too Many Requests"}`, and an integration that does not answer in 30 s with `503 {"message": '
+    '"Service Unavailable"}`.'
+)
+
+
 def finish(document: dict[str, Any], routes: list[Route]) -> dict[str, Any]:
-    """Title, the bearer scheme, and security on exactly the routes behind the JWT authorizer."""
+    """Title, the bearer scheme, and only the schemas the operations use.
+
+    Each operation's security (with its scope) comes from its function's resolver; it must agree
+    with the template: the routes behind the JWT authorizer, and only those, have one.
+    """
     document["openapi"] = document.get("openapi") or "3.1.0"
-    document["info"] = {
-        "title": "Nexus Serverless",
-        "version": "local",
-        "description": "The HTTP API of template.yaml (contract: API.md), as served by `make start`.",
-    }
+    document["info"] = {"title": "Nexus Serverless", "version": "1.0.0", "description": DESCRIPTION}
     document["servers"] = [{"url": "/"}]
     schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes[BEARER] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    schemes[BEARER] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An access token from the configured issuer; each operation names the scope it needs",
+    }
     for route in routes:
         operation = document.get("paths", {}).get(route.path, {}).get(route.method.lower())
         if operation is None:
             continue
-        operation["security"] = [{BEARER: []}] if route.auth else []
-        if route.auth:
-            responses = operation.setdefault("responses", {})
-            responses.setdefault("401", {"description": "No bearer token, or not a JWT (the authorizer)"})
-            responses.setdefault("403", {"description": "The token lacks the route's scope"})
-        operation.setdefault("operationId", route.function)
+        if bool(operation.get("security")) != route.auth:
+            raise ValueError(f"{route.route_key}: the function's scope and the template's authorizer disagree")
+    _drop_unused_schemas(document)
     return document
+
+
+def _references(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_references(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_references(value) for value in node))
+    return set()
+
+
+def _drop_unused_schemas(document: dict[str, Any]) -> None:
+    """Powertools lists its own HTTPValidationError and ValidationError in every document; ours
+    answers API.md's error body instead, so only what the paths reach (transitively) is kept."""
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    used, pending = set(), _references(document.get("paths", {}))
+    while pending:
+        name = pending.pop()
+        if name not in used and name in schemas:
+            used.add(name)
+            pending |= _references(schemas[name])
+    for name in set(schemas) - used:
+        del schemas[name]

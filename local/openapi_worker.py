@@ -33,24 +33,14 @@ def _merge(document: dict[str, Any], part: dict[str, Any]) -> None:
         document.setdefault("components", {}).setdefault(kind, {}).update(entries)
 
 
-def _add_request_bodies(document: dict[str, Any]) -> None:
-    """Turn each route's request-body extension (``nexus.api.docs.request_body``) into a requestBody."""
-    from pydantic.json_schema import models_json_schema
-
-    from nexus.api.docs import REQUEST_BODY_EXTENSION, request_models
-
-    used: set[str] = set()
-    for operations in document.get("paths", {}).values():
+def _drop_default_validation_error(part: dict[str, Any]) -> None:
+    """Powertools documents a 422 with its own HTTPValidationError body on every route. Ours answer
+    API.md's error body, and a route lists the 422 in its ``responses`` where one can happen."""
+    for operations in part.get("paths", {}).values():
         for operation in operations.values():
-            name = operation.pop(REQUEST_BODY_EXTENSION, None)
-            if name is None:
-                continue
-            used.add(name)
-            schema = {"$ref": f"#/components/schemas/{name}"}
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
-    models = [(request_models[name], "validation") for name in sorted(used)]
-    _, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
-    document.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+            answer = operation.get("responses", {}).get("422", {})
+            if "HTTPValidationError" in json.dumps(answer):
+                del operation["responses"]["422"]
 
 
 def main(spec_path: str, out_path: str) -> None:
@@ -60,9 +50,9 @@ def main(spec_path: str, out_path: str) -> None:
         if app is None or not hasattr(app, "get_openapi_json_schema"):
             continue  # not an HTTP function
         part = json.loads(app.get_openapi_json_schema())
+        _drop_default_validation_error(part)
         document.setdefault("openapi", part.get("openapi"))
         _merge(document, part)
-    _add_request_bodies(document)
     Path(out_path).write_text(json.dumps(document))
 
 

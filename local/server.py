@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -49,6 +50,7 @@ from local.triggers import Triggers
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 DRAIN_LIMIT = 64 * 1024 * 1024  # read (and drop) an oversized body up to this, so the client sees the 413
 SWAGGER_ASSETS = ("swagger-ui-bundle.min.js", "swagger-ui.min.css")
+API_DOC = Path(__file__).resolve().parent.parent / "docs" / "API.md"  # linked from the document
 
 
 @dataclass
@@ -215,7 +217,9 @@ class LocalApi:
         if key in (("GET", "/"), ("HEAD", "/")):
             return Reply(302, [("Location", "/docs")])
         if key == ("GET", "/openapi.json"):
-            return Reply.json(200, self.openapi())
+            return Reply(200, [("Content-Type", "application/json")], openapi_text(self.openapi()).encode())
+        if key == ("GET", "/docs/API.md"):
+            return Reply(200, [("Content-Type", "text/markdown; charset=utf-8")], API_DOC.read_bytes())
         if key == ("GET", "/docs"):
             return Reply(200, [("Content-Type", "text/html; charset=utf-8")], DOCS_PAGE.encode())
         if request.method == "GET" and request.path.startswith("/docs/") and request.path[6:] in SWAGGER_ASSETS:
@@ -359,6 +363,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, CONNECT, PROPFIND, ...) is routed too: API Gateway answers
+        those with its JSON 404, where http.server would send a 501 HTML page."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (a malformed request line, headers too long) as API Gateway's
+        JSON ``{"message": ...}``, never its HTML page."""
+        self.log_message("%s", f"code {code}, message {message}")
+        reply = Reply.message(code, message or HTTPStatus(code).phrase)
+        self.close_connection = True
+        # A request line it could not read leaves HTTP/0.9, which has no status line or headers.
+        self.request_version = self.protocol_version
+        try:
+            self._send(reply)
+        except ConnectionError:
+            return
+
     def log_message(self, format: str, *args: Any) -> None:
         """The per-request line is ours (_serve); http.server's own goes only for protocol errors."""
         if args and str(args[0]).startswith(("code 4", "code 5")):
@@ -401,6 +425,33 @@ def _bind(port: int) -> _Server | str:
         if error.errno == errno.EADDRINUSE:
             return f"port {port} is in use: try `make start PORT={port + 1}` (python -m local start --port {port + 1})"
         return f"cannot listen on 127.0.0.1:{port} ({error.strerror}): try another, `make start PORT=8080`"
+
+
+def openapi_text(document: dict[str, Any]) -> str:
+    """The document as `make openapi` commits it (docs/openapi.json) and the server serves it."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_openapi(out: str) -> int:
+    """`make openapi`: the document from the functions' resolvers, over an embedded emulated AWS
+    (the functions read their configuration at import, as at a cold start)."""
+    template = Template()
+    try:
+        runtime_dir, layer_dir, rie = ensure_runtime_dir(), check_layer(LAYER_DIR), find_rie()
+    except RuntimeSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    aws = EmulatedAws(template).start()
+    try:
+        text = openapi_text(LocalApi(template, aws, rie, runtime_dir, layer_dir).openapi())
+    finally:
+        aws.stop()
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
 
 
 def main(port: int, parameters: dict[str, str] | None = None) -> int:

@@ -1,26 +1,36 @@
 """POST /users: create a user, cache it and welcome them; ``Idempotency-Key`` makes retries safe."""
 
-from aws_lambda_powertools.event_handler import Response
+from typing import Annotated
 
-from nexus.api import USERS_WRITE, create_app, json_response, lambda_entrypoint, parse_header, parse_json_body
-from nexus.api.docs import request_body, responses
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+
+from nexus.api import USERS_WRITE, create_app, json_response, lambda_entrypoint
+from nexus.api.docs import LOCATION_HEADER, responses
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser, User
-from nexus.users.schemas import idempotency_key
+from nexus.users.schemas import IdempotencyKey
 
 app = create_app()
 
 
 @app.post(
     "/users",
-    responses=responses(201, User, 400, 401, 403, 409, 413, 422, description="Created"),
-    openapi_extensions=request_body(NewUser),
+    tags=["users"],
+    responses=responses(201, User, 400, 401, 403, 409, 413, 422, description="Created", headers=LOCATION_HEADER),
 )
-def create_user() -> Response[dict[str, object]]:
-    new_user = parse_json_body(app, NewUser.model_validate)
-    key = parse_header(app, "Idempotency-Key", idempotency_key)
-    user = get_service(UserRegistration).create_user_once(new_user, key)
+def create_user(
+    new_user: Annotated[NewUser, Body()],
+    idempotency_key: Annotated[IdempotencyKey | None, Header(alias="Idempotency-Key")] = None,
+) -> Response[User]:
+    """Create a user.
+
+    Creates the user (username and email unique without regard to case), caches it, records a
+    `user_created` event and sends the welcome email. With an `Idempotency-Key`, a retry of the
+    same body within 24 hours gets the first `201` again; another body with the key is a `409`.
+    """
+    user = get_service(UserRegistration).create_user_once(new_user, idempotency_key)
     return json_response(201, user, headers={"Location": f"/users/{user.id}"})
 
 

@@ -11,8 +11,15 @@ from nexus.users.values import parse_user_id
 app = create_app()
 
 
-@app.delete("/users/<user_id>", responses=responses(204, None, 401, 403, 404, description="Deleted"))
+@app.delete(
+    "/users/<user_id>", tags=["users"], responses=responses(204, None, 401, 403, 404, 409, description="Deleted")
+)
 def delete_user(user_id: str) -> Response[None]:
+    """Delete a user.
+
+    Frees the username and the email for reuse, removes the user from the cache and records a
+    `user_deleted` event. Answers `204` with no body.
+    """
     get_service(UserCommands).delete_user(parse_user_id(user_id))
     return Response(status_code=204)
 

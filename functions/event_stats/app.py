@@ -1,22 +1,29 @@
 """GET /stats/events: counts per UTC day from the consumer's exact counters."""
 
-from typing import Any
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from nexus.analytics.schemas import EventStatsQuery
-from nexus.api import ANALYTICS_READ, create_app, json_response, lambda_entrypoint, parse_query
-from nexus.api.docs import EventStats, responses
+from nexus.analytics.schemas import EventStats, EventTypeFilter, StatsDays
+from nexus.api import ANALYTICS_READ, create_app, lambda_entrypoint
+from nexus.api.docs import responses
 from nexus.operations.event_stats import EventStatsOperations
 from nexus.services import get_service
 
 app = create_app()
 
 
-@app.get("/stats/events", responses=responses(200, EventStats, 400, 401, 403, 422))
-def event_stats() -> Response[dict[str, Any]]:
-    query = parse_query(app, EventStatsQuery)
-    return json_response(200, get_service(EventStatsOperations).event_stats(query.event_type, query.days))
+@app.get("/stats/events", tags=["stats"], responses=responses(200, EventStats, 400, 401, 403, 422))
+def event_stats(
+    event_type: Annotated[EventTypeFilter | None, Query()] = None,
+    days: Annotated[StatsDays, Query()] = 7,
+) -> EventStats:
+    """Count events per day.
+
+    Exact counts of accepted events per UTC day for the last `days` days ending today, oldest
+    first with zeros included; of one `event_type`, or of every type.
+    """
+    return get_service(EventStatsOperations).event_stats(event_type, days)
 
 
 handler = lambda_entrypoint(app, EventStatsOperations, scope=ANALYTICS_READ)

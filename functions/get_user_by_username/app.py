@@ -1,8 +1,6 @@
 """GET /users/by-username/{username}: one user, looked up without regard to case."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from nexus.api import USERS_READ, create_app, json_response, lambda_entrypoint
+from nexus.api import USERS_READ, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.user_queries import UserQueries
 from nexus.services import get_service
@@ -12,9 +10,13 @@ from nexus.users.values import parse_username
 app = create_app()
 
 
-@app.get("/users/by-username/<username>", responses=responses(200, User, 401, 403, 404))
-def get_user_by_username(username: str) -> Response[dict[str, object]]:
-    return json_response(200, get_service(UserQueries).get_user_by_username(parse_username(username)))
+@app.get("/users/by-username/<username>", tags=["users"], responses=responses(200, User, 401, 403, 404))
+def get_user_by_username(username: str) -> User:
+    """Get a user by username.
+
+    The username is matched without regard to case; `404` when no user has it.
+    """
+    return get_service(UserQueries).get_user_by_username(parse_username(username))
 
 
 handler = lambda_entrypoint(app, UserQueries, scope=USERS_READ)

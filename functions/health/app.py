@@ -3,18 +3,22 @@
 from aws_lambda_powertools.event_handler import Response
 
 from nexus.api import create_app, json_response, lambda_entrypoint
-from nexus.api.docs import Health, responses
-from nexus.operations.health import HealthOperations
+from nexus.api.docs import responses
+from nexus.operations.health import Health, HealthOperations
 from nexus.services import get_service
 
 app = create_app()
 
 
-@app.get("/health", responses=responses(200, Health, 503))
-def health() -> Response[dict[str, object]]:
-    checks = get_service(HealthOperations).check()
-    healthy = all(result == "ok" for result in checks.values())
-    return json_response(200 if healthy else 503, {"status": "ok" if healthy else "unavailable", "checks": checks})
+@app.get("/health", tags=["health"], responses=responses(200, Health, 503))
+def health() -> Response[Health]:
+    """Check the service's health.
+
+    Pings the users table and the cache: `200` when both answer, `503` with the same body
+    (`status` `unavailable`) when one does not. No token needed.
+    """
+    result = get_service(HealthOperations).check()
+    return json_response(200 if result.healthy else 503, result)
 
 
 handler = lambda_entrypoint(app, HealthOperations, scope=None)

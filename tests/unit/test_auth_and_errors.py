@@ -1,4 +1,7 @@
+from typing import Any
+
 import pytest
+from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from nexus.api.auth import granted_scopes, require_scope, scope_prefix
@@ -11,7 +14,7 @@ from nexus.errors import (
     UnauthorizedError,
     ValidationError,
 )
-from nexus.users.schemas import ListUsersQuery, NewUser
+from nexus.users.schemas import NewUser, PageLimit
 
 
 def _event(claims: dict[str, object] | None, scopes: list[str] | None = None) -> dict[str, object]:
@@ -96,7 +99,7 @@ def test_body_rule_errors_are_422_with_details() -> None:
     with pytest.raises(PydanticValidationError) as caught:
         NewUser.model_validate({"username": "a!", "email": "x@example.com", "created_at": "now"})
 
-    error = from_pydantic_errors(caught.value.errors(), source="body")
+    error = from_pydantic_errors([{**e, "loc": ("body", *e["loc"])} for e in caught.value.errors()])
 
     assert isinstance(error, ValidationError)
     assert {(d.field, d.reason) for d in error.details} == {
@@ -106,10 +109,16 @@ def test_body_rule_errors_are_422_with_details() -> None:
 
 
 def test_query_type_errors_are_400_and_rule_errors_422() -> None:
+    limit = TypeAdapter(PageLimit)
     with pytest.raises(PydanticValidationError) as wrong_type:
-        ListUsersQuery.model_validate({"limit": "many"})
+        limit.validate_python("many")
     with pytest.raises(PydanticValidationError) as out_of_range:
-        ListUsersQuery.model_validate({"limit": "500"})
+        limit.validate_python("500")
 
-    assert isinstance(from_pydantic_errors(wrong_type.value.errors(), source="query"), BadRequestError)
-    assert isinstance(from_pydantic_errors(out_of_range.value.errors(), source="query"), ValidationError)
+    def in_query(errors: list[Any]) -> list[dict[str, Any]]:
+        return [{**error, "loc": ("query", "limit")} for error in errors]
+
+    bad_request = from_pydantic_errors(in_query(wrong_type.value.errors()))
+    assert isinstance(bad_request, BadRequestError)
+    assert [(d.field, d.reason) for d in bad_request.details] == [("limit", "must be an integer")]
+    assert isinstance(from_pydantic_errors(in_query(out_of_range.value.errors())), ValidationError)

@@ -11,6 +11,8 @@ EMAIL_PATTERN = (
     r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$"
 )
+# A client's retry token: printable ASCII, as with the usual Idempotency-Key header drafts.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
 
 # Set by the service, never by a request body.
 READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})

@@ -6,7 +6,16 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
 from nexus.timeutil import to_iso, utc_now
 from nexus.validation import has_control_characters
@@ -68,17 +77,32 @@ class AnalyticsEvent(BaseModel):
 
 
 class TrackEventsRequest(BaseModel):
-    """Body of ``POST /events``: one event, or ``{"events": [...]}`` with 1 to 500."""
+    """A batch body of ``POST /events``: ``{"events": [...]}`` with 1 to 500 events."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", title="EventBatch")
 
     events: list[AnalyticsEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
 
     @classmethod
-    def from_body(cls, body: Any) -> TrackEventsRequest:
-        if isinstance(body, dict) and "events" in body:
-            return cls.model_validate(body)
-        return cls(events=[AnalyticsEvent.model_validate(body)])
+    def of(cls, body: AnalyticsEvent | TrackEventsRequest) -> TrackEventsRequest:
+        """The batch a body stands for: itself, or a batch of its one event."""
+        return body if isinstance(body, TrackEventsRequest) else cls(events=[body])
+
+
+def _body_kind(body: Any) -> str:
+    return "(batch)" if isinstance(body, dict | TrackEventsRequest) and _has_events(body) else "(event)"
+
+
+def _has_events(body: dict[str, Any] | TrackEventsRequest) -> bool:
+    return isinstance(body, TrackEventsRequest) or "events" in body
+
+
+# The body of ``POST /events``: one event, or a batch when it has an ``events`` key. The tags in
+# parentheses are left out of the field names of validation errors (``nexus.api.errors``).
+TrackEventsBody = Annotated[
+    Annotated[TrackEventsRequest, Tag("(batch)")] | Annotated[AnalyticsEvent, Tag("(event)")],
+    Discriminator(_body_kind),
+]
 
 
 class RecordedEvent(BaseModel):
@@ -96,10 +120,21 @@ class RecordedEvent(BaseModel):
         return self.timestamp.date().isoformat()
 
 
-class EventStatsQuery(BaseModel):
-    """The query string of ``GET /stats/events``."""
+# The query parameters of ``GET /stats/events``, as the handler declares them.
+EventTypeFilter = Annotated[EventType, Field(description="Only this event type; absent: every type")]
+StatsDays = Annotated[int, Field(ge=1, le=90, description="Days of the window, ending today (UTC)")]
 
-    model_config = ConfigDict(extra="ignore")
 
-    event_type: EventType | None = None
-    days: int = Field(default=7, ge=1, le=90)
+class EventStats(BaseModel):
+    """The answer of ``GET /stats/events``: ``by_day`` has every UTC day of the window, oldest first."""
+
+    event_type: str | None
+    days: int
+    total: int
+    by_day: dict[str, int]
+
+
+class Accepted(BaseModel):
+    """The answer of ``POST /events``: how many events were accepted for counting."""
+
+    accepted: int

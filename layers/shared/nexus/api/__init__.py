@@ -4,9 +4,6 @@ from nexus.api.app import (
     create_app,
     json_response,
     lambda_entrypoint,
-    parse_header,
-    parse_json_body,
-    parse_query,
 )
 from nexus.api.auth import ANALYTICS_READ, ANALYTICS_WRITE, USERS_READ, USERS_WRITE
 
@@ -18,7 +15,4 @@ __all__ = [
     "create_app",
     "json_response",
     "lambda_entrypoint",
-    "parse_header",
-    "parse_json_body",
-    "parse_query",
 ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,25 +13,19 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+from aws_lambda_powertools.event_handler.openapi.compat import field_annotation_is_sequence
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
 from nexus import container
-from nexus.api.auth import require_scope, scope_prefix
+from nexus.api.auth import BEARER_SCHEME, require_scope, scope_prefix
 from nexus.api.errors import error_response, from_pydantic_errors, status_for
 from nexus.entrypoints import Handler, wrap
-from nexus.errors import (
-    BadRequestError,
-    FieldError,
-    NexusError,
-    NotFoundError,
-    PayloadTooLargeError,
-    ValidationError,
-)
+from nexus.errors import BadRequestError, NexusError, NotFoundError, PayloadTooLargeError
 from nexus.observability import logger, metrics
 
 DEFAULT_BODY_LIMIT = 16 * 1024
@@ -56,14 +50,74 @@ def _check_body(event: dict[str, Any], limit: int) -> None:
         raise BadRequestError("Request body is not UTF-8") from None
 
 
-def create_app() -> APIGatewayHttpResolver:
+class _HttpEvent(APIGatewayProxyEventV2):
+    """Payload 2.0 with the query read from ``rawQueryString``.
+
+    ``queryStringParameters`` joins a repeated key's values with commas, so a tag that contains a
+    comma would be split in two. Here the declared list parameters (``repeatable``) keep every
+    value and any other parameter its last one (API.md: a parameter given twice, the last counts).
+    """
+
+    repeatable: frozenset[str] = frozenset()
+
+    @property
+    def resolved_query_string_parameters(self) -> dict[str, list[str]]:
+        raw = self.raw_event.get("rawQueryString") or ""
+        found = parse_qs(raw, keep_blank_values=True)
+        return {key: values if key in self.repeatable else values[-1:] for key, values in found.items()}
+
+
+class NexusResolver(APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver, validating every route from its declared parameters.
+
+    ``scope`` is the token scope the function requires (set by ``lambda_entrypoint``); the OpenAPI
+    document states it, with summaries and descriptions from the handlers' docstrings and each
+    operation id the handler's name.
+    """
+
+    scope: str | None = None
+    _repeatable: frozenset[str] | None = None
+
+    def _to_proxy_event(self, event: dict[str, Any]) -> _HttpEvent:
+        if self._repeatable is None:
+            self._repeatable = frozenset(
+                param.alias
+                for route in self._static_routes + self._dynamic_routes
+                for param in route.dependant.query_params
+                if field_annotation_is_sequence(param.field_info.annotation)  # type: ignore[arg-type]
+            )
+        proxy = _HttpEvent(event, self._json_body_deserializer)
+        proxy.repeatable = self._repeatable
+        return proxy
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+        bearer = HTTPBearer(bearerFormat="JWT", description="An access token with the scope the operation names")
+        kwargs["security_schemes"] = kwargs.get("security_schemes") or {BEARER_SCHEME: bearer}
+        for route in self._static_routes + self._dynamic_routes:
+            summary, _, description = (inspect.getdoc(route.func) or "").partition("\n")
+            route.summary = route.summary or summary.strip().removesuffix(".") or None
+            route.description = route.description or description.strip() or None
+            route.operation_id = route.func.__name__
+            if self.scope is not None:
+                route.security = [{BEARER_SCHEME: [self.scope]}]
+        return super().get_openapi_schema(**kwargs)
+
+
+def create_app() -> NexusResolver:
     """An HTTP API resolver whose every error answers with API.md's error body.
 
-    Powertools' validation middleware is off: routes validate their own input with
-    ``parse_json_body``/``parse_query``/``parse_header`` (the same pydantic models), which
-    costs nothing at import and on routes that take no input (docs/PERFORMANCE.md).
+    Powertools validates each request against the route's declared path, query, header and body
+    parameters (``Annotated[..., Query()]`` and so on, with the pydantic types of the schemas);
+    its errors are mapped to API.md's 400/422 in ``nexus.api.errors`` (docs/PERFORMANCE.md has
+    what the validation costs at cold start).
     """
-    app = APIGatewayHttpResolver(enable_validation=False)
+    app = NexusResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)
+    def handle_invalid(error: RequestValidationError) -> Response[Any]:
+        return error_response(from_pydantic_errors(error.errors()), _request_id(app))
 
     @app.exception_handler(NexusError)
     def handle_expected(error: NexusError) -> Response[Any]:
@@ -102,57 +156,13 @@ def _render(response: Response[Any], event: dict[str, Any]) -> dict[str, Any]:
     return builder.build(APIGatewayProxyEventV2(event))
 
 
-def parse_query[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
-    """Validate the query string into ``model``; repeated keys become lists.
-
-    Read from ``rawQueryString``: payload 2.0's ``queryStringParameters`` joins
-    repeated keys with commas, which would split a value that contains one.
-    """
-    raw = app.current_event.raw_event.get("rawQueryString") or ""
-    values: dict[str, Any] = {}
-    for key, found in parse_qs(raw, keep_blank_values=True).items():
-        field = model.model_fields.get(key)
-        is_list = field is not None and getattr(field.annotation, "__origin__", None) in (list, tuple)
-        values[key] = found if is_list else found[-1]
-    try:
-        return model.model_validate(values)
-    except PydanticValidationError as exc:
-        raise from_pydantic_errors(exc.errors(), source="query") from None
-
-
-def parse_json_body[T](app: APIGatewayHttpResolver, parse: Callable[[Any], T]) -> T:
-    """Decode the JSON body (400 if it is not JSON) and validate it with ``parse`` (422)."""
-    try:
-        body = json.loads(app.current_event.decoded_body or "")
-    except ValueError:
-        raise BadRequestError("Request body is not valid JSON") from None
-    if body is None:
-        raise BadRequestError("Request body is missing: send a JSON object")
-    try:
-        return parse(body)
-    except PydanticValidationError as exc:
-        raise from_pydantic_errors(exc.errors(), source="body") from None
-
-
-def parse_header[T](app: APIGatewayHttpResolver, name: str, parse: Callable[[str], T]) -> T | None:
-    """The header ``name`` (any case) through ``parse``, or None when absent; a bad value is a 422."""
-    value = app.current_event.headers.get(name)
-    if value is None:
-        return None
-    try:
-        return parse(value)
-    except ValueError as exc:
-        raise ValidationError([FieldError(name.lower(), str(exc))]) from None
-
-
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
-    if isinstance(body, BaseModel):
-        body = body.model_dump(mode="json")
+def json_response[M: BaseModel](status: int, body: M, headers: dict[str, str] | None = None) -> Response[M]:
+    """A JSON answer whose body is the route's documented model (Powertools serializes it)."""
     return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
 def lambda_entrypoint(
-    app: APIGatewayHttpResolver,
+    app: NexusResolver,
     *services: type,
     scope: str | None,
     body_limit: int = DEFAULT_BODY_LIMIT,
@@ -165,6 +175,7 @@ def lambda_entrypoint(
     """
     container.start(*services)
     prefix = scope_prefix()
+    app.scope = scope
 
     def route(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         rejection = _rejection(event, scope, prefix, body_limit)

@@ -13,6 +13,8 @@ USERS_READ = "users:read"
 USERS_WRITE = "users:write"
 ANALYTICS_READ = "analytics:read"
 ANALYTICS_WRITE = "analytics:write"
+# The OpenAPI document's name for the JWT bearer scheme of the HTTP API's authorizer.
+BEARER_SCHEME = "bearerAuth"
 
 # Some identity providers name custom scopes "<resource server>/<scope>" (Cognito:
 # "nexus/users:read"); JWT_SCOPE_PREFIX ("nexus/") is then what precedes API.md's names.

@@ -18,7 +18,7 @@ from nexus.errors import (
     UnauthorizedError,
     ValidationError,
 )
-from nexus.validation import EMAIL_PATTERN, READ_ONLY_FIELDS, USERNAME_PATTERN
+from nexus.validation import EMAIL_PATTERN, IDEMPOTENCY_KEY_PATTERN, READ_ONLY_FIELDS, USERNAME_PATTERN
 
 STATUS_BY_ERROR: dict[type[NexusError], int] = {
     BadRequestError: 400,
@@ -65,14 +65,22 @@ def error_response(error: Exception, request_id: str) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=body)
 
 
+# Where Powertools' validation errors point (``loc[0]``), and the tags of the tagged unions of
+# request bodies (``nexus.analytics.schemas.TrackEventsBody``): neither is part of a field's name.
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def _field_name(location: Sequence[Any]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    parts = [str(part) for part in location[1:] if not str(part).startswith("(")]
+    if location and str(location[0]) not in _LOCATIONS:
+        parts.insert(0, str(location[0]))
     return ".".join(parts) or "body"
 
 
 _PATTERN_REASONS = {
     USERNAME_PATTERN: "must be 3 to 50 characters of A-Z a-z 0-9 _ . -",
     EMAIL_PATTERN: "must be a valid email address",
+    IDEMPOTENCY_KEY_PATTERN: "must be 1 to 128 printable ASCII characters without spaces",
 }
 
 
@@ -85,6 +93,10 @@ _TYPE_REASONS = {
     "bool_type": "must be true or false",
     "float_parsing": "must be a number",
     "string_type": "must be a string",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
 }
 
 
@@ -103,14 +115,20 @@ def _reason(error: Mapping[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def from_pydantic_errors(errors: Sequence[Mapping[str, Any]], *, source: str) -> NexusError:
-    """Map pydantic errors to a 400 (unreadable input) or a 422 (a rule is broken)."""
+def from_pydantic_errors(errors: Sequence[Mapping[str, Any]]) -> NexusError:
+    """Map request validation errors to a 400 (unreadable input) or a 422 (a rule is broken).
+
+    ``loc[0]`` says where each error is (``body``, ``query``, ``header``, ``path``). A body that
+    is not JSON or is missing, and a query value of the wrong type, are a 400 (API.md, "Order of
+    checks": they come before the rules); every other error is a 422 listing them all.
+    """
     if any(error["type"] == "json_invalid" for error in errors):
         return BadRequestError("Request body is not valid JSON")
     if any(error["type"] == "missing" and tuple(error["loc"]) == ("body",) for error in errors):
         return BadRequestError("Request body is missing: send a JSON object")
-    details = [FieldError(_field_name(error["loc"]), _reason(error)) for error in errors]
-    if source == "query" and any(error["type"] in _TYPE_ERRORS for error in errors):
+    unreadable = [e for e in errors if tuple(e["loc"][:1]) == ("query",) and e["type"] in _TYPE_ERRORS]
+    if unreadable:
+        details = [FieldError(_field_name(error["loc"]), _reason(error)) for error in unreadable]
         wrong = ", ".join(f"{d.field} {d.reason}" for d in details)
         return BadRequestError(f"Invalid query parameter: {wrong}", details)
-    return ValidationError(details)
+    return ValidationError([FieldError(_field_name(error["loc"]), _reason(error)) for error in errors])

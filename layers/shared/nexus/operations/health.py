@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel
+
 from nexus.cache import CacheService
 from nexus.observability import logger
 from nexus.services import Service, inject
 from nexus.users import UserService
+
+CheckResult = Literal["ok", "error"]
+
+
+class Health(BaseModel):
+    """The answer of ``GET /health``: ``ok`` when every check is ``ok``, else ``unavailable`` (a 503)."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, CheckResult]
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "ok"
 
 
 class HealthOperations(Service):
@@ -13,9 +30,9 @@ class HealthOperations(Service):
         super().__init__()
         self._checks = {"users_table": users.ping, "cache": cache.ping}
 
-    def check(self) -> dict[str, str]:
-        """``{"dependency": "ok" | "error"}`` for each dependency."""
-        results: dict[str, str] = {}
+    def check(self) -> Health:
+        """Each dependency's ``"ok"`` or ``"error"``, and the overall status."""
+        results: dict[str, CheckResult] = {}
         for name, ping in self._checks.items():
             try:
                 ping()
@@ -23,4 +40,5 @@ class HealthOperations(Service):
             except Exception as exc:  # noqa: BLE001 - any failure makes the dependency unhealthy
                 logger.warning("health check failed", dependency=name, error=str(exc))
                 results[name] = "error"
-        return results
+        healthy = all(result == "ok" for result in results.values())
+        return Health(status="ok" if healthy else "unavailable", checks=results)

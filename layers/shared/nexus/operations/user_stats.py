@@ -5,6 +5,7 @@ from __future__ import annotations
 from nexus.services import Service, inject
 from nexus.timeutil import to_iso, utc_now
 from nexus.users import UserService
+from nexus.users.schemas import UserStats
 
 
 class UserStatsOperations(Service):
@@ -12,13 +13,13 @@ class UserStatsOperations(Service):
         super().__init__()
         self._users = users
 
-    def user_stats(self) -> dict[str, object]:
+    def user_stats(self) -> UserStats:
         """One strongly consistent read of the counters item."""
         counts = self._users.get_counts()
-        return {
-            "total_users": counts.total,
-            "active_users": counts.active,
-            "inactive_users": counts.total - counts.active,
-            "activity_rate": counts.active / counts.total if counts.total else 0,
-            "generated_at": to_iso(utc_now()),
-        }
+        return UserStats(
+            total_users=counts.total,
+            active_users=counts.active,
+            inactive_users=counts.total - counts.active,
+            activity_rate=counts.active / counts.total if counts.total else 0,
+            generated_at=to_iso(utc_now()),
+        )

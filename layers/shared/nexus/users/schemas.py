@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nexus.validation import EMAIL_PATTERN, USERNAME_PATTERN, has_control_characters
+from nexus.validation import EMAIL_PATTERN, IDEMPOTENCY_KEY_PATTERN, USERNAME_PATTERN, has_control_characters
 
 ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 USERNAME_RE = re.compile(USERNAME_PATTERN)
@@ -119,30 +119,35 @@ class UserCounts(BaseModel):
     generation: int
 
 
-class ListUsersQuery(BaseModel):
-    """The query string of ``GET /users``."""
+class UserStats(BaseModel):
+    """The answer of ``GET /stats/users``: exact as of the last completed write."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    limit: int = Field(default=20, ge=1, le=100)
-    # Any text: an invalid cursor is a 400 from the cursor codec, whatever its length.
-    cursor: str | None = None
-    search: (
-        Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_control_characters)] | None
-    ) = None
-    is_active: bool | None = None
-    tag: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
-
-    def filters(self) -> UserFilters:
-        return UserFilters(search=self.search, is_active=self.is_active, tags=tuple(self.tag))
+    total_users: int
+    active_users: int
+    inactive_users: int
+    activity_rate: float
+    generated_at: str
 
 
+# The query parameters of ``GET /users`` and the header of ``POST /users``, as the handlers
+# declare them (``Annotated[PageLimit, Query()]``): Powertools validates them and documents them.
+PageLimit = Annotated[int, Field(ge=1, le=100, description="Users per page, 1 to 100")]
+# Any text: an invalid cursor is a 400 from the cursor codec, whatever its length.
+PageCursor = Annotated[str, Field(description="The `next_cursor` of the previous page; empty: the first page")]
+SearchText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    AfterValidator(_no_control_characters),
+    Field(description="A case-insensitive substring of the username, the email or the full name"),
+]
+ActiveFilter = Annotated[bool, Field(description="Only active (`true`) or inactive (`false`) users")]
+# Repeatable; its limits go in the handler's Query(): Powertools takes a list wrapped in a
+# further Annotated for a single value.
+TagFilter = list[Tag]
+TAG_FILTER_DESCRIPTION = "Repeatable: a user must have every one of these tags (at most 20)"
 # A client's retry token: printable ASCII, as with the usual Idempotency-Key header drafts.
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
-
-
-def idempotency_key(value: str) -> str:
-    """The ``Idempotency-Key`` header's value, or ValueError saying what a key must be."""
-    if not _IDEMPOTENCY_KEY.fullmatch(value):
-        raise ValueError("must be 1 to 128 printable ASCII characters without spaces")
-    return value
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN),
+    Field(description="Makes a retry safe: the same key and body within 24 hours get the first answer again"),
+]
