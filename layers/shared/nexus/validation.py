@@ -14,6 +14,9 @@ EMAIL_PATTERN = (
 # A client's retry token: printable ASCII, as with the usual Idempotency-Key header drafts.
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
 
+# has_control_characters as a JSON Schema pattern: Unicode's Cc category is exactly these.
+NO_CONTROL_CHARACTERS_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
 # Set by the service, never by a request body.
 READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
 

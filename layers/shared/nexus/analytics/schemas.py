@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from nexus.timeutil import to_iso, utc_now
-from nexus.validation import has_control_characters
+from nexus.validation import NO_CONTROL_CHARACTERS_PATTERN, has_control_characters
 
 EVENT_TYPE_PATTERN = r"^[a-z0-9_.:]{1,64}$"
 MAX_EVENTS_PER_REQUEST = 500
@@ -36,7 +36,12 @@ def _no_control_characters(text: str) -> str:
 
 
 EventType = Annotated[str, StringConstraints(pattern=EVENT_TYPE_PATTERN)]
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control_characters)]
+UserId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": NO_CONTROL_CHARACTERS_PATTERN}),
+]
 _REQUIRED_PROPERTIES = {"page_view": "page", "user_action": "action"}
 
 

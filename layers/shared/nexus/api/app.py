@@ -14,7 +14,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.openapi.compat import field_annotation_is_sequence
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -118,6 +121,11 @@ def create_app() -> NexusResolver:
     @app.exception_handler(RequestValidationError)
     def handle_invalid(error: RequestValidationError) -> Response[Any]:
         return error_response(from_pydantic_errors(error.errors()), _request_id(app))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def handle_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
+        error = BadRequestError("Request body must be JSON: send Content-Type: application/json")
+        return error_response(error, _request_id(app))
 
     @app.exception_handler(NexusError)
     def handle_expected(error: NexusError) -> Response[Any]:

@@ -6,8 +6,15 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from nexus.validation import EMAIL_PATTERN, IDEMPOTENCY_KEY_PATTERN, USERNAME_PATTERN, has_control_characters
+from nexus.validation import (
+    EMAIL_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
+    NO_CONTROL_CHARACTERS_PATTERN,
+    USERNAME_PATTERN,
+    has_control_characters,
+)
 
 ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 USERNAME_RE = re.compile(USERNAME_PATTERN)
@@ -27,12 +34,17 @@ def _distinct_tags(tags: list[str]) -> list[str]:
     return distinct
 
 
+# What _no_control_characters checks, for the OpenAPI document (the validator gives the reason).
+_PRINTABLE = Field(json_schema_extra={"pattern": NO_CONTROL_CHARACTERS_PATTERN})
+
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
 Email = Annotated[str, StringConstraints(max_length=100, pattern=EMAIL_PATTERN)]
-FullName = Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_control_characters)]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_no_control_characters)]
+FullName = Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_control_characters), _PRINTABLE]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_no_control_characters), _PRINTABLE]
 Tags = Annotated[list[Tag], AfterValidator(_distinct_tags)]
-Source = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control_characters)]
+Source = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control_characters), _PRINTABLE
+]
 
 
 class _Request(BaseModel):
@@ -54,11 +66,14 @@ class NewUser(_Request):
 class UserChanges(_Request):
     """Body of ``PATCH /users/{user_id}``: any of the fields, at least one."""
 
-    username: Username | None = None
-    email: Email | None = None
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
+
+    # Only full_name takes null; SkipJsonSchema keeps the others' None (not sent) out of the document.
+    username: Username | SkipJsonSchema[None] = None
+    email: Email | SkipJsonSchema[None] = None
     full_name: FullName | None = None
-    is_active: bool | None = None
-    tags: Tags | None = None
+    is_active: bool | SkipJsonSchema[None] = None
+    tags: Tags | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> UserChanges:
@@ -138,6 +153,7 @@ SearchText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=100),
     AfterValidator(_no_control_characters),
+    _PRINTABLE,
     Field(description="A case-insensitive substring of the username, the email or the full name"),
 ]
 ActiveFilter = Annotated[bool, Field(description="Only active (`true`) or inactive (`false`) users")]
