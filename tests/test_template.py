@@ -546,3 +546,40 @@ def test_dev_and_prod_differ_in_retention_limits_alarm_email_and_list_shards() -
         assert dev[name] != prod[name], name
     assert prod["AlarmEmail"]
     assert int(prod["LogRetentionDays"]) > int(dev["LogRetentionDays"])
+
+
+@cache
+def _expanded_with(**parameters: str) -> dict[str, Any]:
+    overrides = [f"{name}={value}" for name, value in {**MODES["dynamodb"], **parameters}.items()]
+    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [str(SAM_PYTHON), str(ROOT / ".ci" / "expand_template.py"), "--resolve", *overrides],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("snapstart", ["off", "on"])
+def test_snapstart_applies_to_published_versions_and_everything_invokes_the_alias(snapstart: str) -> None:
+    template = _expanded_with(SnapStart=snapstart)
+    functions = _functions(template)
+    aliases = _of_type(template, "AWS::Lambda::Alias")
+    expected = "PublishedVersions" if snapstart == "on" else "None"
+
+    assert {name: f["Properties"]["SnapStart"]["ApplyOn"] for name, f in functions.items()} == dict.fromkeys(
+        functions, expected
+    )
+    alias_of = {a["Properties"]["FunctionName"]["Ref"]: name for name, a in aliases.items()}
+    assert set(alias_of) == set(functions)
+    assert {a["Properties"]["Name"] for a in aliases.values()} == {"live"}
+    # Every event source mapping and every API permission targets an alias, never $LATEST.
+    mappings = _of_type(template, "AWS::Lambda::EventSourceMapping")
+    permissions = _of_type(template, "AWS::Lambda::Permission")
+    assert mappings
+    assert permissions
+    for name, resource in {**mappings, **permissions}.items():
+        target = resource["Properties"]["FunctionName"]
+        assert _reference(target) in aliases, (name, target)
