@@ -141,6 +141,16 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return _of_type(template, "AWS::Lambda::Function")
 
 
+def _invoked_function(template: dict[str, Any], target: Any) -> str | None:
+    """The function a FunctionName invokes: itself, or the function behind its alias
+    (AutoPublishAlias: event sources and routes invoke the alias "live")."""
+    name = _reference(target)
+    resource = template["Resources"].get(name or "", {})
+    if resource.get("Type") == "AWS::Lambda::Alias":
+        return _reference(resource["Properties"]["FunctionName"])
+    return name
+
+
 def test_every_function_has_a_role_of_its_own_written_in_the_template(expanded: dict[str, Any]) -> None:
     functions = _functions(expanded)
     roles = [_role_of(function) for function in functions.values()]
@@ -282,7 +292,7 @@ def test_a_trigger_reads_only_its_own_source_and_sends_failures_to_its_destinati
     [mapping] = [
         r["Properties"]
         for r in _of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
-        if r["Properties"]["FunctionName"] == {"Ref": function}
+        if _invoked_function(expanded, r["Properties"]["FunctionName"]) == function
     ]
     grants = _grants(expanded, function)
     source_key = json.dumps(source, sort_keys=True)
@@ -394,7 +404,7 @@ def test_every_dead_letter_queue_alarms_on_one_message(expanded: dict[str, Any])
 
 def test_every_stream_consumer_alarms_well_inside_the_streams_retention(expanded: dict[str, Any]) -> None:
     consumers = {
-        r["Properties"]["FunctionName"]["Ref"]
+        _invoked_function(expanded, r["Properties"]["FunctionName"])
         for r in _of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
         if "StartingPosition" in r["Properties"]
     }
