@@ -8,7 +8,10 @@ invocation, its AWS calls included. Three handlers run in turn, round by round, 
 - **textbook**: the handler Powertools' documentation teaches, as ran-isenberg's
   aws-lambda-handler-cookbook builds it: ``APIGatewayHttpResolver(enable_validation=True)``,
   ``Logger``, ``Metrics``, one pydantic model, a boto3 DynamoDB client and one ``GetItem``;
-- **bare**: ``import boto3``, one DynamoDB client, one ``GetItem``.
+- **bare**: ``import boto3``, one DynamoDB client, one ``GetItem``;
+- **restored** (SnapStart without AWS): ours initialized once, then forked; the copy runs the
+  restore hooks and serves the first request, timed from the fork (the restore itself, which
+  Lambda does from its snapshot cache, is not in it).
 
 The children run as the cold-start bench's (``python -s -S``, the function's directory, the
 built layer and the byte-compiled runtime directory on ``sys.path``, no bytecode written). The
@@ -82,6 +85,30 @@ _response = app.handler(_event, _context)
     + _REPORT
 )
 
+# SnapStart without AWS: init once, then fork a copy that runs the restore hooks (the runtime's
+# snapshot_restore_py registry) and serves the first request; timed from the fork. The parent's
+# random state is put back first: a restored snapshot runs none of Python's at-fork hooks.
+RESTORED = (
+    _PRELUDE
+    + """
+import app
+import random
+import snapshot_restore_py
+_state = random.getstate()
+_pid = os.fork()
+if _pid:
+    os.waitpid(_pid, 0)
+    raise SystemExit(0)
+random.setstate(_state)
+_started = time.perf_counter()
+for _hook, _args, _kwargs in snapshot_restore_py._after_restore_registry:
+    _hook(*_args, **_kwargs)
+_init = time.perf_counter()
+_response = app.handler(_event, _context)
+"""
+    + _REPORT
+)
+
 TEXTBOOK = (
     _PRELUDE
     + """
@@ -149,6 +176,7 @@ class FirstResponse:
     ours: list[Sample]
     textbook: list[Sample]
     bare: list[Sample]
+    restored: list[Sample]
 
     @staticmethod
     def _median(samples: list[Sample], field: str = "first_ms") -> float:
@@ -174,6 +202,8 @@ class FirstResponse:
             "goal": self.goal,
             "met": ours / textbook <= self.goal,
             "status": sorted({s.status for s in self.ours}),
+            "restored_first_ms": round(self._median(self.restored), 1),
+            "restored_ratio_textbook": round(self._median(self.restored) / textbook, 2),
         }
 
 
@@ -287,10 +317,11 @@ class FirstResponseRunner:
                 lambda f=function, n=name: self.run(f, OURS, self.event(n)),
                 lambda f=function: self.run(f, TEXTBOOK, self.textbook_event()),
                 lambda f=function: self.run(f, BARE, self.textbook_event()),
+                lambda f=function, n=name: self.run(f, RESTORED, self.event(n)),
             ]
             for side in sides:
                 side()  # warm-up: the OS file cache
-            samples: list[list[Sample]] = [[], [], []]
+            samples: list[list[Sample]] = [[] for _ in sides]
             for _ in range(runs):
                 for index, side in enumerate(sides):
                     samples[index].append(side())
@@ -320,12 +351,13 @@ def print_first_responses(rows: list[dict[str, Any]]) -> None:
     )
     print(
         f"{'function':28} {'status':>6} {'init':>7} {'first':>7} {'textbook':>9} {'bare':>7}"
-        f" {'/textbook':>9} {'goal':>6} {'/bare':>6} {'textbook/bare':>13}"
+        f" {'/textbook':>9} {'goal':>6} {'/bare':>6} {'textbook/bare':>13} {'restored':>9} {'/textbook':>9}"
     )
     for row in rows:
         print(
             f"{row['function']:28} {','.join(row['status']):>6} {row['init_ms']:7.1f} {row['first_ms']:7.1f}"
             f" {row['textbook_first_ms']:9.1f} {row['bare_first_ms']:7.1f} {row['ratio_textbook']:9.2f}"
             f" {'<= ' + str(row['goal']):>6} {row['ratio_bare']:6.2f} {row['textbook_ratio_bare']:13.2f}"
+            f" {row.get('restored_first_ms', 0.0):9.1f} {row.get('restored_ratio_textbook', 0.0):9.2f}"
             f"  {'ok ' if row['met'] else 'MISS'}"
         )

@@ -141,6 +141,16 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return _of_type(template, "AWS::Lambda::Function")
 
 
+def _invoked_function(template: dict[str, Any], target: Any) -> str | None:
+    """The function a FunctionName invokes: itself, or the function behind its alias
+    (AutoPublishAlias: event sources and routes invoke the alias "live")."""
+    name = _reference(target)
+    resource = template["Resources"].get(name or "", {})
+    if resource.get("Type") == "AWS::Lambda::Alias":
+        return _reference(resource["Properties"]["FunctionName"])
+    return name
+
+
 def test_every_function_has_a_role_of_its_own_written_in_the_template(expanded: dict[str, Any]) -> None:
     functions = _functions(expanded)
     roles = [_role_of(function) for function in functions.values()]
@@ -282,7 +292,7 @@ def test_a_trigger_reads_only_its_own_source_and_sends_failures_to_its_destinati
     [mapping] = [
         r["Properties"]
         for r in _of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
-        if r["Properties"]["FunctionName"] == {"Ref": function}
+        if _invoked_function(expanded, r["Properties"]["FunctionName"]) == function
     ]
     grants = _grants(expanded, function)
     source_key = json.dumps(source, sort_keys=True)
@@ -394,7 +404,7 @@ def test_every_dead_letter_queue_alarms_on_one_message(expanded: dict[str, Any])
 
 def test_every_stream_consumer_alarms_well_inside_the_streams_retention(expanded: dict[str, Any]) -> None:
     consumers = {
-        r["Properties"]["FunctionName"]["Ref"]
+        _invoked_function(expanded, r["Properties"]["FunctionName"])
         for r in _of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
         if "StartingPosition" in r["Properties"]
     }
@@ -546,3 +556,40 @@ def test_dev_and_prod_differ_in_retention_limits_alarm_email_and_list_shards() -
         assert dev[name] != prod[name], name
     assert prod["AlarmEmail"]
     assert int(prod["LogRetentionDays"]) > int(dev["LogRetentionDays"])
+
+
+@cache
+def _expanded_with(**parameters: str) -> dict[str, Any]:
+    overrides = [f"{name}={value}" for name, value in {**MODES["dynamodb"], **parameters}.items()]
+    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [str(SAM_PYTHON), str(ROOT / ".ci" / "expand_template.py"), "--resolve", *overrides],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("snapstart", ["off", "on"])
+def test_snapstart_applies_to_published_versions_and_everything_invokes_the_alias(snapstart: str) -> None:
+    template = _expanded_with(SnapStart=snapstart)
+    functions = _functions(template)
+    aliases = _of_type(template, "AWS::Lambda::Alias")
+    expected = "PublishedVersions" if snapstart == "on" else "None"
+
+    assert {name: f["Properties"]["SnapStart"]["ApplyOn"] for name, f in functions.items()} == dict.fromkeys(
+        functions, expected
+    )
+    alias_of = {a["Properties"]["FunctionName"]["Ref"]: name for name, a in aliases.items()}
+    assert set(alias_of) == set(functions)
+    assert {a["Properties"]["Name"] for a in aliases.values()} == {"live"}
+    # Every event source mapping and every API permission targets an alias, never $LATEST.
+    mappings = _of_type(template, "AWS::Lambda::EventSourceMapping")
+    permissions = _of_type(template, "AWS::Lambda::Permission")
+    assert mappings
+    assert permissions
+    for name, resource in {**mappings, **permissions}.items():
+        target = resource["Properties"]["FunctionName"]
+        assert _reference(target) in aliases, (name, target)

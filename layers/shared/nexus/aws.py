@@ -59,6 +59,11 @@ class LazyClient:
                     self._client = session().create_client(self.service, config=_CONFIG)
         return self._client
 
+    def discard(self) -> None:
+        """Forget the built client (SnapStart restore): the next use builds a new one."""
+        with self._lock:
+            self._client = None
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.resolve(), name)
 
@@ -66,9 +71,13 @@ class LazyClient:
         return f"LazyClient({self.service!r}, built={self.built})"
 
 
+_services: set[str] = set()
+
+
 @functools.cache
 def client(service: str) -> Any:
     """The environment's one client of ``service`` (built when first used)."""
+    _services.add(service)
     return LazyClient(service)
 
 
@@ -81,7 +90,21 @@ def share_dynamodb_client(model: type[Model]) -> None:
     model._get_connection().connection._client = client("dynamodb")
 
 
+def renew_clients() -> None:
+    """Discard every built client and the session (their connections and credentials); the
+    ``LazyClient`` objects the services hold stay valid and build new clients when next used."""
+    for lazy in _built_clients():
+        lazy.discard()
+    session.cache_clear()
+
+
+def _built_clients() -> list[LazyClient]:
+    # functools.cache keeps no public index of its entries: ask for those that were requested.
+    return [client(service) for service in list(_services)]
+
+
 def reset() -> None:
     """Forget the session and clients (tests switch between emulated endpoints)."""
     client.cache_clear()
+    _services.clear()
     session.cache_clear()

@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nexus import container
+from nexus import container, snapstart
 from nexus.observability import logger, metrics
 from nexus.services import registry
 
@@ -22,6 +22,8 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 def wrap(function: Handler, *, correlation_id_path: str | None = None) -> Handler:
     """``function`` with the Lambda context in every log line, metrics flushed at the end,
     and the services' per-invocation scope (e.g. the analytics buffer's flush) around it."""
+
+    snapstart.register()  # restored SnapStart copies renew their random state and clients
 
     @logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)
     @metrics.log_metrics
