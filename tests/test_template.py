@@ -177,8 +177,13 @@ def test_network_interface_actions_only_where_a_function_runs_in_the_vpc(mode: s
     for name, function in _functions(expanded).items():
         in_vpc = "VpcConfig" in function["Properties"]
         actions = {a for s in _statements(expanded, _role_of(function)) for a in _as_list(s["Action"])}
-        assert in_vpc == (mode == "redis" and name in VPC_FUNCTIONS), name
-        assert in_vpc == ("ec2:CreateNetworkInterface" in actions), name
+        assert in_vpc == (mode == "redis" and name in VPC_FUNCTIONS), (
+            f"{name}: a function that uses the cache is in VPC_FUNCTIONS and Fn::ForEach::VpcFunctionRoles; "
+            "any other says IgnoreGlobals: [VpcConfig] (docs/EXTENDING.md, step 6)"
+        )
+        assert in_vpc == ("ec2:CreateNetworkInterface" in actions), (
+            f"{name}: only a function in the VPC has a role in Fn::ForEach::VpcFunctionRoles"
+        )
 
 
 def test_each_function_writes_only_its_own_log_group_which_expires(expanded: dict[str, Any]) -> None:
