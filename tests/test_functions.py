@@ -80,8 +80,20 @@ def test_the_roots_it_starts_are_registered_in_the_container(name: str) -> None:
         cls = getattr(importlib.import_module(module_name), class_name)
         assert cls in registry, (
             f"{name}: {key_of(cls)} is not registered: add a ServiceRef for it to nexus/container.py "
-            "and register it in register_all() (docs/EXTENDING.md)"
+            "and list it in OPERATIONS, or register it in register_all() if a factory builds it "
+            "(docs/EXTENDING.md, step 4)"
         )
+
+
+def test_every_handler_directory_is_a_function_of_the_template() -> None:
+    declared = {function.code_uri for function in FUNCTIONS.values()}
+    directories = {path.parent.resolve() for path in (ROOT / "functions").glob("*/*.py")}
+
+    orphans = sorted(str(path.relative_to(ROOT.resolve())) for path in directories - declared)
+    assert not orphans, (
+        f"{orphans}: add an AWS::Serverless::Function with this CodeUri to template.yaml "
+        "(docs/EXTENDING.md, step 6): until then no test checks its wiring"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

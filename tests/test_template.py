@@ -155,7 +155,7 @@ def test_every_function_has_a_role_of_its_own_written_in_the_template(expanded: 
     functions = _functions(expanded)
     roles = [_role_of(function) for function in functions.values()]
 
-    assert len(functions) == 13
+    assert len(functions) == 13, "a new function: raise this count (and the alarms' below; docs/EXTENDING.md, step 6)"
     assert len(set(roles)) == len(roles)
     # SAM names the roles it generates <Function>Role; ours are <Name>Role, written by hand.
     assert not any(role == f"{name}Role" for name, role in zip(functions, roles, strict=True))
@@ -187,8 +187,13 @@ def test_network_interface_actions_only_where_a_function_runs_in_the_vpc(mode: s
     for name, function in _functions(expanded).items():
         in_vpc = "VpcConfig" in function["Properties"]
         actions = {a for s in _statements(expanded, _role_of(function)) for a in _as_list(s["Action"])}
-        assert in_vpc == (mode == "redis" and name in VPC_FUNCTIONS), name
-        assert in_vpc == ("ec2:CreateNetworkInterface" in actions), name
+        assert in_vpc == (mode == "redis" and name in VPC_FUNCTIONS), (
+            f"{name}: a function that uses the cache is in VPC_FUNCTIONS and Fn::ForEach::VpcFunctionRoles; "
+            "any other says IgnoreGlobals: [VpcConfig] (docs/EXTENDING.md, step 6)"
+        )
+        assert in_vpc == ("ec2:CreateNetworkInterface" in actions), (
+            f"{name}: only a function in the VPC has a role in Fn::ForEach::VpcFunctionRoles"
+        )
 
 
 def test_each_function_writes_only_its_own_log_group_which_expires(expanded: dict[str, Any]) -> None:
@@ -365,7 +370,8 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
     assert topic["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
     key_policy = expanded["Resources"]["OperationsKey"]["Properties"]["KeyPolicy"]["Statement"]
     assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy)
-    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 6  # per function, DLQs, streams, API, metrics
+    # per function (Fn::ForEach::FunctionOperations), DLQs, streams, API, metrics
+    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 6, "a new function adds 2 alarms: raise the 13"
     for name, alarm in _alarms(expanded).items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert "docs/OPERATIONS.md#" in alarm["AlarmDescription"], name
@@ -515,7 +521,10 @@ def test_the_dashboard_is_json_and_shows_every_route_and_the_pipelines(expanded:
     http_functions = {name for name, function in Template().functions().items() if function.routes}
     for metric in ("Invocations", "Errors", "Duration", "Throttles"):
         shown = {m[3] for m in metrics if m[:2] == ["AWS/Lambda", metric]}
-        assert shown == http_functions, metric
+        assert shown == http_functions, (
+            f"template.yaml's Dashboard, the {metric} widget: add {sorted(http_functions - shown)}, remove "
+            f"{sorted(shown - http_functions)} (one line per HTTP function; docs/EXTENDING.md, step 6)"
+        )
     names = {m[1] for m in metrics}
     assert {"IncomingRecords", "IteratorAge", "EventsCounted", "EmailsSent", "WelcomeEmailFailures"} <= names
     assert {"ApproximateNumberOfMessagesVisible", "WelcomeEmailsNotQueued", "WebhooksDelivered"} <= names
