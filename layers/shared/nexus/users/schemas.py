@@ -6,7 +6,6 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from nexus.validation import (
     EMAIL_PATTERN,
@@ -68,12 +67,11 @@ class UserChanges(_Request):
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
 
-    # Only full_name takes null; SkipJsonSchema keeps the others' None (not sent) out of the document.
-    username: Username | SkipJsonSchema[None] = None
-    email: Email | SkipJsonSchema[None] = None
+    username: Username | None = None
+    email: Email | None = None
     full_name: FullName | None = None
-    is_active: bool | SkipJsonSchema[None] = None
-    tags: Tags | SkipJsonSchema[None] = None
+    is_active: bool | None = None
+    tags: Tags | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> UserChanges:
