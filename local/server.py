@@ -432,15 +432,23 @@ def openapi_text(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def _runtime() -> tuple[Path, Path, Path] | None:
+    """The runtime directory, the built layer and aws-lambda-rie; None (said on stderr) if one is missing."""
+    try:
+        return ensure_runtime_dir(), check_layer(LAYER_DIR), find_rie()
+    except RuntimeSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+
+
 def write_openapi(out: str) -> int:
     """`make openapi`: the document from the functions' resolvers, over an embedded emulated AWS
     (the functions read their configuration at import, as at a cold start)."""
     template = Template()
-    try:
-        runtime_dir, layer_dir, rie = ensure_runtime_dir(), check_layer(LAYER_DIR), find_rie()
-    except RuntimeSetupError as error:
-        print(f"error: {error}", file=sys.stderr)
+    runtime = _runtime()
+    if runtime is None:
         return 2
+    runtime_dir, layer_dir, rie = runtime
     aws = EmulatedAws(template).start()
     try:
         text = openapi_text(LocalApi(template, aws, rie, runtime_dir, layer_dir).openapi())
@@ -457,11 +465,10 @@ def write_openapi(out: str) -> int:
 def main(port: int, parameters: dict[str, str] | None = None) -> int:
     started = time.monotonic()
     template = Template()
-    try:
-        runtime_dir, layer_dir, rie = ensure_runtime_dir(), check_layer(LAYER_DIR), find_rie()
-    except RuntimeSetupError as error:
-        print(f"error: {error}", file=sys.stderr)
+    runtime = _runtime()
+    if runtime is None:
         return 2
+    runtime_dir, layer_dir, rie = runtime
     server = _bind(port)
     if isinstance(server, str):
         print(f"error: {server}", file=sys.stderr)

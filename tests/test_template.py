@@ -76,9 +76,9 @@ def test_redis_mode_rewrites_the_parameters_it_claims() -> None:
 # The expanded template ----------------------------------------------------------------------
 
 
-@cache
-def _expanded(mode: str) -> dict[str, Any]:
-    overrides = [f"{name}={value}" for name, value in MODES[mode].items()]
+def _expand(parameters: dict[str, str]) -> dict[str, Any]:
+    """The template as CloudFormation receives it, with these parameters (.ci/expand_template.py)."""
+    overrides = [f"{name}={value}" for name, value in parameters.items()]
     result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
         [str(SAM_PYTHON), str(ROOT / ".ci" / "expand_template.py"), "--resolve", *overrides],
         capture_output=True,
@@ -88,6 +88,11 @@ def _expanded(mode: str) -> dict[str, Any]:
     )
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
+
+
+@cache
+def _expanded(mode: str) -> dict[str, Any]:
+    return _expand(MODES[mode])
 
 
 @pytest.fixture(params=sorted(MODES), scope="module")
@@ -569,16 +574,7 @@ def test_dev_and_prod_differ_in_retention_limits_alarm_email_and_list_shards() -
 
 @cache
 def _expanded_with(**parameters: str) -> dict[str, Any]:
-    overrides = [f"{name}={value}" for name, value in {**MODES["dynamodb"], **parameters}.items()]
-    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [str(SAM_PYTHON), str(ROOT / ".ci" / "expand_template.py"), "--resolve", *overrides],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout))
+    return _expand({**MODES["dynamodb"], **parameters})
 
 
 @pytest.mark.parametrize("snapstart", ["off", "on"])

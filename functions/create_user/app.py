@@ -26,7 +26,7 @@ def create_user(
 ) -> Response[User]:
     """Create a user.
 
-    Creates the user (username and email unique without regard to case), caches it, records a
+    Creates the user (username and email unique without regard to case), records a
     `user_created` event and sends the welcome email. With an `Idempotency-Key`, a retry of the
     same body within 24 hours gets the first `201` again; another body with the key is a `409`.
     """
