@@ -1,11 +1,8 @@
-"""POST /users: create a user, cache it and welcome them; ``Idempotency-Key`` makes retries safe."""
+"""POST /users: create a user and welcome them; ``Idempotency-Key`` makes retries safe."""
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header
-
-from nexus.api import USERS_WRITE, create_app, json_response, lambda_entrypoint
+from nexus.api import USERS_WRITE, Body, Header, Response, create_app, json_response, lambda_entrypoint
 from nexus.api.docs import LOCATION_HEADER, responses
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service

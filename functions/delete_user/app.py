@@ -1,8 +1,6 @@
 """DELETE /users/{user_id}: delete a user, free its username and email, purge the cache."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from nexus.api import USERS_WRITE, create_app, lambda_entrypoint
+from nexus.api import USERS_WRITE, Response, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.user_commands import UserCommands
 from nexus.services import get_service

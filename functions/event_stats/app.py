@@ -2,10 +2,8 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from nexus.analytics.schemas import EventStats, EventTypeFilter, StatsDays
-from nexus.api import ANALYTICS_READ, create_app, lambda_entrypoint
+from nexus.api import ANALYTICS_READ, Query, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.event_stats import EventStatsOperations
 from nexus.services import get_service

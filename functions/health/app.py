@@ -1,8 +1,6 @@
 """GET /health: 200 when every dependency answers, else 503 (no auth)."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from nexus.api import create_app, json_response, lambda_entrypoint
+from nexus.api import Response, create_app, json_response, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.health import Health, HealthOperations
 from nexus.services import get_service

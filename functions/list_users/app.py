@@ -2,9 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from nexus.api import USERS_READ, create_app, lambda_entrypoint
+from nexus.api import USERS_READ, Query, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.user_listing import UserListing
 from nexus.services import get_service

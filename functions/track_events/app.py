@@ -2,12 +2,9 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
 from nexus.analytics import TrackEventsRequest
 from nexus.analytics.schemas import Accepted, TrackEventsBody
-from nexus.api import ANALYTICS_WRITE, create_app, json_response, lambda_entrypoint
+from nexus.api import ANALYTICS_WRITE, Body, Response, create_app, json_response, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.analytics import AnalyticsOperations
 from nexus.services import get_service

@@ -2,9 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
-from nexus.api import USERS_WRITE, create_app, lambda_entrypoint
+from nexus.api import USERS_WRITE, Body, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.user_commands import UserCommands
 from nexus.services import get_service

@@ -137,11 +137,13 @@ def test_concurrent_duplicates_create_one_user(server_stack: LocalResources) -> 
 def test_one_store_from_the_composition_root_keeps_the_user_as_the_models_json(
     api: ApiClient, aws: LocalResources, table_items: Any
 ) -> None:
-    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from nexus.idempotency import IdempotencyStore
 
     created = api.post("/users", BODY, headers={"Idempotency-Key": "stored"})
 
-    store = get_service(BasePersistenceLayer)  # type: ignore[type-abstract]
+    store = get_service(IdempotencyStore).layer
     assert isinstance(store, DynamoDBPersistenceLayer)
     assert store.table_name == aws.physical["IdempotencyTable"]["Ref"]
     [record] = table_items("IdempotencyTable")  # the request's only: the welcome email keeps none

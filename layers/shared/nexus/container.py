@@ -21,20 +21,18 @@ from nexus.settings import (
     EmailSettings,
     EventCountSettings,
     HTTPSettings,
-    IdempotencySettings,
     UsersSettings,
     WebhookSettings,
 )
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
-
     from nexus.analytics.counts import EventCountStore
     from nexus.analytics.service import AnalyticsService
     from nexus.cache.backend import CacheBackend
     from nexus.cache.service import CacheService
     from nexus.email.service import EmailService
     from nexus.http.service import HTTPService
+    from nexus.idempotency import IdempotencyStore
     from nexus.operations.analytics import AnalyticsOperations
     from nexus.operations.count_events import EventCountConsumer
     from nexus.operations.event_stats import EventStatsOperations
@@ -64,10 +62,7 @@ EVENT_CONSUMER: ServiceRef[EventCountConsumer] = ServiceRef("nexus.operations.co
 EMAIL: ServiceRef[EmailService] = ServiceRef("nexus.email.service:EmailService")
 HTTP: ServiceRef[HTTPService] = ServiceRef("nexus.http.service:HTTPService")
 WEBHOOKS: ServiceRef[WebhookPublisher] = ServiceRef("nexus.operations.publish_webhooks:WebhookPublisher")
-# Powertools' abstraction is the key, as CacheBackend is for the cache: one store, built here.
-IDEMPOTENCY_STORE: ServiceRef[BasePersistenceLayer] = ServiceRef(
-    "aws_lambda_powertools.utilities.idempotency.persistence.base:BasePersistenceLayer"
-)
+IDEMPOTENCY_STORE: ServiceRef[IdempotencyStore] = ServiceRef("nexus.idempotency:IdempotencyStore")
 
 # The composites, one per function (or shared by a few): the roots a handler starts.
 WELCOME: ServiceRef[WelcomeEmails] = ServiceRef("nexus.operations.welcome:WelcomeEmails")
@@ -126,12 +121,6 @@ def _cursors(settings: CursorSettings) -> CursorCodec:
         return value.encode()
 
     return CursorCodec(key)
-
-
-def _idempotency_store(settings: IdempotencySettings) -> BasePersistenceLayer:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=aws.client("dynamodb"))
 
 
 def _analytics(settings: AnalyticsStreamSettings) -> AnalyticsService:
@@ -199,7 +188,7 @@ def register_all() -> None:
     registry.register(USER_CACHE)
     registry.register(USERS)
     registry.register(CURSORS, _cursors, dependencies=[CursorSettings])
-    registry.register(IDEMPOTENCY_STORE, _idempotency_store, dependencies=[IdempotencySettings])
+    registry.register(IDEMPOTENCY_STORE)
     registry.register(ANALYTICS, _analytics, dependencies=[AnalyticsStreamSettings])
     registry.register(EVENT_COUNTS, _event_counts, dependencies=[EventCountSettings])
     registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[EventCountSettings, EVENT_COUNTS])

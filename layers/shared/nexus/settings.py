@@ -29,7 +29,9 @@ type TableName = Annotated[str, Field(min_length=3, max_length=255)]
 class EnvSection(BaseModel):
     """One concern's settings: every field is read from the upper-cased environment variable of its name."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # defer_build: a section's validator is built when a function first reads it, so a cold
+    # start builds those of its own sections, not all eleven.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
     def variables(cls) -> frozenset[str]:
@@ -104,7 +106,7 @@ class CursorSettings(EnvSection):
 
 
 class IdempotencySettings(EnvSection):
-    """Powertools' idempotency records (sign-up, the welcome email's send-once)."""
+    """Powertools' idempotency records of sign-ups with an ``Idempotency-Key``."""
 
     idempotency_table_name: TableName
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)

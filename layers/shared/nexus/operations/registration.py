@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
-from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from nexus.analytics import AnalyticsService
 from nexus.errors import ConflictError
+from nexus.idempotency import IdempotencyStore
 from nexus.operations.welcome import WelcomeEmails
 from nexus.services import Service, inject
-from nexus.settings import IdempotencySettings
 from nexus.users import NewUser, User, UserService
 from nexus.users.caching import UserCache
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 
 class KeyedSignUp(BaseModel):
     """A sign-up with its ``Idempotency-Key``: what the idempotency record is keyed and checked by."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     idempotency_key: str
     body: NewUser
@@ -40,33 +38,48 @@ class UserRegistration(Service):
         cache: UserCache = inject(),
         analytics: AnalyticsService = inject(),
         welcome: WelcomeEmails = inject(),
-        idempotency_store: BasePersistenceLayer = inject(),
-        settings: IdempotencySettings = inject(),
+        idempotency: IdempotencyStore = inject(),
     ) -> None:
         super().__init__()
         self._users = users
         self._cache = cache
         self._analytics = analytics
         self._welcome = welcome
-        self._idempotency_config = IdempotencyConfig(
-            event_key_jmespath="idempotency_key",
-            payload_validation_jmespath="body",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=settings.idempotency_ttl_seconds,
-        )
-        # The sign-up and the stored user are models; Powertools dumps and validates them.
-        self._create_once = idempotent_function(
-            self._create_for_request,
-            data_keyword_argument="request",
-            persistence_store=idempotency_store,
-            config=self._idempotency_config,
-            output_serializer=PydanticSerializer(User),
-        )
+        self._idempotency = idempotency
+        self._context: LambdaContext | None = None
+        # Built by the first request with a key (see nexus.idempotency).
+        self._create_once: Callable[..., User] | None = None
+        self._idempotency_config: IdempotencyConfig | None = None
 
     def begin_invocation(self, context: object) -> None:
-        # In-progress records expire with the invocation, so a timed-out attempt can be retried.
-        if hasattr(context, "get_remaining_time_in_millis"):
-            self._idempotency_config.register_lambda_context(cast(LambdaContext, context))
+        self._context = cast(LambdaContext, context) if hasattr(context, "get_remaining_time_in_millis") else None
+        if self._idempotency_config is not None and self._context is not None:
+            # In-progress records expire with the invocation, so a timed-out attempt can be retried.
+            self._idempotency_config.register_lambda_context(self._context)
+
+    def _idempotent_create(self) -> Callable[..., User]:
+        """``_create_for_request``, run at most once per key through Powertools' idempotency."""
+        if self._create_once is None:
+            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+            from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+
+            self._idempotency_config = IdempotencyConfig(
+                event_key_jmespath="idempotency_key",
+                payload_validation_jmespath="body",
+                raise_on_no_idempotency_key=True,
+                expires_after_seconds=self._idempotency.ttl_seconds,
+            )
+            if self._context is not None:
+                self._idempotency_config.register_lambda_context(self._context)
+            # The sign-up and the stored user are models; Powertools dumps and validates them.
+            self._create_once = idempotent_function(
+                self._create_for_request,
+                data_keyword_argument="request",
+                persistence_store=self._idempotency.layer,
+                config=self._idempotency_config,
+                output_serializer=PydanticSerializer(User),
+            )
+        return self._create_once
 
     def create_user_with_welcome(self, new: NewUser) -> User:
         """Create the user (one transaction), cache it, record ``user_created``, send the welcome.
@@ -87,8 +100,14 @@ class UserRegistration(Service):
         """
         if idempotency_key is None:
             return self.create_user_with_welcome(new)
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
+
+        create_once = self._idempotent_create()
         try:
-            user: User = self._create_once(request=KeyedSignUp(idempotency_key=idempotency_key, body=new))
+            user: User = create_once(request=KeyedSignUp(idempotency_key=idempotency_key, body=new))
         except IdempotencyValidationError:
             raise ConflictError(
                 "Idempotency-Key was already used with another request body", code="idempotency_key_reused"

@@ -46,10 +46,14 @@ Source = Annotated[
 ]
 
 
+# Every model here builds its validator when first used (defer_build): a function's cold start
+# builds those of its own operation only (docs/PERFORMANCE.md).
+
+
 class _Request(BaseModel):
     """Request bodies: strict types; unknown and read-only fields are refused (extra="forbid")."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class NewUser(_Request):
@@ -65,7 +69,7 @@ class NewUser(_Request):
 class UserChanges(_Request):
     """Body of ``PATCH /users/{user_id}``: any of the fields, at least one."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True, json_schema_extra={"minProperties": 1})
 
     username: Username | None = None
     email: Email | None = None
@@ -86,7 +90,7 @@ class UserChanges(_Request):
 class User(BaseModel):
     """A user as stored and as returned by the API."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     username: str
@@ -103,7 +107,7 @@ class User(BaseModel):
 class UserFilters(BaseModel):
     """The filters of ``GET /users``; ``tags`` must all match."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     search: str | None = None
     is_active: bool | None = None
@@ -121,12 +125,16 @@ class UserFilters(BaseModel):
 
 
 class UserPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[User]
     next_cursor: str | None
     total: int
 
 
 class UserCounts(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     total: int
     active: int
     generation: int
@@ -134,6 +142,8 @@ class UserCounts(BaseModel):
 
 class UserStats(BaseModel):
     """The answer of ``GET /stats/users``: exact as of the last completed write."""
+
+    model_config = ConfigDict(defer_build=True)
 
     total_users: int
     active_users: int
