@@ -22,6 +22,9 @@ from nexus.validation import NO_CONTROL_CHARACTERS_PATTERN, has_control_characte
 
 EVENT_TYPE_PATTERN = r"^[a-z0-9_.:]{1,64}$"
 MAX_EVENTS_PER_REQUEST = 500
+# Every model here builds its validator when first used (defer_build): a cold start builds
+# those of its own function only.
+
 # One event on the stream; Kinesis takes up to 1 MiB a record, the API far less.
 MAX_EVENT_BYTES = 32 * 1024
 # How far a client's timestamp may be from the time the API accepts the event.
@@ -48,7 +51,7 @@ _REQUIRED_PROPERTIES = {"page_view": "page", "user_action": "action"}
 class AnalyticsEvent(BaseModel):
     """One event: ``page_view`` needs ``properties.page``; ``user_action`` needs ``properties.action``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     event_type: EventType
     user_id: UserId | None = None
@@ -84,7 +87,7 @@ class AnalyticsEvent(BaseModel):
 class TrackEventsRequest(BaseModel):
     """A batch body of ``POST /events``: ``{"events": [...]}`` with 1 to 500 events."""
 
-    model_config = ConfigDict(extra="forbid", title="EventBatch")
+    model_config = ConfigDict(extra="forbid", title="EventBatch", defer_build=True)
 
     events: list[AnalyticsEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
 
@@ -113,7 +116,7 @@ TrackEventsBody = Annotated[
 class RecordedEvent(BaseModel):
     """An event read back from the stream by the consumer (timestamp always set)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     event_type: EventType
     user_id: str | None = None
@@ -133,6 +136,8 @@ StatsDays = Annotated[int, Field(ge=1, le=90, description="Days of the window, e
 class EventStats(BaseModel):
     """The answer of ``GET /stats/events``: ``by_day`` has every UTC day of the window, oldest first."""
 
+    model_config = ConfigDict(defer_build=True)
+
     event_type: str | None
     days: int
     total: int
@@ -141,5 +146,7 @@ class EventStats(BaseModel):
 
 class Accepted(BaseModel):
     """The answer of ``POST /events``: how many events were accepted for counting."""
+
+    model_config = ConfigDict(defer_build=True)
 
     accepted: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from nexus.cache import CacheService
 from nexus.observability import logger
@@ -16,6 +16,8 @@ CheckResult = Literal["ok", "error"]
 
 class Health(BaseModel):
     """The answer of ``GET /health``: ``ok`` when every check is ``ok``, else ``unavailable`` (a 503)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, CheckResult]

@@ -17,7 +17,6 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
-from ulid import ULID
 
 from nexus.errors import ConflictError
 from nexus.services import Service, inject
@@ -48,6 +47,8 @@ EMAIL_TAKEN = "email_taken"
 
 
 def _new_ulid() -> str:
+    from ulid import ULID  # only sign-ups make ids: the reads' cold start skips python-ulid
+
     return str(ULID())
 
 
