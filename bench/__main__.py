@@ -222,10 +222,15 @@ def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = fro
             top = ", ".join(f"{p['package']} {p['ms']}" for p in profile["beyond_floor_ms_by_package"][:8])
             print(f"  importtime {function}, self ms beyond the floor by package: {top}")
     if "calls" in parts and "aws_calls" in results:
-        print("\n2. AWS calls per composite operation (moto in process, botocore before-call)")
+        from tests.aws_calls import PHYSICAL_LIMITS
+
+        print("\n2. AWS calls per composite operation (moto in process, botocore before-call; limit: issue 13's)")
+        print(f"  {'scenario':32} {'calls':>5} {'limit':>5}")
         for name, calls in results["aws_calls"].items():
             total = sum(calls.values())
-            print(f"  {name:32} {total:3}  {', '.join(f'{op} {n}' for op, n in calls.items())}")
+            limit = PHYSICAL_LIMITS.get(name)
+            verdict = f"{limit:5}  {_check(total <= limit)}" if limit is not None else f"{'':5}     "
+            print(f"  {name:32} {total:5} {verdict}  {', '.join(f'{op} {n}' for op, n in calls.items())}")
     if "warm" in parts and "warm" in results:
         print(
             f"\n3. Warm invocation, AWS stubbed at HTTP (before-send), median of {WARM_RUNS};"

@@ -160,6 +160,19 @@ def consumer_batch_event(size: int = CONSUMER_BATCH, first_sequence: int = 1000)
     return kinesis_event([kinesis_record(_event_data(n), first_sequence + n) for n in range(size)])
 
 
+# Issue 13's physical limits, per scenario: the fewest AWS calls that do the operation's work
+# (create: the user transaction, SendEmail, PutRecords; a key adds its record's put and update).
+PHYSICAL_LIMITS = {
+    "create_user": 3,
+    "create_user_idempotent": 5,
+    "get_user_hit": 1,
+    "get_user_miss": 1,
+    "update_user": 3,
+    "list_users_miss": 2,
+    "list_users_hit": 2,
+    "delete_user": 3,
+}
+
 USAGE: dict[str, dict[str, float]] = {}  # scenario -> billed usage, filled when the counter has usage on
 
 

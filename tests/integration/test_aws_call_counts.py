@@ -17,7 +17,7 @@ import pytest
 from local.resources import LocalResources
 from local.template import Template
 from tests.api_client import ApiClient
-from tests.aws_calls import CallCounter, count_aws_calls, run_scenarios
+from tests.aws_calls import PHYSICAL_LIMITS, CallCounter, count_aws_calls, run_scenarios
 from tests.conftest import lambda_context, load_function
 from tests.integration.test_welcome_email import SENDER, _queued_retries, _sqs_event
 
@@ -69,6 +69,11 @@ def counter(aws: LocalResources) -> Iterator[CallCounter]:
 
 def test_aws_calls_per_composite_operation(counter: CallCounter, aws: LocalResources, template: Template) -> None:
     assert run_scenarios(counter, aws, template) == EXPECTED
+
+
+@pytest.mark.parametrize("scenario", sorted(PHYSICAL_LIMITS))
+def test_the_counts_are_at_the_physical_limit_make_bench_prints(scenario: str) -> None:
+    assert sum(EXPECTED[scenario].values()) <= PHYSICAL_LIMITS[scenario]
 
 
 def test_aws_calls_of_a_welcome_email_retry(counter: CallCounter, aws: LocalResources, template: Template) -> None:
