@@ -122,7 +122,7 @@ logger = Logger()
 metrics = Metrics(namespace="Textbook")
 resolver = APIGatewayHttpResolver(enable_validation=True)
 dynamodb = boto3.client("dynamodb")
-TABLE = os.environ["USERS_TABLE_NAME"]
+TABLE = os.environ["BENCH_TABLE"]
 
 
 class User(BaseModel):
@@ -155,7 +155,7 @@ BARE = (
 import boto3
 dynamodb = boto3.client("dynamodb")
 _init = time.perf_counter()
-item = dynamodb.get_item(TableName=os.environ["USERS_TABLE_NAME"], Key={"pk": {"S": os.environ["BENCH_PK"]}})["Item"]
+item = dynamodb.get_item(TableName=os.environ["BENCH_TABLE"], Key={"pk": {"S": os.environ["BENCH_PK"]}})["Item"]
 _response = {"statusCode": 200, "body": json.dumps({"id": item["user_id"]["S"]})}
 """
     + _REPORT
@@ -254,6 +254,8 @@ class FirstResponseRunner:
             "PYTHONDONTWRITEBYTECODE": "1",
             "BENCH_EVENT": json.dumps(event),
             "BENCH_PK": self.user.get("pk", ""),
+            # The users table, for the textbook and bare handlers (not every function has its name).
+            "BENCH_TABLE": self.resources.physical["UsersTable"]["Ref"],
         }
 
     def run(self, function: Function, code: str, event: dict[str, Any]) -> Sample:
