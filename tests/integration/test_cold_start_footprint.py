@@ -34,6 +34,8 @@ NEVER = {
 # A sign-up without an Idempotency-Key, and the reads, need no idempotency record.
 IDEMPOTENCY = {"aws_lambda_powertools.utilities.idempotency"}
 EMAIL = {"jinja2", "nexus.email.service"}
+# Raw MIME (email.policy's header classes) is only for a message with attachments.
+MIME = {"email.policy"}
 HTTP_API = {"aws_lambda_powertools.event_handler.api_gateway"}
 
 
@@ -76,7 +78,7 @@ def _cold_start_modules(name: str, environment: dict[str, str]) -> set[str]:
     [
         ("GetUserFunction", NEVER | IDEMPOTENCY | EMAIL),
         ("ListUsersFunction", NEVER | IDEMPOTENCY | EMAIL),
-        ("CreateUserFunction", NEVER | IDEMPOTENCY),
+        ("CreateUserFunction", NEVER | IDEMPOTENCY | MIME),
         # Powertools' BatchProcessor is defined beside its async twin (batch/base.py imports asyncio).
         ("CountEventsFunction", (NEVER - {"asyncio"}) | IDEMPOTENCY | EMAIL | HTTP_API),
     ],

@@ -10,8 +10,6 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import formataddr
 from typing import Any
 
@@ -164,6 +162,10 @@ class OutgoingEmail:
     def mime_bytes(self) -> bytes:
         """The message as raw MIME: multipart/mixed of the (alternative) body, then each
         attachment. Bcc is deliberately absent from the headers (it is in the envelope)."""
+        # Only a message with attachments is raw MIME: the others' cold start skips email.policy.
+        from email.message import EmailMessage
+        from email.policy import SMTP
+
         message = EmailMessage()
         message["From"] = self.from_address
         message["To"] = ", ".join(self.to)
