@@ -71,3 +71,15 @@ def test_aws_data_path_is_still_searched_first(tmp_path: os.PathLike[str], monke
     loader = ModelLoader(session.get_config_variable("data_path"))
 
     assert loader.search_paths[0] == str(tmp_path)
+
+
+def test_a_new_session_reuses_the_models_already_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(variable, value)
+    aws.reset()
+    first = aws.session()
+    aws.reset()
+
+    assert aws.session() is not first
+    assert aws.session().get_component("data_loader") is first.get_component("data_loader")
+    aws.reset()

@@ -104,9 +104,16 @@ class ModelLoader(botocore.loaders.Loader):
 
 
 @functools.cache
+def model_loader(data_path: str | None) -> ModelLoader:
+    """One loader per process: what it caches is botocore's read-only data (a new session, as
+    after a SnapStart restore or in tests, reuses the models already parsed)."""
+    return ModelLoader(data_path)
+
+
+@functools.cache
 def session() -> botocore.session.Session:
     created = botocore.session.get_session()
-    created.register_component("data_loader", ModelLoader(created.get_config_variable("data_path")))
+    created.register_component("data_loader", model_loader(created.get_config_variable("data_path")))
     return created
 
 
