@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
@@ -18,6 +21,13 @@ from nexus import aws as aws_clients
 from nexus.observability import metrics
 from nexus.services import registry
 from tests.redis_server import RedisServer, redis_server
+
+# botocore's loader keeps each JSON model it parses (service models, endpoints, rule sets), but
+# per session, and the tests make a new session per test (the `aws` fixture's boto3.Session(),
+# nexus.aws.reset()): each test parsed the same files again, about half of the fixture's time.
+# One loader per test process instead: the same files, parsed once. Only this process: the
+# local runner's workers and the CLI subprocesses load as Lambda does.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
