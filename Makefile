@@ -125,7 +125,7 @@ checks: install
 
 # The local runner's tests use the Lambda runtime interface emulator that aws-sam-cli ships.
 pytest: install-run layer
-	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --cov --cov-report=term
 
 # The checks before pytest share nothing: two at a time, each one's output kept together.
 test: system-deps install

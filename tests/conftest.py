@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
+import threading
 from collections.abc import Callable, Iterator
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
+import moto.dynamodb.models
 import pytest
 from moto import mock_aws
+from moto.dynamodb.models.table import Table
 from pytest_httpserver import HTTPServer
 
 from local.resources import FAKE_CREDENTIALS, REGION, LocalResources
@@ -18,6 +25,44 @@ from nexus import aws as aws_clients
 from nexus.observability import metrics
 from nexus.services import registry
 from tests.redis_server import RedisServer, redis_server
+
+# botocore's loader keeps each JSON model it parses (service models, endpoints, rule sets), but
+# per session, and the tests make a new session per test (the `aws` fixture's boto3.Session(),
+# nexus.aws.reset()): each test parsed the same files again, about half of the fixture's time.
+# One loader per test process instead: the same files, parsed once. Only this process: the
+# local runner's workers and the CLI subprocesses load as Lambda does.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)  # type: ignore[attr-defined]
+
+# moto's TransactWriteItems backs up each table before it writes, to roll back a cancelled
+# transaction: a deep copy of the whole table, made once per ITEM of the transaction, not once per
+# table. A sign-up writes four items to the users table, so every sign-up copied it four times
+# (O(users) each: most of the time of the listing tests). The copies are all made before the first
+# write, so they are equal: one per table and transaction is the same backup.
+_backups = threading.local()
+
+
+def _deepcopy_once_per_transaction(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    taken: dict[int, Any] | None = getattr(_backups, "taken", None)
+    if taken is None or not isinstance(value, Table):
+        return copy.deepcopy(value, memo)
+    if id(value) not in taken:
+        taken[id(value)] = copy.deepcopy(value, memo)
+    return taken[id(value)]
+
+
+_transact_write_items = moto.dynamodb.models.DynamoDBBackend.transact_write_items
+
+
+def _transact_write_items_one_backup_per_table(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    _backups.taken = {}
+    try:
+        _transact_write_items(self, transact_items)
+    finally:
+        _backups.taken = None
+
+
+moto.dynamodb.models.copy = SimpleNamespace(deepcopy=_deepcopy_once_per_transaction)  # type: ignore[attr-defined]
+moto.dynamodb.models.DynamoDBBackend.transact_write_items = _transact_write_items_one_backup_per_table  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

@@ -35,10 +35,14 @@ def _client(server: LocalServer, service: str) -> Any:
     )
 
 
-@pytest.fixture
-def hooked_server(httpserver: HTTPServer, tmp_path: Path) -> Iterator[LocalServer]:
-    url = httpserver.url_for("/hooks/users")
-    server = start_server(tmp_path / "server.log", "--parameter-overrides", f"WebhookUrls={url}")
+@pytest.fixture(scope="module")
+def hooked_server(make_httpserver: HTTPServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """One server for both tests that take it (a start is 3-10 s). Its receiver is the session's
+    ``httpserver`` (``make_httpserver``: each test sets its answer, cleared after it). Only the
+    failing receiver's batches are logged as failed, so the dead-letter test's count is its own."""
+    url = make_httpserver.url_for("/hooks/users")
+    log = tmp_path_factory.mktemp("hooked") / "server.log"
+    server = start_server(log, "--parameter-overrides", f"WebhookUrls={url}")
     yield server
     stop_server(server)
 
