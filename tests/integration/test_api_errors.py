@@ -143,3 +143,41 @@ def test_any_body_over_the_limit_is_413(api: ApiClient, table_items: Items) -> N
             assert_error(api.post("/users", body=raw), 413, "payload_too_large")
 
     check_each(raws, check)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data",  # no boundary: Powertools' multipart parser raised a ValueError, a 500
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "application/xml; charset=utf-8",
+    ],
+)
+def test_a_body_sent_as_another_type_than_json_is_400_and_writes_nothing(
+    api: ApiClient, table_items: Items, content_type: str
+) -> None:
+    user = create_user(api)
+    requests = [
+        ("POST", "/users", json.dumps(user_body(username="other")).encode()),
+        ("PATCH", f"/users/{user['id']}", b'{"full_name": "Form"}'),
+    ]
+
+    def check(request: tuple[str, str, bytes]) -> None:
+        method, path, raw = request
+        with NothingWritten(table_items):
+            response = api.request(method, path, body=raw, headers={"content-type": content_type})
+            error = assert_error(response, 400, "bad_request")
+            assert error["message"] == "Request body must be JSON: send Content-Type: application/json"
+
+    check_each(requests, check)
+    assert api.get(f"/users/{user['id']}").json() == user
+
+
+def test_json_with_parameters_and_a_bodyless_request_of_any_type_are_accepted(api: ApiClient) -> None:
+    created = api.post("/users", user_body(), headers={"content-type": "application/json; charset=utf-8"})
+    read = api.request("GET", f"/users/{created.json()['id']}", headers={"content-type": "text/plain"})
+
+    assert created.status == 201, created.body
+    assert read.status == 200, read.body

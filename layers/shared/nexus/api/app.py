@@ -38,9 +38,25 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
     return str(app.current_event.request_context.request_id or "")
 
 
+JSON_BODY_REQUIRED = "Request body must be JSON: send Content-Type: application/json"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # the routes that read a body
+
+
+def _content_type(event: dict[str, Any]) -> str:
+    headers = event.get("headers") or {}
+    found = next((str(value) for name, value in headers.items() if name.lower() == "content-type"), "")
+    return found.split(";", 1)[0].strip().lower()
+
+
 def _check_body(event: dict[str, Any], limit: int) -> None:
-    """413 over the route's limit, 400 for a body that is not UTF-8."""
+    """413 over the route's limit; 400 for a body that is not UTF-8, or that a POST or PATCH
+    sends as another type than JSON (API.md: a form or multipart body would otherwise reach
+    Powertools' own form parsers, whose errors are not ours: a multipart type without a
+    boundary was a 500)."""
     raw = event.get("body") or ""
+    method = str((event.get("requestContext") or {}).get("http", {}).get("method", "")).upper()
+    if raw and method in _BODY_METHODS and _content_type(event) not in ("", "application/json"):
+        raise BadRequestError(JSON_BODY_REQUIRED)
     try:
         data = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
     except (binascii.Error, ValueError):
@@ -124,7 +140,7 @@ def create_app() -> NexusResolver:
 
     @app.exception_handler(RequestUnsupportedContentType)
     def handle_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
-        error = BadRequestError("Request body must be JSON: send Content-Type: application/json")
+        error = BadRequestError(JSON_BODY_REQUIRED)
         return error_response(error, _request_id(app))
 
     @app.exception_handler(NexusError)
