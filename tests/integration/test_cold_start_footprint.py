@@ -94,7 +94,8 @@ def test_a_cold_start_loads_nothing_its_first_request_does_not_use(
 
 def test_the_layer_has_no_pydantic_plugin_the_template_turns_off() -> None:
     """PYDANTIC_DISABLE_PLUGINS=__all__ (template.yaml's Globals) skips the plugin search; it
-    must not drop a plugin the layer ships."""
+    must not drop a plugin the layer ships (the dev venv, checked here, holds the layer's
+    requirements and more)."""
     from importlib.metadata import entry_points
 
     assert TEMPLATE.globals["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"

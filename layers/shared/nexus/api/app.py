@@ -39,7 +39,7 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
 
 
 JSON_BODY_REQUIRED = "Request body must be JSON: send Content-Type: application/json"
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # the routes that read a body
+_BODY_METHODS = frozenset({"POST", "PATCH"})  # the methods of the routes that read a body
 
 
 def _content_type(event: dict[str, Any]) -> str:
