@@ -27,7 +27,7 @@ SAM_LAYER = ROOT / ".aws-sam" / "build" / "SharedLayer" / "python"
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
 WARM_RUNS = int(os.environ.get("BENCH_WARM_RUNS", "500"))
 WARM_WARMUP = 50
-FIRST_RUNS = int(os.environ.get("BENCH_FIRST_RUNS", "7"))
+FIRST_RUNS = int(os.environ.get("BENCH_FIRST_RUNS", "11"))
 TARGETS = {"cold_ratio": 1.15, "warm_ratio": 1.3, "warm_added_ms": 2.0, "layer_mb": 25.0}
 
 # Scale on paper (issue 7): DynamoDB partition and Kinesis shard limits.

@@ -9,6 +9,11 @@ invocation, its AWS calls included. Three handlers run in turn, round by round, 
   aws-lambda-handler-cookbook builds it: ``APIGatewayHttpResolver(enable_validation=True)``,
   ``Logger``, ``Metrics``, one pydantic model, a boto3 DynamoDB client and one ``GetItem``;
 - **bare**: ``import boto3``, one DynamoDB client, one ``GetItem``;
+- **floor**: the textbook's handler on this project's stack (what issue 13 says stays: Powertools,
+  pydantic, pynamodb) loaded as the layer loads it: Powertools' package ``__init__``s deferred,
+  botocore through ``nexus.aws`` (no boto3), pynamodb imported. Of the project's code only those
+  two loaders run, so ``ours / floor`` is what the project adds and ``floor / textbook`` is about
+  the best ratio a handler on this stack can reach;
 - **restored** (SnapStart without AWS): ours initialized once, then forked; the copy runs the
   restore hooks and serves the first request, timed from the fork (the restore itself, which
   Lambda does from its snapshot cache, is not in it).
@@ -149,6 +154,47 @@ _response = handler(_event, _context)
     + _REPORT
 )
 
+FLOOR = (
+    _PRELUDE
+    + """
+from nexus import aws  # first: nexus/__init__ defers Powertools' package __init__s
+import pynamodb.models
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
+
+logger = Logger()
+metrics = Metrics(namespace="Floor")
+resolver = APIGatewayHttpResolver(enable_validation=True)
+dynamodb = aws.LazyClient("dynamodb")
+TABLE = os.environ["BENCH_TABLE"]
+
+
+class User(BaseModel):
+    id: str
+    username: str
+    email: str
+
+
+@resolver.get("/users/<user_id>")
+def get_user(user_id: str) -> User:
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": os.environ["BENCH_PK"]}})["Item"]
+    metrics.add_metric(name="UserRead", unit=MetricUnit.Count, value=1)
+    return User(id=item["user_id"]["S"], username=item["username"]["S"], email=item["email"]["S"])
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event, context):
+    return resolver.resolve(event, context)
+
+_init = time.perf_counter()
+_response = handler(_event, _context)
+"""
+    + _REPORT
+)
+
 BARE = (
     _PRELUDE
     + """
@@ -177,6 +223,7 @@ class FirstResponse:
     textbook: list[Sample]
     bare: list[Sample]
     restored: list[Sample]
+    floor: list[Sample]
 
     @staticmethod
     def _median(samples: list[Sample], field: str = "first_ms") -> float:
@@ -187,7 +234,7 @@ class FirstResponse:
         return CREATE_GOAL if self.function == CREATE_FUNCTION else READ_GOAL
 
     def row(self) -> dict[str, Any]:
-        ours, textbook, bare = (self._median(s) for s in (self.ours, self.textbook, self.bare))
+        ours, textbook, bare, floor = (self._median(s) for s in (self.ours, self.textbook, self.bare, self.floor))
         return {
             "function": self.function,
             "runs": self.runs,
@@ -202,6 +249,9 @@ class FirstResponse:
             "goal": self.goal,
             "met": ours / textbook <= self.goal,
             "status": sorted({s.status for s in self.ours}),
+            "floor_first_ms": round(floor, 1),
+            "ratio_floor": round(ours / floor, 2),
+            "floor_ratio_textbook": round(floor / textbook, 2),
             "restored_first_ms": round(self._median(self.restored), 1),
             "restored_ratio_textbook": round(self._median(self.restored) / textbook, 2),
         }
@@ -320,6 +370,7 @@ class FirstResponseRunner:
                 lambda f=function: self.run(f, TEXTBOOK, self.textbook_event()),
                 lambda f=function: self.run(f, BARE, self.textbook_event()),
                 lambda f=function, n=name: self.run(f, RESTORED, self.event(n)),
+                lambda f=function: self.run(f, FLOOR, self.textbook_event()),
             ]
             for side in sides:
                 side()  # warm-up: the OS file cache
@@ -349,11 +400,12 @@ def print_first_responses(rows: list[dict[str, Any]]) -> None:
     runs = rows[0]["runs"] if rows else 0
     print(
         f"\nTime to first response (fresh process: init + the first request against moto; median of {runs},"
-        " ours / textbook / bare in turn)"
+        " ours / textbook / bare / restored / floor in turn)"
     )
     print(
         f"{'function':28} {'status':>6} {'init':>7} {'first':>7} {'textbook':>9} {'bare':>7}"
         f" {'/textbook':>9} {'goal':>6} {'/bare':>6} {'textbook/bare':>13} {'restored':>9} {'/textbook':>9}"
+        f" {'floor':>7} {'floor/textbook':>14} {'/floor':>6}"
     )
     for row in rows:
         print(
@@ -361,5 +413,7 @@ def print_first_responses(rows: list[dict[str, Any]]) -> None:
             f" {row['textbook_first_ms']:9.1f} {row['bare_first_ms']:7.1f} {row['ratio_textbook']:9.2f}"
             f" {'<= ' + str(row['goal']):>6} {row['ratio_bare']:6.2f} {row['textbook_ratio_bare']:13.2f}"
             f" {row.get('restored_first_ms', 0.0):9.1f} {row.get('restored_ratio_textbook', 0.0):9.2f}"
+            f" {row.get('floor_first_ms', 0.0):7.1f} {row.get('floor_ratio_textbook', 0.0):14.2f}"
+            f" {row.get('ratio_floor', 0.0):6.2f}"
             f"  {'ok ' if row['met'] else 'MISS'}"
         )
