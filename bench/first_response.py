@@ -114,10 +114,13 @@ _response = app.handler(_event, _context)
     + _REPORT
 )
 
-TEXTBOOK = (
-    _PRELUDE
-    + """
-import boto3
+
+def _textbook_code(stack_imports: str, client: str) -> str:
+    """The textbook handler's code, its stack imported by ``stack_imports``, its client ``client``."""
+    return (
+        _PRELUDE
+        + stack_imports
+        + f"""
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.metrics import MetricUnit
@@ -126,7 +129,7 @@ from pydantic import BaseModel
 logger = Logger()
 metrics = Metrics(namespace="Textbook")
 resolver = APIGatewayHttpResolver(enable_validation=True)
-dynamodb = boto3.client("dynamodb")
+dynamodb = {client}
 TABLE = os.environ["BENCH_TABLE"]
 
 
@@ -138,7 +141,7 @@ class User(BaseModel):
 
 @resolver.get("/users/<user_id>")
 def get_user(user_id: str) -> User:
-    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": os.environ["BENCH_PK"]}})["Item"]
+    item = dynamodb.get_item(TableName=TABLE, Key={{"pk": {{"S": os.environ["BENCH_PK"]}}}})["Item"]
     metrics.add_metric(name="UserRead", unit=MetricUnit.Count, value=1)
     return User(id=item["user_id"]["S"], username=item["username"]["S"], email=item["email"]["S"])
 
@@ -151,49 +154,13 @@ def handler(event, context):
 _init = time.perf_counter()
 _response = handler(_event, _context)
 """
-    + _REPORT
-)
-
-FLOOR = (
-    _PRELUDE
-    + """
-from nexus import aws  # first: nexus/__init__ defers Powertools' package __init__s
-import pynamodb.models
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
-
-logger = Logger()
-metrics = Metrics(namespace="Floor")
-resolver = APIGatewayHttpResolver(enable_validation=True)
-dynamodb = aws.LazyClient("dynamodb")
-TABLE = os.environ["BENCH_TABLE"]
+        + _REPORT
+    )
 
 
-class User(BaseModel):
-    id: str
-    username: str
-    email: str
-
-
-@resolver.get("/users/<user_id>")
-def get_user(user_id: str) -> User:
-    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": os.environ["BENCH_PK"]}})["Item"]
-    metrics.add_metric(name="UserRead", unit=MetricUnit.Count, value=1)
-    return User(id=item["user_id"]["S"], username=item["username"]["S"], email=item["email"]["S"])
-
-
-@logger.inject_lambda_context
-@metrics.log_metrics
-def handler(event, context):
-    return resolver.resolve(event, context)
-
-_init = time.perf_counter()
-_response = handler(_event, _context)
-"""
-    + _REPORT
-)
+TEXTBOOK = _textbook_code("\nimport boto3", 'boto3.client("dynamodb")')
+# nexus first: its __init__ defers Powertools' package __init__s, as in the layer.
+FLOOR = _textbook_code("\nfrom nexus import aws\nimport pynamodb.models", 'aws.LazyClient("dynamodb")')
 
 BARE = (
     _PRELUDE
