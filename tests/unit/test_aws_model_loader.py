@@ -83,3 +83,19 @@ def test_a_new_session_reuses_the_models_already_parsed(monkeypatch: pytest.Monk
     assert aws.session() is not first
     assert aws.session().get_component("data_loader") is first.get_component("data_loader")
     aws.reset()
+
+
+def test_every_file_of_botocores_data_decodes_to_what_json_makes_of_it() -> None:
+    """pydantic-core's parser stands in for ``json`` (numbers, escapes, order): all of botocore's data."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    root = Path(botocore.__file__).parent / "data"
+    files = sorted(root.rglob("*.json")) + sorted(root.rglob("*.json.gz"))
+    assert len(files) > 1000  # every service's models, not one directory
+
+    for path in files:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        # Equal once serialized again: the same values and every object's keys in the same order.
+        assert json.dumps(aws.decode_json(data)) == json.dumps(json.loads(data)), path

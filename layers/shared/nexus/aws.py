@@ -12,16 +12,16 @@ a function's cold start builds only the clients its first request calls (create 
 client, used only when SES fails, is never built on the happy path).
 
 The session reads botocore's JSON data through ``ModelLoader``, which keeps botocore's search
-paths and results but not two costs of the first client: decoding into ``OrderedDict`` (the
-1.2 MB ``endpoints.json`` decodes 2.5x faster into plain dicts, which keep their order too) and
-listing every service directory (about 450) to check that the one asked for exists.
+paths and results but not three costs of the first client: decoding into ``OrderedDict`` (the
+1.2 MB ``endpoints.json`` decodes 2.5x faster into plain dicts, which keep their order too),
+decoding with ``json`` rather than pydantic-core's parser (1.7x faster again), and listing every
+service directory (about 450) to check that the one asked for exists.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
-import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -40,16 +40,28 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 
 
 class JSONFiles(botocore.loaders.JSONFileLoader):
-    """botocore's file loader, decoding to plain dicts."""
+    """botocore's file loader, decoding to plain dicts with pydantic-core's JSON parser.
+
+    pydantic-core is loaded by every function already (pydantic); its parser (jiter) decodes
+    botocore's data 1.7-3x faster than ``json`` into the same values (a test compares every file
+    botocore ships). ``cache_strings``: the shape and member names repeat across the models.
+    """
 
     def load_file(self, file_path: str) -> Any:
         if os.path.isfile(file_path + ".json"):
             with open(file_path + ".json", "rb") as file:
-                return json.loads(file.read())
+                return decode_json(file.read())
         if os.path.isfile(file_path + ".json.gz"):
             with gzip.open(file_path + ".json.gz", "rb") as file:
-                return json.loads(file.read())
+                return decode_json(file.read())
         return None
+
+
+def decode_json(data: bytes) -> Any:
+    """``json.loads``, faster."""
+    from pydantic_core import from_json  # imported with pydantic anyway; not at nexus.aws's import
+
+    return from_json(data, cache_strings="all")
 
 
 class ServiceNames(Sequence[str]):
