@@ -1,6 +1,11 @@
 """Nexus Serverless: the service layer shipped as a Lambda layer."""
 
+from nexus import collector
 from nexus.imports import defer_package_init
+
+# First: the cold start's imports and first invocation run without the cyclic collector (see
+# nexus.collector); the entry point turns it back on after the first invocation.
+collector.pause()
 
 # Before any module of the layer (or a function) imports from them: see nexus.imports.
 defer_package_init("aws_lambda_powertools.event_handler")

@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nexus import container, snapstart
+from nexus import collector, container, snapstart
 from nexus.observability import logger, metrics
 from nexus.services import registry
 
@@ -21,15 +21,19 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 def wrap(function: Handler, *, correlation_id_path: str | None = None) -> Handler:
     """``function`` with the Lambda context in every log line, metrics flushed at the end,
-    and the services' per-invocation scope (e.g. the analytics buffer's flush) around it."""
+    and the services' per-invocation scope (e.g. the analytics buffer's flush) around it.
+    The first invocation, answered or failed, ends the cold start's collector pause."""
 
     snapstart.register()  # restored SnapStart copies renew their random state and clients
 
     @logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        with registry.invocation(context):
-            return function(event, context)
+        try:
+            with registry.invocation(context):
+                return function(event, context)
+        finally:
+            collector.resume()
 
     return handler
 
