@@ -10,17 +10,20 @@ invocation, its AWS calls included. Three handlers run in turn, round by round, 
   ``Logger``, ``Metrics``, one pydantic model, a boto3 DynamoDB client and one ``GetItem``;
 - **bare**: ``import boto3``, one DynamoDB client, one ``GetItem``;
 - **floor**: the textbook's handler on this project's stack (what issue 13 says stays: Powertools,
-  pydantic, pynamodb) loaded as the layer loads it: Powertools' package ``__init__``s deferred,
-  botocore through ``nexus.aws`` (no boto3), pynamodb imported. Of the project's code only those
-  two loaders run, so ``ours / floor`` is what the project adds and ``floor / textbook`` is about
-  the best ratio a handler on this stack can reach;
+  pydantic, pynamodb) loaded as the layer loads it: the cyclic collector paused, Powertools'
+  package ``__init__``s deferred, botocore through ``nexus.aws`` (no boto3), pynamodb imported.
+  Of the project's code only ``nexus/__init__`` and ``nexus.aws`` run, so ``ours / floor`` is what
+  the project adds and ``floor / textbook`` is about the best ratio a handler on this stack can
+  reach;
 - **restored** (SnapStart without AWS): ours initialized once, then forked; the copy runs the
   restore hooks and serves the first request, timed from the fork (the restore itself, which
   Lambda does from its snapshot cache, is not in it).
 
 The children run as the cold-start bench's (``python -s -S``, the function's directory, the
 built layer and the byte-compiled runtime directory on ``sys.path``, no bytecode written). The
-goals: every HTTP read function's median ≤ 0.85x the textbook's, create user's ≤ 1.10x.
+goals: every HTTP read function's median ≤ 0.85x the textbook's, create user's ≤ 1.10x. Each
+verdict also comes from the round-by-round ratios: their median with its 95 % interval
+(``tests.intervals``), per function and for the six reads pooled.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 from local.resources import FAKE_CREDENTIALS, LocalResources
 from local.runtime import LAYER_DIR, base_python, ensure_runtime_dir
 from local.template import ROOT, Function, Template
+from tests.intervals import median_interval, pooled, verdict
 
 MARK = "BENCH-FIRST "
 READ_GOAL = 0.85
@@ -159,7 +163,7 @@ _response = handler(_event, _context)
 
 
 TEXTBOOK = _textbook_code("\nimport boto3", 'boto3.client("dynamodb")')
-# nexus first: its __init__ defers Powertools' package __init__s, as in the layer.
+# nexus first: its __init__ pauses the collector and defers Powertools' package __init__s, as in the layer.
 FLOOR = _textbook_code("\nfrom nexus import aws\nimport pynamodb.models", 'aws.LazyClient("dynamodb")')
 
 BARE = (
@@ -200,8 +204,14 @@ class FirstResponse:
     def goal(self) -> float:
         return CREATE_GOAL if self.function == CREATE_FUNCTION else READ_GOAL
 
+    def paired_ratios(self) -> list[float]:
+        """Ours / textbook round by round: the two ran seconds apart, so drift between rounds cancels."""
+        return [o.first_ms / t.first_ms for o, t in zip(self.ours, self.textbook, strict=True)]
+
     def row(self) -> dict[str, Any]:
         ours, textbook, bare, floor = (self._median(s) for s in (self.ours, self.textbook, self.bare, self.floor))
+        ratios = self.paired_ratios()
+        paired, low, high = median_interval(ratios)
         return {
             "function": self.function,
             "runs": self.runs,
@@ -215,6 +225,11 @@ class FirstResponse:
             "textbook_ratio_bare": round(textbook / bare, 2),
             "goal": self.goal,
             "met": ours / textbook <= self.goal,
+            "paired_ratio": round(paired, 2),
+            "paired_low": round(low, 2),
+            "paired_high": round(high, 2),
+            "verdict": verdict(low, high, self.goal),
+            "paired_ratios": [round(r, 3) for r in ratios],
             "status": sorted({s.status for s in self.ours}),
             "floor_first_ms": round(floor, 1),
             "ratio_floor": round(ours / floor, 2),
@@ -345,6 +360,10 @@ class FirstResponseRunner:
             for _ in range(runs):
                 for index, side in enumerate(sides):
                     samples[index].append(side())
+            # The baselines must have served the user they were pointed at, as ours must.
+            baseline_statuses = {s.status for index in (1, 2, 4) for s in samples[index]}
+            if baseline_statuses != {"200"}:
+                raise RuntimeError(f"{name}: the textbook, bare or floor handler answered {baseline_statuses}")
             results.append(FirstResponse(name, runs, *samples))
         return results
 
@@ -361,6 +380,11 @@ def first_responses(template: Template, runs: int, only: list[str] | None = None
     for row in rows:
         row["seconds"] = round(time.monotonic() - started, 1)
     return rows
+
+
+def pooled_reads(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Every HTTP read function's paired ratios together (``tests.intervals.pooled``)."""
+    return pooled(rows, READ_FUNCTIONS, READ_GOAL)
 
 
 def print_first_responses(rows: list[dict[str, Any]]) -> None:
@@ -383,4 +407,19 @@ def print_first_responses(rows: list[dict[str, Any]]) -> None:
             f" {row.get('floor_first_ms', 0.0):7.1f} {row.get('floor_ratio_textbook', 0.0):14.2f}"
             f" {row.get('ratio_floor', 0.0):6.2f}"
             f"  {'ok ' if row['met'] else 'MISS'}"
+        )
+    print(
+        "\nOurs / textbook round by round (paired): median and its 95 % interval (order statistics);"
+        " met: the whole interval at or under the goal, missed: all over it, unclear: the goal inside it"
+    )
+    print(f"{'function':28} {'pairs':>5} {'median':>7} {'95 % interval':>14} {'goal':>7} {'verdict':>8}")
+    pooled = pooled_reads(rows)
+    lines = [(row["function"], row) for row in rows if "paired_ratio" in row]
+    if pooled is not None:
+        lines.append(("HTTP reads, pooled", pooled))
+    for name, line in lines:
+        pairs = line.get("pairs", len(line.get("paired_ratios", [])))
+        print(
+            f"{name:28} {pairs:5d} {line['paired_ratio']:7.2f} {line['paired_low']:6.2f} - {line['paired_high']:5.2f}"
+            f" {'<= ' + str(line['goal']):>7} {line['verdict']:>8}"
         )
