@@ -44,3 +44,18 @@ def test_a_route_without_a_scope_has_no_security() -> None:
         return {}
 
     assert "security" not in json.loads(app.get_openapi_json_schema())["paths"]["/open"]["get"]
+
+
+def test_a_change_documents_null_only_for_the_field_null_clears() -> None:
+    """PATCH takes null for full_name alone (it clears the name); the document offers no other."""
+    from pathlib import Path
+
+    document = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
+    fields = document["components"]["schemas"]["UserChanges"]["properties"]
+
+    def admits_null(schema: dict[str, object]) -> bool:
+        branches = schema.get("anyOf", [schema])
+        return any(isinstance(b, dict) and b.get("type") == "null" for b in branches)  # type: ignore[union-attr]
+
+    assert {name for name, schema in fields.items() if admits_null(schema)} == {"full_name"}
+    assert set(fields) == {"username", "email", "full_name", "is_active", "tags"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -66,10 +66,27 @@ class NewUser(_Request):
     source: Source | None = None
 
 
+def _document_changes(schema: dict[str, Any]) -> None:
+    """``UserChanges`` in the OpenAPI document: at least one field, and null for full_name alone.
+
+    None is each field's "not sent"; the validator refuses it sent for any field but full_name,
+    so the document does not offer it (generated clients would). The types keep ``| None``: a
+    wrong value's error then names the field, not a branch of a union.
+    """
+    schema["minProperties"] = 1
+    for name in _NOT_NULLABLE:
+        field = schema["properties"][name]
+        (branch,) = [b for b in field.pop("anyOf") if b.get("type") != "null"]
+        field.update(branch)
+
+
+_NOT_NULLABLE = ("username", "email", "is_active", "tags")
+
+
 class UserChanges(_Request):
     """Body of ``PATCH /users/{user_id}``: any of the fields, at least one."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True, json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True, json_schema_extra=_document_changes)
 
     username: Username | None = None
     email: Email | None = None
@@ -81,7 +98,7 @@ class UserChanges(_Request):
     def _at_least_one(self) -> UserChanges:
         if not self.model_fields_set:
             raise ValueError("at least one of username, email, full_name, is_active, tags is required")
-        for name in ("username", "email", "is_active", "tags"):
+        for name in _NOT_NULLABLE:
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
