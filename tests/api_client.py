@@ -53,6 +53,7 @@ class ApiClient:
         query: dict[str, Any] | list[tuple[str, str]] | None = None,
         headers: dict[str, str] | None = None,
         scopes: str | None = ALL_SCOPES,
+        subject: str = "user-1",
     ) -> ApiResponse:
         found = match_route(self.routes, method, path)
         assert isinstance(found, RouteMatch), f"no route for {method} {path}"
@@ -67,7 +68,7 @@ class ApiClient:
             headers={"content-type": "application/json", **(headers or {})},
             body=body,
             path_parameters=found.path_parameters,
-            claims={"sub": "user-1", "scope": scopes} if scopes is not None else None,
+            claims={"sub": subject, "scope": scopes} if scopes is not None else None,
         )
         module = self.module(found.route.function)
         result = module.handler(event, lambda_context(found.route.function))

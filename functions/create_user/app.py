@@ -2,7 +2,16 @@
 
 from typing import Annotated
 
-from nexus.api import USERS_WRITE, Body, Header, Response, create_app, json_response, lambda_entrypoint
+from nexus.api import (
+    USERS_WRITE,
+    Body,
+    Header,
+    Response,
+    create_app,
+    json_response,
+    lambda_entrypoint,
+    token_subject,
+)
 from nexus.api.docs import LOCATION_HEADER, responses
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
@@ -26,8 +35,10 @@ def create_user(
     Creates the user (username and email unique without regard to case), records a
     `user_created` event and sends the welcome email. With an `Idempotency-Key`, a retry of the
     same body within 24 hours gets the first `201` again; another body with the key is a `409`.
+    Keys are the caller's own (the token's subject).
     """
-    user = get_service(UserRegistration).create_user_once(new_user, idempotency_key)
+    caller = token_subject(app.current_event.raw_event)
+    user = get_service(UserRegistration).create_user_once(new_user, idempotency_key, caller)
     return json_response(201, user, headers={"Location": f"/users/{user.id}"})
 
 

@@ -61,6 +61,28 @@ def test_the_same_key_with_another_body_is_409_and_writes_nothing(api: ApiClient
     assert table_items("UsersTable") == users_before
 
 
+def test_a_key_is_the_callers_own(api: ApiClient, table_items: Any) -> None:
+    """Another client with the same key makes its own attempt: no replay of the first client's
+    user, and no 409 idempotency_key_reused for a body of its own."""
+    first = api.post("/users", BODY, headers={"Idempotency-Key": "shared"}, subject="client-a")
+
+    same_body = api.post("/users", BODY, headers={"Idempotency-Key": "shared"}, subject="client-b")
+    own_body = api.post(
+        "/users",
+        {"username": "other", "email": "other@example.com"},
+        headers={"Idempotency-Key": "shared"},
+        subject="client-c",
+    )
+    replay = api.post("/users", BODY, headers={"Idempotency-Key": "shared"}, subject="client-a")
+
+    assert first.status == 201
+    assert (same_body.status, same_body.error_code) == (409, "username_taken")  # its own sign-up, refused
+    assert own_body.status == 201, own_body.body
+    assert own_body.json()["id"] != first.json()["id"]
+    assert (replay.status, replay.body) == (201, first.body)
+    assert sorted(item["username"]["S"] for item in _user_items(table_items)) == ["once", "other"]
+
+
 def test_a_request_still_in_progress_is_409_not_500(api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     inner: dict[str, Any] = {}
     create = UserService.create_user

@@ -4,7 +4,7 @@ import pytest
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from nexus.api.auth import granted_scopes, require_scope, scope_prefix
+from nexus.api.auth import granted_scopes, require_scope, scope_prefix, token_subject
 from nexus.api.errors import error_response, from_pydantic_errors, status_for
 from nexus.errors import (
     BadRequestError,
@@ -122,3 +122,18 @@ def test_query_type_errors_are_400_and_rule_errors_422() -> None:
     assert isinstance(bad_request, BadRequestError)
     assert [(d.field, d.reason) for d in bad_request.details] == [("limit", "must be an integer")]
     assert isinstance(from_pydantic_errors(in_query(out_of_range.value.errors())), ValidationError)
+
+
+@pytest.mark.parametrize(
+    ("authorizer", "expected"),
+    [
+        ({"jwt": {"claims": {"sub": "client-a", "scope": "users:write"}}}, "client-a"),
+        ({"jwt": {"claims": {"scope": "users:write"}}}, ""),
+        ({"jwt": {"claims": {"sub": 42}}}, ""),
+        ({"jwt": "not a jwt"}, ""),
+        ({}, ""),
+    ],
+)
+def test_the_token_subject_is_the_verified_sub_claim_or_empty(authorizer: dict[str, Any], expected: str) -> None:
+    assert token_subject({"requestContext": {"authorizer": authorizer}}) == expected
+    assert token_subject({}) == ""

@@ -50,6 +50,14 @@ def granted_scopes(event: dict[str, Any]) -> set[str] | None:
     return _split(claims.get("scope")) | _split(claims.get("scopes")) | _split(jwt.get("scopes"))
 
 
+def token_subject(event: dict[str, Any]) -> str:
+    """The verified token's ``sub`` claim (the client or user it was issued to); "" without one."""
+    jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt")
+    claims = jwt.get("claims") if isinstance(jwt, dict) else None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    return subject if isinstance(subject, str) else ""
+
+
 def require_scope(event: dict[str, Any], scope: str, prefix: str = "") -> None:
     """401 without a verified token; 403 unless it grants ``prefix + scope`` exactly."""
     scopes = granted_scopes(event)

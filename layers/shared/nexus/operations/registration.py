@@ -21,10 +21,15 @@ if TYPE_CHECKING:
 
 
 class KeyedSignUp(BaseModel):
-    """A sign-up with its ``Idempotency-Key``: what the idempotency record is keyed and checked by."""
+    """A sign-up with its ``Idempotency-Key``: what the idempotency record is keyed and checked by.
+
+    The record's key is the caller's token subject with the key: two clients that pick the same
+    key each get their own sign-up, never the other's stored answer or a 409 for its body.
+    """
 
     model_config = ConfigDict(frozen=True, defer_build=True)
 
+    caller: str
     idempotency_key: str
     body: NewUser
 
@@ -64,7 +69,7 @@ class UserRegistration(Service):
             from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 
             self._idempotency_config = IdempotencyConfig(
-                event_key_jmespath="idempotency_key",
+                event_key_jmespath="[caller, idempotency_key]",
                 payload_validation_jmespath="body",
                 raise_on_no_idempotency_key=True,
                 expires_after_seconds=self._idempotency.ttl_seconds,
@@ -92,11 +97,12 @@ class UserRegistration(Service):
         self._welcome.send_or_queue(user)
         return user
 
-    def create_user_once(self, new: NewUser, idempotency_key: str | None) -> User:
+    def create_user_once(self, new: NewUser, idempotency_key: str | None, caller: str = "") -> User:
         """``create_user_with_welcome``; a retry with the same key and body returns the first user.
 
-        The same key with another body is a 409 ``idempotency_key_reused``; the same key
-        while the first request still runs is a 409 ``request_in_progress``.
+        Keys are ``caller``'s own (its token subject). The same key with another body is a 409
+        ``idempotency_key_reused``; the same key while the first request still runs is a 409
+        ``request_in_progress``.
         """
         if idempotency_key is None:
             return self.create_user_with_welcome(new)
@@ -107,7 +113,8 @@ class UserRegistration(Service):
 
         create_once = self._idempotent_create()
         try:
-            user: User = create_once(request=KeyedSignUp(idempotency_key=idempotency_key, body=new))
+            sign_up = KeyedSignUp(caller=caller, idempotency_key=idempotency_key, body=new)
+            user: User = create_once(request=sign_up)
         except IdempotencyValidationError:
             raise ConflictError(
                 "Idempotency-Key was already used with another request body", code="idempotency_key_reused"
