@@ -41,10 +41,18 @@ def _split(value: Any) -> set[str]:
     return set()
 
 
-def granted_scopes(event: dict[str, Any]) -> set[str] | None:
-    """The token's scopes, or None when the request carries no verified JWT."""
+def _verified_jwt(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The JWT authorizer's ``{"claims": {...}, "scopes": ...}``, or None without a verified token."""
     jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt")
     if not isinstance(jwt, dict) or not isinstance(jwt.get("claims"), dict):
+        return None
+    return jwt
+
+
+def granted_scopes(event: dict[str, Any]) -> set[str] | None:
+    """The token's scopes, or None when the request carries no verified JWT."""
+    jwt = _verified_jwt(event)
+    if jwt is None:
         return None
     claims = jwt["claims"]
     return _split(claims.get("scope")) | _split(claims.get("scopes")) | _split(jwt.get("scopes"))
@@ -52,9 +60,8 @@ def granted_scopes(event: dict[str, Any]) -> set[str] | None:
 
 def token_subject(event: dict[str, Any]) -> str:
     """The verified token's ``sub`` claim (the client or user it was issued to); "" without one."""
-    jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt")
-    claims = jwt.get("claims") if isinstance(jwt, dict) else None
-    subject = claims.get("sub") if isinstance(claims, dict) else None
+    jwt = _verified_jwt(event)
+    subject = jwt["claims"].get("sub") if jwt is not None else None
     return subject if isinstance(subject, str) else ""
 
 
