@@ -413,10 +413,10 @@ def print_first_responses(rows: list[dict[str, Any]]) -> None:
         " met: the whole interval at or under the goal, missed: all over it, unclear: the goal inside it"
     )
     print(f"{'function':28} {'pairs':>5} {'median':>7} {'95 % interval':>14} {'goal':>7} {'verdict':>8}")
-    pooled = pooled_reads(rows)
+    reads = pooled_reads(rows)
     lines = [(row["function"], row) for row in rows if "paired_ratio" in row]
-    if pooled is not None:
-        lines.append(("HTTP reads, pooled", pooled))
+    if reads is not None:
+        lines.append(("HTTP reads, pooled", reads))
     for name, line in lines:
         pairs = line.get("pairs", len(line.get("paired_ratios", [])))
         print(
