@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from local import strict_dynamodb
 from local.mail import SendRecorder, SentMail, sent_mail
 from local.resources import ACCOUNT, FAKE_CREDENTIALS, REGION, LocalResources
 from local.runtime import free_port
@@ -176,6 +177,7 @@ def _serve_moto() -> tuple[Any, SendRecorder]:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    strict_dynamodb.install()
     # One access-log line per AWS call drowns the functions' own logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     recorder = SendRecorder(DomainDispatcherApplication(create_backend_app))

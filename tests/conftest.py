@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
-import threading
 from collections.abc import Callable, Iterator
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import boto3
 import botocore.loaders
 import botocore.session
-import moto.dynamodb.models
 import pytest
 from moto import mock_aws
-from moto.dynamodb.models.table import Table
 from pytest_httpserver import HTTPServer
 
+from local import strict_dynamodb
 from local.resources import FAKE_CREDENTIALS, REGION, LocalResources
 from local.template import ROOT, Template, import_file
 from nexus import aws as aws_clients
@@ -33,36 +30,17 @@ from tests.redis_server import RedisServer, redis_server
 # local runner's workers and the CLI subprocesses load as Lambda does.
 botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)  # type: ignore[attr-defined]
 
-# moto's TransactWriteItems backs up each table before it writes, to roll back a cancelled
-# transaction: a deep copy of the whole table, made once per ITEM of the transaction, not once per
-# table. A sign-up writes four items to the users table, so every sign-up copied it four times
-# (O(users) each: most of the time of the listing tests). The copies are all made before the first
-# write, so they are equal: one per table and transaction is the same backup.
-_backups = threading.local()
+# moto's DynamoDB as strict as DynamoDB where the design depends on it (transaction conflicts),
+# metered, and rolling back a cancelled transaction item by item (local/strict_dynamodb.py).
+strict_dynamodb.install()
 
 
-def _deepcopy_once_per_transaction(value: Any, memo: dict[int, Any] | None = None) -> Any:
-    taken: dict[int, Any] | None = getattr(_backups, "taken", None)
-    if taken is None or not isinstance(value, Table):
-        return copy.deepcopy(value, memo)
-    if id(value) not in taken:
-        taken[id(value)] = copy.deepcopy(value, memo)
-    return taken[id(value)]
-
-
-_transact_write_items = moto.dynamodb.models.DynamoDBBackend.transact_write_items
-
-
-def _transact_write_items_one_backup_per_table(self: Any, transact_items: list[dict[str, Any]]) -> None:
-    _backups.taken = {}
-    try:
-        _transact_write_items(self, transact_items)
-    finally:
-        _backups.taken = None
-
-
-moto.dynamodb.models.copy = SimpleNamespace(deepcopy=_deepcopy_once_per_transaction)  # type: ignore[attr-defined]
-moto.dynamodb.models.DynamoDBBackend.transact_write_items = _transact_write_items_one_backup_per_table  # type: ignore[method-assign]
+@pytest.fixture(autouse=True)
+def _strict_dynamodb_reset() -> Iterator[None]:
+    strict_dynamodb.conflicts.reset()
+    strict_dynamodb.meter.reset()
+    yield
+    strict_dynamodb.conflicts.reset()
 
 
 @pytest.fixture(scope="session")

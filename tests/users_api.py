@@ -68,9 +68,37 @@ def users_item(table_items: Items, pk: str) -> dict[str, Any] | None:
 
 
 def counter(table_items: Items) -> dict[str, int]:
-    item = users_item(table_items, "COUNTER#users")
-    assert item is not None, "COUNTER#users is missing"
-    return {name: int(item[name]["N"]) for name in ("total", "active", "generation")}
+    """The counts summed over the counter shards (``COUNTER#users#<n>``) and the legacy ``COUNTER#users``."""
+    items = [
+        item
+        for item in table_items("UsersTable")
+        if item["pk"]["S"] == "COUNTER#users" or item["pk"]["S"].startswith("COUNTER#users#")
+    ]
+    assert items, "no counter item"
+    return {
+        name: sum(int(item[name]["N"]) for item in items if name in item) for name in ("total", "active", "generation")
+    }
+
+
+def tag_counts(table_items: Items) -> dict[str, int]:
+    """Users per tag, summed over the tag counter shards (``COUNTER#tag#<n>#<tag>``); zeros left out."""
+    totals: dict[str, int] = {}
+    for item in table_items("UsersTable"):
+        key = item["pk"]["S"]
+        if key.startswith("COUNTER#tag#"):
+            tag = key.split("#", 3)[3]
+            totals[tag] = totals.get(tag, 0) + int(item["total"]["N"])
+    return {tag: count for tag, count in totals.items() if count}
+
+
+def entries(table_items: Items, user_id: str) -> dict[str, str]:
+    """The user's index entries: slot -> family (its ``by_created`` hash key without the shard)."""
+    prefix = f"ENTRY#{user_id}#"
+    return {
+        item["pk"]["S"].removeprefix(prefix): item["list_shard"]["S"].rsplit("#", 1)[0]
+        for item in table_items("UsersTable")
+        if item["pk"]["S"].startswith(prefix)
+    }
 
 
 def counts(table_items: Items) -> tuple[int, int]:

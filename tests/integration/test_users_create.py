@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from nexus.users.index import counter_shard_of
 from tests.api_client import ApiClient, assert_error, check_each
 from tests.users_api import (
     ISO_MS_Z_RE,
@@ -21,7 +22,9 @@ from tests.users_api import (
     counts,
     create_user,
     email_of_length,
+    entries,
     sentinels,
+    tag_counts,
     user_body,
 )
 
@@ -63,11 +66,28 @@ def test_create_returns_201_with_the_user_and_a_location(api: ApiClient) -> None
     assert fetched.json() == user
 
 
-def test_create_writes_the_user_both_sentinels_and_the_counters(api: ApiClient, table_items: Items) -> None:
-    user = create_user(api, username="Alice", email="Alice@Example.COM")
+def test_create_writes_the_user_both_sentinels_its_entries_and_its_counter_shards(
+    api: ApiClient, table_items: Items
+) -> None:
+    user = create_user(api, username="Alice", email="Alice@Example.COM", full_name="Alice Liddell", tags=["beta"])
 
+    shard = counter_shard_of(user["id"])
+    entry_keys = {f"ENTRY#{user['id']}#{slot}" for slot in entries(table_items, user["id"])}
     keys = {item["pk"]["S"] for item in table_items("UsersTable")}
-    assert keys == {f"USER#{user['id']}", "USERNAME#alice", "EMAIL#alice@example.com", "COUNTER#users"}
+    assert keys == {
+        f"USER#{user['id']}",
+        "USERNAME#alice",
+        "EMAIL#alice@example.com",
+        f"COUNTER#users#{shard}",
+        f"COUNTER#tag#{shard}#beta",
+        *entry_keys,
+    }
+    # Found by is_active, its tag, and the 1-, 2-, 4- and 8-character prefixes of its terms.
+    prefixes = ["a", "al", "alic", "alice@ex", "l", "li", "lidd"]
+    assert sorted(entries(table_items, user["id"]).values()) == sorted(
+        ["ACTIVE#1", "TAG#beta", *(f"PREFIX#{p}" for p in prefixes)]
+    )
+    assert tag_counts(table_items) == {"beta": 1}
     assert sentinels(table_items) == {"USERNAME#alice": user["id"], "EMAIL#alice@example.com": user["id"]}
     assert counts(table_items) == (1, 1)
     assert table_items("CacheTable") == []  # on DynamoDB no user is cached (test_user_caching.py)

@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nexus import collector, container, snapstart
+from nexus import collector, container, deadline, snapstart
 from nexus.observability import logger, metrics
 from nexus.services import registry
 
@@ -30,7 +30,7 @@ def wrap(function: Handler, *, correlation_id_path: str | None = None) -> Handle
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
-            with registry.invocation(context):
+            with deadline.invocation(context), registry.invocation(context):
                 return function(event, context)
         finally:
             collector.resume()

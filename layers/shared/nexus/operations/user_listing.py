@@ -1,14 +1,14 @@
-"""Composite list pages: newest first, with filters, exact totals and signed cursors.
+"""Composite list pages: newest first, with filters, counted totals and signed cursors.
 
 The one composite that signs cursors, so only the list function has the signing secret
 (``CURSOR_SIGNING_SECRET_ARN``); the key is read when a page first needs a cursor.
-What is cached (pages, filtered totals) is ``nexus.users.caching``'s policy.
+What is cached (pages) is ``nexus.users.caching``'s policy.
 """
 
 from __future__ import annotations
 
 from nexus.services import Service, inject
-from nexus.users import UserFilters, UserPage, UserService
+from nexus.users import UserFilters, UserPage, UserService, index
 from nexus.users.caching import UserCache
 from nexus.users.cursor import CursorCodec
 
@@ -26,26 +26,17 @@ class UserListing(Service):
         self._cursors = cursors
 
     def list_users(self, filters: UserFilters, limit: int, cursor: str | None = None) -> UserPage:
-        """One page newest first: the counter read (totals, write generation), then the page."""
+        """One page newest first: the counters (total, write generation), then the page."""
         after_id = self._cursors.decode(cursor, filters) if cursor else None
-        counts = self._users.get_counts()
+        counts = self._users.get_counts(index.counted_tag(filters))
         cached = self._cache.get_page(counts.generation, filters, limit, after_id)
         if cached is not None:
             return cached
-        items, has_more = self._users.list_users(filters, limit, after_id)
+        items, next_after = self._users.list_users(filters, limit, after_id)
         page = UserPage(
             items=items,
-            next_cursor=self._cursors.encode(items[-1].id, filters) if has_more else None,
-            total=self._total(filters, counts.total, counts.generation),
+            next_cursor=self._cursors.encode(next_after, filters) if next_after else None,
+            total=index.total(filters, counts),
         )
         self._cache.put_page(counts.generation, filters, limit, after_id, page)
         return page
-
-    def _total(self, filters: UserFilters, all_users: int, generation: int) -> int:
-        if filters.is_empty:
-            return all_users
-        total = self._cache.get_total(generation, filters)
-        if total is None:
-            total = self._users.count_users(filters)
-            self._cache.put_total(generation, filters, total)
-        return total

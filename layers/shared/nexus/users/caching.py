@@ -5,9 +5,9 @@ What is cached depends on what a cache read costs (README, "Cache"; docs/decisio
 - **DynamoDB backend**: a cache hit is one GetItem, exactly what reading the user item
   costs, and a miss adds a GetItem and a PutItem. So users are not cached, nor are
   unfiltered pages on one list shard (one Query). What is cached is what replaces more
-  than one read: filtered totals (a COUNT over the whole index, O(N)), filtered pages (a
-  Query that may read many non-matching items) and, with several list shards, unfiltered
-  pages (one Query per shard).
+  than one read: filtered pages (a Query per list shard and a BatchGetItem) and, with
+  several list shards, unfiltered pages (one Query per shard). Totals are counters, read
+  with the generation anyway: never cached.
 - **Redis backend**: a read is sub-millisecond and not a DynamoDB request: everything is
   cached.
 
@@ -16,9 +16,9 @@ Correctness, whatever is cached:
 - A cached user carries its version and is written with ``set_if_newer``, so a slow
   fill never overwrites a newer user; a delete leaves a tombstone (the deletion's version)
   that keeps a concurrent fill from resurrecting the user.
-- Page and total keys include the users table's write generation, which every write bumps
-  in its own transaction: after a write completes no reader can be served a page cached
-  before it.
+- Page keys include the users table's write generation (the sum of the counter shards'
+  generations), which every write bumps in its own transaction: after a write completes no
+  reader can be served a page cached before it.
 """
 
 from __future__ import annotations
@@ -50,17 +50,16 @@ class CachePolicy:
     users: bool
     unfiltered_pages: bool
     filtered_pages: bool
-    filtered_totals: bool
 
     @classmethod
     def everything(cls) -> CachePolicy:
-        return cls(users=True, unfiltered_pages=True, filtered_pages=True, filtered_totals=True)
+        return cls(users=True, unfiltered_pages=True, filtered_pages=True)
 
     @classmethod
     def for_backend(cls, backend: str, list_shards: int) -> CachePolicy:
         if backend == "dynamodb":
             # A hit costs one GetItem: cache only what costs more than one read.
-            return cls(users=False, unfiltered_pages=list_shards > 1, filtered_pages=True, filtered_totals=True)
+            return cls(users=False, unfiltered_pages=list_shards > 1, filtered_pages=True)
         return cls.everything()
 
     def pages(self, filters: UserFilters) -> bool:
@@ -68,7 +67,7 @@ class CachePolicy:
 
 
 class UserCache(Service):
-    """Users, list pages and filtered totals in the cache, as the backend's policy says.
+    """Users and list pages in the cache, as the backend's policy says.
 
     Every operation that the policy rules out is a no-op (a get returns None) and makes no
     call at all.
@@ -124,14 +123,3 @@ class UserCache(Service):
     def put_page(self, generation: int, filters: UserFilters, limit: int, after_id: str | None, page: UserPage) -> None:
         if self.policy.pages(filters):
             self._cache.set(self._page_key(generation, filters, limit, after_id), page.model_dump(), self.list_ttl)
-
-    def get_total(self, generation: int, filters: UserFilters) -> int | None:
-        """The cached number of users matching ``filters`` (not empty: that total is a counter)."""
-        if not self.policy.filtered_totals:
-            return None
-        cached = self._cache.get(user_list_cache_key(generation, "total", filters.fingerprint()))
-        return cached if type(cached) is int else None
-
-    def put_total(self, generation: int, filters: UserFilters, total: int) -> None:
-        if self.policy.filtered_totals:
-            self._cache.set(user_list_cache_key(generation, "total", filters.fingerprint()), total, self.list_ttl)

@@ -1,10 +1,13 @@
-"""The users table in pynamodb: one table, three kinds of item.
+"""The users table in pynamodb: one table, four kinds of item.
 
 - ``USER#<id>``: the user; the sparse ``by_created`` index lists users newest first.
 - ``USERNAME#<casefolded>`` / ``EMAIL#<casefolded>``: sentinels that make the values
   unique: a transaction puts them with ``attribute_not_exists``.
-- ``COUNTER#users``: exact totals and a generation bumped by every write, kept in the
-  same transactions as the writes.
+- ``ENTRY#<id>#<slot>``: where the user is found by a filter (``nexus.users.index``), in
+  the same ``by_created`` index under the filter's family.
+- ``COUNTER#users#<shard>`` and ``COUNTER#tag#<shard>#<tag>``: exact counts, each write
+  adding to its user's shard in its own transaction. ``COUNTER#users`` is the single
+  counter of the layout before shards (``LEGACY_COUNTER_KEY``): read, never written.
 
 Polymorphic models share the base class's connection, so the table costs one
 botocore client however many item kinds there are.
@@ -26,8 +29,11 @@ from pynamodb.models import Model
 
 from nexus import aws
 
-COUNTER_KEY = "COUNTER#users"
+LEGACY_COUNTER_KEY = "COUNTER#users"
 LIST_INDEX_NAME = "by_created"
+# The user's ``index_version`` once its entries and tag counts are written (new users, or
+# the backfill for users of the layout before entries).
+INDEX_VERSION = 1
 
 
 def user_key(user_id: str) -> str:
@@ -42,8 +48,16 @@ def email_key(email: str) -> str:
     return f"EMAIL#{email.casefold()}"
 
 
-def list_shard_key(shard: int) -> str:
-    return f"USERS#{shard}"
+def entry_key(user_id: str, slot: str) -> str:
+    return f"ENTRY#{user_id}#{slot}"
+
+
+def counter_key(shard: int) -> str:
+    return f"{LEGACY_COUNTER_KEY}#{shard}"
+
+
+def tag_counter_key(shard: int, tag: str) -> str:
+    return f"COUNTER#tag#{shard}#{tag}"
 
 
 class UsersTableItem(Model):
@@ -76,8 +90,9 @@ class UserItem(UsersTableItem, discriminator="user"):
     # Every write increments it; conditions on it make read-modify-write safe.
     version = NumberAttribute()
     list_shard = UnicodeAttribute()
-    # Case-folded username, email and full name, for the `search` filter.
-    search_text = UnicodeAttribute()
+    # INDEX_VERSION once the user's entries and tag counts exist; None for a user written
+    # before entries existed, until the backfill (or its next update) indexes it.
+    index_version = NumberAttribute(null=True)
     # The welcome email's retry path only (nexus.operations.welcome): a consumer's lease while
     # it sends (its end in epoch seconds, and whose it is), and when a retry sent it. An email
     # sent at sign-up writes none of them.
@@ -92,10 +107,25 @@ class UniqueValueItem(UsersTableItem, discriminator="unique"):
     user_id = UnicodeAttribute()
 
 
+class IndexEntryItem(UsersTableItem, discriminator="entry"):
+    """The user ``user_id`` in the family ``list_shard`` (its hash key in ``by_created``)."""
+
+    list_shard = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+
+
 class CounterItem(UsersTableItem, discriminator="counter"):
+    """A shard of the counts: totals, active users and a generation bumped by every write."""
+
     total = NumberAttribute(default=0)
     active = NumberAttribute(default=0)
     generation = NumberAttribute(default=0)
+
+
+class TagCounterItem(UsersTableItem, discriminator="tag_counter"):
+    """A shard of the number of users with one tag."""
+
+    total = NumberAttribute(default=0)
 
 
 def bind_users_table(table_name: str, **meta: Any) -> None:

@@ -146,7 +146,9 @@ class UserPage(BaseModel):
 
     items: list[User]
     next_cursor: str | None
-    total: int
+    total: int | None
+    """Users matching the filters where a counter holds it (no filter, ``is_active`` alone, one
+    tag alone); None otherwise (docs/API.md)."""
 
 
 class UserCounts(BaseModel):
@@ -155,6 +157,8 @@ class UserCounts(BaseModel):
     total: int
     active: int
     generation: int
+    tagged: int | None = None
+    """Users with the tag asked for, if one was."""
 
 
 class UserStats(BaseModel):
@@ -179,7 +183,7 @@ SearchText = Annotated[
     StringConstraints(min_length=1, max_length=100),
     AfterValidator(_no_control_characters),
     _PRINTABLE,
-    Field(description="A case-insensitive substring of the username, the email or the full name"),
+    Field(description="A case-insensitive prefix of the username, the email or a word of the full name"),
 ]
 ActiveFilter = Annotated[bool, Field(description="Only active (`true`) or inactive (`false`) users")]
 # Repeatable; its limits go in the handler's Query(): Powertools takes a list wrapped in a

@@ -1,15 +1,21 @@
-"""UserService: users on DynamoDB, with uniqueness and counters enforced by transactions."""
+"""UserService: users on DynamoDB, with uniqueness, index entries and counters kept by transactions.
+
+Every write is one transaction on the user's own items (the user, its sentinels, its index
+entries) and on its counter shard: no item is shared by more than 1/32 of the writes
+(``nexus.users.index``). DynamoDB cancels a transaction that overlaps another; the write is
+sent again (``nexus.conflicts``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
+import time
 import uuid
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
-from functools import reduce
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -18,19 +24,29 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from nexus import aws
+from nexus.conflicts import retry_conflicts
 from nexus.errors import ConflictError
 from nexus.services import Service, inject
 from nexus.settings import UsersSettings
 from nexus.timeutil import Clock, to_iso, utc_now
+from nexus.users import index
+from nexus.users.index import IndexedUser
 from nexus.users.models import (
-    COUNTER_KEY,
+    INDEX_VERSION,
+    LEGACY_COUNTER_KEY,
+    LIST_INDEX_NAME,
     CounterItem,
+    IndexEntryItem,
+    TagCounterItem,
     UniqueValueItem,
     UserItem,
     UsersTableItem,
     bind_users_table,
+    counter_key,
     email_key,
-    list_shard_key,
+    entry_key,
+    tag_counter_key,
     user_key,
     username_key,
 )
@@ -38,9 +54,10 @@ from nexus.users.schemas import NewUser, User, UserChanges, UserCounts, UserFilt
 
 # Attempts of a read-modify-write that lost a race with another writer of the same user.
 _WRITE_ATTEMPTS = 3
-# DynamoDB's Limit for filtered queries: items evaluated per round trip.
-_FILTERED_PAGE_SIZE = 100
 _CONDITION_FAILED = "ConditionalCheckFailed"
+# BatchGetItem: at most 100 keys a call; unprocessed keys are asked again this many times.
+_BATCH_GET_MAX_KEYS = 100
+_BATCH_GET_ROUNDS = 5
 
 USERNAME_TAKEN = "username_taken"
 EMAIL_TAKEN = "email_taken"
@@ -50,10 +67,6 @@ def _new_ulid() -> str:
     from ulid import ULID  # only sign-ups make ids: the reads' cold start skips python-ulid
 
     return str(ULID())
-
-
-def search_text(username: str, email: str, full_name: str | None) -> str:
-    return "\n".join([username.casefold(), email.casefold(), (full_name or "").casefold()])
 
 
 def _to_user(item: UserItem) -> User:
@@ -68,6 +81,13 @@ def _to_user(item: UserItem) -> User:
         updated_at=item.updated_at,
         version=int(item.version),
     )
+
+
+def _indexed(item: UserItem) -> IndexedUser | None:
+    """What ``item``'s entries and tag counts say today: nothing for a user not indexed yet."""
+    if item.index_version is None:
+        return None
+    return IndexedUser(item.user_id, item.username, item.email, item.full_name, item.is_active, tuple(item.tags or []))
 
 
 def _failed_keys(exc: TransactWriteError) -> set[str]:
@@ -87,10 +107,6 @@ def _condition_failed(exc: TransactWriteError) -> bool:
     return any(reason and reason.code == _CONDITION_FAILED for reason in exc.cancellation_reasons)
 
 
-def _all_of(conditions: list[Condition]) -> Condition | None:
-    return reduce(lambda left, right: left & right, conditions) if conditions else None
-
-
 _TAKEN_MESSAGES = {USERNAME_TAKEN: "Username already exists", EMAIL_TAKEN: "Email already exists"}
 
 
@@ -101,6 +117,10 @@ def _taken(exc: TransactWriteError, candidates: list[tuple[str, str]]) -> Confli
         if key in failed:
             return ConflictError(_TAKEN_MESSAGES[code], code=code)
     return None
+
+
+def _number(item: dict[str, Any] | None, name: str) -> int:
+    return int(item[name]["N"]) if item and name in item else 0
 
 
 class WelcomeClaim(Enum):
@@ -141,24 +161,77 @@ class UserService(Service):
         self._clock = clock
         self._new_id = new_id
         self._shards = settings.user_list_shards
+        self._table = settings.users_table_name
 
     def _setup(self) -> None:
-        bind_users_table(self._settings.users_table_name)
+        bind_users_table(self._table)
 
     @property
     def _connection(self) -> Connection:
         return UsersTableItem._get_connection().connection
 
-    def _shard_of(self, user_id: str) -> str:
-        return list_shard_key(zlib.crc32(user_id.encode()) % self._shards)
+    def _list_shard(self, family: str, user_id: str) -> str:
+        return index.family_shard_key(family, index.list_shard_of(user_id, self._shards))
 
     def _now(self) -> str:
         return to_iso(self._clock())
 
+    def _transact(self, write: Callable[[TransactWrite], None], operation: str) -> None:
+        """One transaction built by ``write``, sent again while DynamoDB cancels it for a conflict.
+
+        Each attempt has its own ClientRequestToken: botocore's own resend of an attempt whose
+        answer was lost is then idempotent, and an attempt after a cancellation is a new one.
+        """
+
+        def attempt() -> None:
+            with TransactWrite(connection=self._connection, client_request_token=uuid.uuid4().hex) as transaction:
+                write(transaction)
+
+        retry_conflicts(attempt, operation)
+
+    # Index entries and counters ------------------------------------------------------------
+
+    def _index_changes(
+        self,
+        transaction: TransactWrite,
+        user_id: str,
+        before: IndexedUser | None,
+        after: IndexedUser | None,
+        *,
+        total: int = 0,
+        active: int = 0,
+    ) -> None:
+        """The writes that move ``user_id`` from the index entries and tag counts of ``before``
+        to those of ``after`` (None: none at all), and add ``total`` and ``active`` to its
+        counter shard with its generation."""
+        old = before.entries() if before else {}
+        new = after.entries() if after else {}
+        for slot in sorted(old.keys() | new.keys()):
+            if slot not in new:
+                transaction.delete(IndexEntryItem(entry_key(user_id, slot)))
+            elif old.get(slot) != new[slot]:
+                shard = self._list_shard(new[slot], user_id)
+                transaction.save(IndexEntryItem(entry_key(user_id, slot), list_shard=shard, user_id=user_id))
+        counter_shard = index.counter_shard_of(user_id)
+        old_tags = set(before.tags) if before else set()
+        new_tags = set(after.tags) if after else set()
+        for tag, delta in [(t, 1) for t in sorted(new_tags - old_tags)] + [
+            (t, -1) for t in sorted(old_tags - new_tags)
+        ]:
+            transaction.update(
+                TagCounterItem(tag_counter_key(counter_shard, tag)), actions=[TagCounterItem.total.add(delta)]
+            )
+        actions: list[Action] = [CounterItem.generation.add(1)]
+        if total:
+            actions.append(CounterItem.total.add(total))
+        if active:
+            actions.append(CounterItem.active.add(active))
+        transaction.update(CounterItem(counter_key(counter_shard)), actions=actions)
+
     # Create ------------------------------------------------------------------------------
 
     def create_user(self, new: NewUser) -> User:
-        """Create a user in one transaction: the user, both sentinels and the counters."""
+        """Create a user in one transaction: the user, both sentinels, its entries and counts."""
         user_id, now = self._new_id(), self._now()
         item = UserItem(
             user_key(user_id),
@@ -171,32 +244,27 @@ class UserService(Service):
             created_at=now,
             updated_at=now,
             version=1,
-            list_shard=self._shard_of(user_id),
-            search_text=search_text(new.username, new.email, new.full_name),
+            list_shard=self._list_shard(index.ALL_USERS, user_id),
+            index_version=INDEX_VERSION,
         )
         is_new = UsersTableItem.pk.does_not_exist()
         sentinels = [(username_key(new.username), USERNAME_TAKEN), (email_key(new.email), EMAIL_TAKEN)]
+        indexed = IndexedUser(user_id, new.username, new.email, new.full_name, True, tuple(new.tags))
+
+        def write(transaction: TransactWrite) -> None:
+            transaction.save(item, condition=is_new)
+            for key, _ in sentinels:
+                transaction.save(UniqueValueItem(key, user_id=user_id), condition=is_new, return_values="ALL_OLD")
+            self._index_changes(transaction, user_id, None, indexed, total=1, active=1)
+
         try:
-            with TransactWrite(connection=self._connection) as transaction:
-                transaction.save(item, condition=is_new)
-                for key, _ in sentinels:
-                    transaction.save(UniqueValueItem(key, user_id=user_id), condition=is_new, return_values="ALL_OLD")
-                transaction.update(CounterItem(COUNTER_KEY), actions=self._counter_actions(total=1, active=1))
+            self._transact(write, "create_user")
         except TransactWriteError as exc:
             conflict = _taken(exc, sentinels)
             if conflict is not None:
                 raise conflict from exc
             raise
         return _to_user(item)
-
-    @staticmethod
-    def _counter_actions(*, total: int = 0, active: int = 0) -> list[Action]:
-        actions: list[Action] = [CounterItem.generation.add(1)]
-        if total:
-            actions.append(CounterItem.total.add(total))
-        if active:
-            actions.append(CounterItem.active.add(active))
-        return actions
 
     # Read --------------------------------------------------------------------------------
 
@@ -217,13 +285,43 @@ class UserService(Service):
             return None
         return self.get_user_by_id(sentinel.user_id)
 
-    def get_counts(self) -> UserCounts:
-        """Total and active users and the write generation: one strongly consistent read."""
-        try:
-            counter = CounterItem.get(COUNTER_KEY, consistent_read=True)
-        except DoesNotExist:
-            return UserCounts(total=0, active=0, generation=0)
-        return UserCounts(total=int(counter.total), active=int(counter.active), generation=int(counter.generation))
+    def _batch_get(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The items of ``keys`` that exist (strongly consistent), by key: one BatchGetItem per
+        100 keys, plus a call for any keys DynamoDB left unprocessed."""
+        client = aws.client("dynamodb")
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), _BATCH_GET_MAX_KEYS):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"pk": {"S": k}} for k in keys[start : start + _BATCH_GET_MAX_KEYS]],
+                    "ConsistentRead": True,
+                }
+            }
+            for round_ in range(_BATCH_GET_ROUNDS):
+                answer = client.batch_get_item(RequestItems=request)
+                found.update({item["pk"]["S"]: item for item in answer["Responses"].get(self._table, [])})
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.02 * 2**round_)
+            else:
+                raise RuntimeError("BatchGetItem left keys unprocessed after retries")
+        return found
+
+    def get_counts(self, tag: str | None = None) -> UserCounts:
+        """Total and active users, the write generation and, with ``tag``, the users that have
+        it: one strongly consistent BatchGetItem of every counter shard."""
+        shards = range(index.COUNTER_SHARDS)
+        keys = [LEGACY_COUNTER_KEY, *(counter_key(s) for s in shards)]
+        tag_keys = [tag_counter_key(s, tag) for s in shards] if tag is not None else []
+        found = self._batch_get(keys + tag_keys)
+        counters = [found.get(key) for key in keys]
+        return UserCounts(
+            total=sum(_number(c, "total") for c in counters),
+            active=sum(_number(c, "active") for c in counters),
+            generation=sum(_number(c, "generation") for c in counters),
+            tagged=sum(_number(found.get(key), "total") for key in tag_keys) if tag is not None else None,
+        )
 
     # The welcome email's retry marker -------------------------------------------------------
     # Conditional updates of the user item itself: no record of its own, and a deleted user
@@ -239,7 +337,8 @@ class UserService(Service):
         lease_id = uuid.uuid4().hex
         free = UserItem.welcome_lease_until.does_not_exist() | (UserItem.welcome_lease_until <= now)
         item = UserItem(user_key(user_id))
-        try:
+
+        def claim() -> None:
             item.update(
                 actions=[
                     UserItem.welcome_lease_until.set(now + lease_seconds),
@@ -247,6 +346,9 @@ class UserService(Service):
                 ],
                 condition=UsersTableItem.pk.exists() & UserItem.welcome_sent_at.does_not_exist() & free,
             )
+
+        try:
+            retry_conflicts(claim, "claim_welcome")
         except UpdateError as exc:
             if not _condition_check_failed(exc):
                 raise
@@ -268,11 +370,14 @@ class UserService(Service):
         self._end_welcome_lease(user_id, [], UsersTableItem.pk.exists() & (UserItem.welcome_lease_id == lease.lease_id))
 
     def _end_welcome_lease(self, user_id: str, actions: list[Action], condition: Condition) -> None:
-        try:
+        def end() -> None:
             UserItem(user_key(user_id)).update(
                 actions=[*actions, UserItem.welcome_lease_until.remove(), UserItem.welcome_lease_id.remove()],
                 condition=condition,
             )
+
+        try:
+            retry_conflicts(end, "end_welcome_lease")
         except UpdateError as exc:
             if not _condition_check_failed(exc):  # deleted meanwhile, or not our lease: nothing to do
                 raise
@@ -283,8 +388,8 @@ class UserService(Service):
         """Apply ``changes``; None when there is no such user.
 
         One transaction, conditioned on the version read: the user item, a sentinel swap
-        for each unique value that changes, and the counters. A lost race re-reads and
-        re-applies (the changes are absolute values, so that is safe).
+        for each unique value that changes, the entries and counts that change. A lost race
+        re-reads and re-applies (the changes are absolute values, so that is safe).
         """
         for _ in range(_WRITE_ATTEMPTS):
             current = self._get_item(user_id)
@@ -314,7 +419,7 @@ class UserService(Service):
             UserItem.tags.set(values["tags"]),
             UserItem.updated_at.set(now),
             UserItem.version.add(1),
-            UserItem.search_text.set(search_text(values["username"], values["email"], values["full_name"])),
+            UserItem.index_version.set(INDEX_VERSION),
             UserItem.full_name.set(values["full_name"])
             if values["full_name"] is not None
             else UserItem.full_name.remove(),
@@ -328,19 +433,30 @@ class UserService(Service):
             )
             if old != new
         ]
-        active_delta = int(values["is_active"]) - int(current.is_active)
+        after = IndexedUser(
+            current.user_id,
+            values["username"],
+            values["email"],
+            values["full_name"],
+            values["is_active"],
+            tuple(values["tags"]),
+        )
         owned_by_user = UniqueValueItem.user_id == current.user_id
+
+        def write(transaction: TransactWrite) -> None:
+            transaction.update(current, actions=actions, condition=UserItem.version == current.version)
+            for old, new, _ in swaps:
+                transaction.delete(UniqueValueItem(old), condition=owned_by_user)
+                transaction.save(
+                    UniqueValueItem(new, user_id=current.user_id),
+                    condition=UsersTableItem.pk.does_not_exist(),
+                    return_values="ALL_OLD",
+                )
+            active = int(values["is_active"]) - int(current.is_active)
+            self._index_changes(transaction, current.user_id, _indexed(current), after, active=active)
+
         try:
-            with TransactWrite(connection=self._connection) as transaction:
-                transaction.update(current, actions=actions, condition=UserItem.version == current.version)
-                for old, new, _ in swaps:
-                    transaction.delete(UniqueValueItem(old), condition=owned_by_user)
-                    transaction.save(
-                        UniqueValueItem(new, user_id=current.user_id),
-                        condition=UsersTableItem.pk.does_not_exist(),
-                        return_values="ALL_OLD",
-                    )
-                transaction.update(CounterItem(COUNTER_KEY), actions=self._counter_actions(active=active_delta))
+            self._transact(write, "update_user")
         except TransactWriteError as exc:
             conflict = _taken(exc, [(new, code) for _, new, code in swaps])
             if conflict is not None:
@@ -359,7 +475,7 @@ class UserService(Service):
     # Delete ------------------------------------------------------------------------------
 
     def delete_user(self, user_id: str) -> User | None:
-        """Delete the user, free its username and email, adjust the counters: one transaction.
+        """Delete the user, free its username and email, drop its entries and counts: one transaction.
 
         Returns the deleted user (its ``version`` is the deletion's), or None if there was none.
         """
@@ -367,16 +483,8 @@ class UserService(Service):
             current = self._get_item(user_id)
             if current is None:
                 return None
-            owned_by_user = UniqueValueItem.user_id == current.user_id
             try:
-                with TransactWrite(connection=self._connection) as transaction:
-                    transaction.delete(current, condition=UserItem.version == current.version)
-                    transaction.delete(UniqueValueItem(username_key(current.username)), condition=owned_by_user)
-                    transaction.delete(UniqueValueItem(email_key(current.email)), condition=owned_by_user)
-                    transaction.update(
-                        CounterItem(COUNTER_KEY),
-                        actions=self._counter_actions(total=-1, active=-1 if current.is_active else 0),
-                    )
+                self._transact(self._deletion(current), "delete_user")
             except TransactWriteError as exc:
                 if _condition_failed(exc):
                     continue
@@ -385,56 +493,82 @@ class UserService(Service):
             return deleted.model_copy(update={"version": deleted.version + 1})
         raise ConflictError("The user was changed concurrently; try again", code="concurrent_update")
 
+    def _deletion(self, current: UserItem) -> Callable[[TransactWrite], None]:
+        owned_by_user = UniqueValueItem.user_id == current.user_id
+
+        def write(transaction: TransactWrite) -> None:
+            transaction.delete(current, condition=UserItem.version == current.version)
+            transaction.delete(UniqueValueItem(username_key(current.username)), condition=owned_by_user)
+            transaction.delete(UniqueValueItem(email_key(current.email)), condition=owned_by_user)
+            # A user not indexed yet has no entries nor tag counts; it is in the totals all the same.
+            active = -int(current.is_active)
+            self._index_changes(transaction, current.user_id, _indexed(current), None, total=-1, active=active)
+
+        return write
+
     # List ----------------------------------------------------------------------------------
 
-    def _filter_condition(self, filters: UserFilters) -> Condition | None:
-        conditions: list[Condition] = []
-        if filters.search is not None:
-            conditions.append(UserItem.search_text.contains(filters.search.casefold()))
-        if filters.is_active is not None:
-            conditions.append(UserItem.is_active == filters.is_active)
-        conditions.extend(UserItem.tags.contains(tag) for tag in filters.tags)
-        return _all_of(conditions)
-
-    def list_users(self, filters: UserFilters, limit: int, after_id: str | None = None) -> tuple[list[User], bool]:
-        """Up to ``limit`` users newest first (older than ``after_id``), and whether more exist.
-
-        One Query per shard of the ``by_created`` index, merged by id (ULIDs sort by time).
-        """
-        condition = self._filter_condition(filters)
-        wanted = limit + 1  # one more than a page tells whether there is a next page
-        per_shard: list[Iterable[UserItem]] = []
+    def _read_family(
+        self, family: str, count: int, after_id: str | None, *, whole_items: bool
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The first ``count`` items of ``family`` newest first (older than ``after_id``), and
+        whether more exist: one Query per list shard, each for ``count + 1``, merged by id."""
+        client = aws.client("dynamodb")
+        condition = "list_shard = :family" + (" AND user_id < :after" if after_id else "")
+        per_shard: list[Iterator[dict[str, Any]]] = []
         for shard in range(self._shards):
-            per_shard.append(
-                UserItem.by_created.query(
-                    list_shard_key(shard),
-                    UserItem.user_id < after_id if after_id else None,
-                    filter_condition=condition,
-                    scan_index_forward=False,
-                    limit=wanted,
-                    page_size=_FILTERED_PAGE_SIZE if condition is not None else wanted,
-                )
-            )
-        merged = heapq.merge(*per_shard, key=lambda item: item.user_id, reverse=True)
-        items = [_to_user(item) for _, item in zip(range(wanted), merged, strict=False)]
-        return items[:limit], len(items) > limit
+            values = {":family": {"S": index.family_shard_key(family, shard)}}
+            if after_id:
+                values[":after"] = {"S": after_id}
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": LIST_INDEX_NAME,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": False,
+                "Limit": count + 1,
+            }
+            if not whole_items:
+                query["ProjectionExpression"] = "user_id"
+            per_shard.append(iter(client.query(**query)["Items"]))
+        merged = heapq.merge(*per_shard, key=lambda item: item["user_id"]["S"], reverse=True)
+        items = [item for _, item in zip(range(count + 1), merged, strict=False)]
+        return items[:count], len(items) > count
 
-    def count_users(self, filters: UserFilters) -> int:
-        """Exact number of users matching ``filters``.
+    def list_users(
+        self, filters: UserFilters, limit: int, after_id: str | None = None
+    ) -> tuple[list[User], str | None]:
+        """Up to ``limit`` users matching ``filters``, newest first and older than ``after_id``,
+        and the id to continue after (None: no more).
 
-        Without filters, one read of the counters; with filters, a COUNT query over the
-        whole index (cost grows with the number of users: see README).
+        Reads one family of the index (``index.plan``): ``limit`` entries when every entry of
+        it matches, else ``index.EXAMINED_PER_PAGE``; the users behind entries come from one
+        strongly consistent BatchGetItem and are checked against the filters, so an entry the
+        index has not caught up with is never a wrong answer.
         """
-        condition = self._filter_condition(filters)
-        if condition is None:
-            return self.get_counts().total
-        return sum(
-            UserItem.by_created.count(list_shard_key(shard), filter_condition=condition)
-            for shard in range(self._shards)
-        )
+        plan = index.plan(filters)
+        whole = plan.family == index.ALL_USERS
+        count = limit if plan.exact else index.EXAMINED_PER_PAGE
+        items, more = self._read_family(plan.family, count, after_id, whole_items=whole)
+        ids = [item["user_id"]["S"] for item in items]
+        if whole:
+            found = {item["user_id"]["S"]: item for item in items}
+        else:
+            found = {item["user_id"]["S"]: item for item in self._batch_get([user_key(i) for i in ids]).values()}
+        users: list[User] = []
+        for position, user_id in enumerate(ids):
+            raw = found.get(user_id)
+            user = _to_user(UserItem.from_raw_data(raw)) if raw else None
+            if user is not None and index.matches(IndexedUser.of(user), filters):
+                users.append(user)
+            if len(users) == limit:
+                return users, user_id if (more or position < len(ids) - 1) else None
+        return users, ids[-1] if more and ids else None
 
     def ping(self) -> None:
-        self.get_counts()
+        """One GetItem: the table answers (the item need not exist)."""
+        with contextlib.suppress(DoesNotExist):
+            CounterItem.get(LEGACY_COUNTER_KEY)
 
 
 class _VersionConflict(Exception):
