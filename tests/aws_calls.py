@@ -170,6 +170,11 @@ PHYSICAL_LIMITS = {
     "update_user": 3,
     "list_users_miss": 2,
     "list_users_hit": 2,
+    # The counters, the family's Query, the users behind its entries (issue 23): with any filters.
+    "list_users_one_tag": 3,
+    "list_users_filters": 3,
+    "list_users_search": 3,
+    "user_stats": 1,
     "delete_user": 3,
 }
 
@@ -191,7 +196,7 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
     cold start here, so they carry the counting hook.
     """
     api = ApiClient(template)
-    body = {"username": "counted", "email": "counted@example.com", "full_name": "Counted User"}
+    body = {"username": "counted", "email": "counted@example.com", "full_name": "Counted User", "tags": ["bench"]}
     results: dict[str, dict[str, int]] = {}
 
     def create(json_body: dict[str, Any], headers: dict[str, str] | None = None) -> str:
@@ -241,9 +246,30 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
         assert response.status == 200, response.body
         cursors.append(str(response.json()["next_cursor"]))
 
+    def filtered(query: list[tuple[str, str]]) -> Callable[[], None]:
+        def page() -> None:
+            response = api.get("/users", query=query)
+            assert response.status == 200, response.body
+            assert response.json()["items"], "the scenario lists at least one user"
+
+        return page
+
+    results["list_users_one_tag"] = _counted(counter, filtered([("tag", "bench")]), "list_users_one_tag")
+    results["list_users_filters"] = _counted(
+        counter, filtered([("tag", "bench"), ("is_active", "true")]), "list_users_filters"
+    )
+    results["list_users_search"] = _counted(counter, filtered([("search", "Counte")]), "list_users_search")
+
     # The first page with a cursor reads the signing secret; later ones find it cached.
     results["list_users_first_cursor"] = _counted(counter, page_of_one, "list_users_first_cursor")
     results["list_users_next_page"] = _counted(counter, lambda: page_of_one(cursors[0]), "list_users_next_page")
+
+    def stats() -> None:
+        response = api.get("/stats/users")
+        assert response.status == 200, response.body
+
+    api.module("UserStatsFunction")
+    results["user_stats"] = _counted(counter, stats, "user_stats")
 
     def delete() -> None:
         response = api.delete(f"/users/{user_id}")

@@ -3,8 +3,9 @@
 Counted with botocore's ``before-call`` hook on every client the handlers create (see
 ``tests/aws_calls.py``; ``make bench`` prints the same counts), on the DynamoDB cache
 backend. The physical limits (issue 13): create 3 (transaction, SendEmail, PutRecords) and at
-most 2 more with an Idempotency-Key; get 1, hit or miss; an unfiltered page 2 (counter,
-Query); update and delete 3; a consumer batch 1 write transaction.
+most 2 more with an Idempotency-Key; get 1, hit or miss; an unfiltered page 2 (counters,
+Query); a filtered page 3 (counters, Query, the users: issue 23); update and delete 3; a
+consumer batch 1 write transaction.
 """
 
 from __future__ import annotations
@@ -41,18 +42,25 @@ EXPECTED: dict[str, dict[str, int]] = {
     "get_user_miss": {"dynamodb.GetItem": 1},
     # Read the version, the conditioned transaction, user_updated.
     "update_user": {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1, "kinesis.PutRecords": 1},
-    # Counter item (total, generation) and the Query, every time: an unfiltered page on one
-    # list shard is not cached (a hit would cost what the Query costs).
-    "list_users_miss": {"dynamodb.GetItem": 1, "dynamodb.Query": 1},
-    "list_users_hit": {"dynamodb.GetItem": 1, "dynamodb.Query": 1},
+    # The counter shards (total, generation: one BatchGetItem) and the Query, every time: an
+    # unfiltered page on one list shard is not cached (a hit would cost what the Query costs).
+    "list_users_miss": {"dynamodb.BatchGetItem": 1, "dynamodb.Query": 1},
+    "list_users_hit": {"dynamodb.BatchGetItem": 1, "dynamodb.Query": 1},
+    # A filtered page: the counters (with one tag's shards for its total), the family's Query,
+    # and one BatchGetItem of the users behind its entries. Not cached on one list shard.
+    "list_users_one_tag": {"dynamodb.BatchGetItem": 2, "dynamodb.Query": 1},
+    "list_users_filters": {"dynamodb.BatchGetItem": 2, "dynamodb.Query": 1},
+    "list_users_search": {"dynamodb.BatchGetItem": 2, "dynamodb.Query": 1},
     # A page with a next cursor: the signing key is read then (no page before needed one)...
     "list_users_first_cursor": {
-        "dynamodb.GetItem": 1,
+        "dynamodb.BatchGetItem": 1,
         "dynamodb.Query": 1,
         "secretsmanager.GetSecretValue": 1,
     },
     # ...and cached: the next page checks its cursor with no second read (one per environment).
-    "list_users_next_page": {"dynamodb.GetItem": 1, "dynamodb.Query": 1},
+    "list_users_next_page": {"dynamodb.BatchGetItem": 1, "dynamodb.Query": 1},
+    # The counter shards: one BatchGetItem.
+    "user_stats": {"dynamodb.BatchGetItem": 1},
     # Read the version, the conditioned transaction, user_deleted.
     "delete_user": {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1, "kinesis.PutRecords": 1},
     # Two POST /events of 500: one PutRecords each.

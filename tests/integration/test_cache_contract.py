@@ -357,19 +357,22 @@ def test_a_cached_user_expires_with_the_user_ttl(user_cache: UserCache, harness:
     assert user_cache.get_user(USER_ID) is None
 
 
-def test_list_pages_and_totals_round_trip_per_generation(user_cache: UserCache) -> None:
+def test_list_pages_round_trip_per_generation(user_cache: UserCache) -> None:
     page = UserPage(items=[_user(1)], next_cursor=None, total=1)
     user_cache.put_page(7, UserFilters(), 20, None, page)
-    user_cache.put_total(7, FILTERED, 12)
+    filtered = UserPage(items=[_user(1)], next_cursor=None, total=None)
+    user_cache.put_page(7, FILTERED, 20, None, filtered)
 
     cached = user_cache.get_page(7, UserFilters(), 20, None)
     assert cached is not None
     assert cached.model_dump() == page.model_dump()
     assert user_cache.get_page(8, UserFilters(), 20, None) is None  # a write bumped the generation
     assert user_cache.get_page(7, UserFilters(), 10, None) is None
-    assert user_cache.get_page(7, FILTERED, 20, None) is None
-    assert user_cache.get_total(7, FILTERED) == 12
-    assert user_cache.get_total(8, FILTERED) is None
+    assert user_cache.get_page(7, FILTERED, 10, None) is None
+    cached_filtered = user_cache.get_page(7, FILTERED, 20, None)
+    assert cached_filtered is not None
+    assert cached_filtered.model_dump() == filtered.model_dump()
+    assert user_cache.get_page(8, FILTERED, 20, None) is None
 
 
 # Concurrency -----------------------------------------------------------------------------
@@ -460,7 +463,6 @@ def test_redis_an_unreachable_server_degrades_to_misses_and_counts_errors() -> N
     assert cache.get("key", default="miss") == "miss"
     assert user_cache.get_user(USER_ID) is None
     assert user_cache.get_page(1, UserFilters(), 20, None) is None
-    assert user_cache.get_total(1, FILTERED) is None
     assert cache.exists("key") is False
     assert cache.delete("key") is False
     with pytest.raises(CacheBackendError) as raised:
@@ -472,7 +474,7 @@ def test_redis_an_unreachable_server_degrades_to_misses_and_counts_errors() -> N
 
     emitted = metrics.serialize_metric_set()
     metrics.clear_metrics()
-    assert emitted["CacheErrors"] == [1.0] * 11  # every operation above but ping
+    assert emitted["CacheErrors"] == [1.0] * 10  # every operation above but ping
 
 
 def test_redis_a_server_that_never_answers_times_out_fast() -> None:

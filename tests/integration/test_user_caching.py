@@ -58,20 +58,32 @@ def test_on_dynamodb_no_user_and_no_unfiltered_page_is_cached(api: ApiClient, ta
     assert table_items("CacheTable") == []
 
 
-def test_on_dynamodb_a_filtered_page_and_its_total_are_cached_per_generation(
-    api: ApiClient, table_items: Items
+def test_on_dynamodb_with_one_list_shard_no_page_is_cached(api: ApiClient, table_items: Items) -> None:
+    alice = _create(api, "alice", tags=["beta"])
+
+    for query in ({}, {"tag": "beta"}, {"search": "ali", "is_active": "true"}):
+        page = _page(api, query)
+        assert [user["id"] for user in page["items"]] == [alice["id"]]
+    assert table_items("CacheTable") == []  # a page is bounded reads: a cached one would cost as much
+
+
+def test_on_dynamodb_with_several_list_shards_a_filtered_page_is_cached_per_generation(
+    aws: LocalResources, template: Template, table_items: Items, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("USER_LIST_SHARDS", "2")
+    api = ApiClient(template)
     alice = _create(api, "alice", tags=["beta"])
     _create(api, "bob")
 
     page = _page(api, {"tag": "beta"})
 
     assert ([user["id"] for user in page["items"]], page["total"]) == ([alice["id"]], 1)
-    cached = {item["key"]["S"]: item for item in table_items("CacheTable")}
-    assert all(key.startswith("users:list:2:") for key in cached)  # two writes: generation 2
-    assert sorted("number" in item for item in cached.values()) == [False, True]  # the page, the total
-    _create(api, "carol", tags=["beta"])  # generation 3: the cached page and total no longer apply
-    assert _page(api, {"tag": "beta"})["total"] == 2
+    [cached] = table_items("CacheTable")  # the page; its total is a counter, read with the generation
+    assert cached["key"]["S"].startswith("users:list:2:")  # two writes: generation 2
+    assert json.loads(cached["value"]["S"]) == page
+    carol = _create(api, "carol", tags=["beta"])  # generation 3: the cached page no longer applies
+    again = _page(api, {"tag": "beta"})
+    assert ([user["id"] for user in again["items"]], again["total"]) == ([carol["id"], alice["id"]], 2)
 
 
 def test_on_dynamodb_with_several_list_shards_an_unfiltered_page_is_cached(

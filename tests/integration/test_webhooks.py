@@ -140,12 +140,12 @@ def test_a_failing_receiver_is_a_partial_batch_failure(
 def test_only_user_items_are_published(api: ApiClient, aws: LocalResources, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/hooks/users").respond_with_data("ok")
     api.post("/users", {"username": "solo", "email": "solo@example.com"})
-    event = _stream_event(aws)  # the user, two sentinels and the counter item
+    event = _stream_event(aws)  # the user, two sentinels, its index entries and its counter shard
 
     load_function("publish_webhooks").handler(event, lambda_context())
 
     kinds = sorted({r["dynamodb"]["Keys"]["pk"]["S"].split("#")[0] for r in event["Records"]})
-    assert kinds == ["COUNTER", "EMAIL", "USER", "USERNAME"], kinds
+    assert kinds == ["COUNTER", "EMAIL", "ENTRY", "USER", "USERNAME"], kinds
     assert len(httpserver.log) == 1
 
 

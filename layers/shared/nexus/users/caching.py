@@ -3,11 +3,11 @@
 What is cached depends on what a cache read costs (README, "Cache"; docs/decisions.md):
 
 - **DynamoDB backend**: a cache hit is one GetItem, exactly what reading the user item
-  costs, and a miss adds a GetItem and a PutItem. So users are not cached, nor are
-  unfiltered pages on one list shard (one Query). What is cached is what replaces more
-  than one read: filtered pages (a Query per list shard and a BatchGetItem) and, with
-  several list shards, unfiltered pages (one Query per shard). Totals are counters, read
-  with the generation anyway: never cached.
+  costs, and a miss adds a GetItem and a PutItem. So users are not cached, nor are pages on
+  one list shard: an unfiltered page is one Query, a filtered one a Query and a BatchGetItem
+  of at most a page of users, both bounded by the page. With several list shards a page is
+  a Query per shard: pages are cached then. Totals are counters, read with the generation
+  anyway: never cached.
 - **Redis backend**: a read is sub-millisecond and not a DynamoDB request: everything is
   cached.
 
@@ -59,7 +59,7 @@ class CachePolicy:
     def for_backend(cls, backend: str, list_shards: int) -> CachePolicy:
         if backend == "dynamodb":
             # A hit costs one GetItem: cache only what costs more than one read.
-            return cls(users=False, unfiltered_pages=list_shards > 1, filtered_pages=True)
+            return cls(users=False, unfiltered_pages=list_shards > 1, filtered_pages=list_shards > 1)
         return cls.everything()
 
     def pages(self, filters: UserFilters) -> bool:
