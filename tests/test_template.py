@@ -457,6 +457,7 @@ def test_the_application_alarms_watch_metrics_the_layer_emits(expanded: dict[str
         "AnalyticsEventsFailed",
         "CacheErrors",
         "WebhookDeliveryFailures",
+        "WriteConflictsExhausted",
     }
     assert metrics <= _layer_metrics()
     for alarm in alarms.values():
