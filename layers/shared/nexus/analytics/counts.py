@@ -24,6 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from nexus.analytics.schemas import RecordedEvent
+from nexus.conflicts import retry_conflicts
 
 COUNTS_KEY = "COUNTS"
 CHECKPOINT_KEY = "CHECKPOINT"
@@ -114,7 +115,7 @@ class EventCountStore:
         ]
         items.extend(self._day_updates(records))
         try:
-            self._client.transact_write_items(TransactItems=items)
+            retry_conflicts(lambda: self._client.transact_write_items(TransactItems=items), "count_events")
         except ClientError as exc:
             reasons = exc.response.get("CancellationReasons") or []
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
