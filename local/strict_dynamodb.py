@@ -300,9 +300,9 @@ def install() -> None:
     def get_item(self: DynamoDBBackend, table_name: str, keys: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         with _lock:
             item = original["get_item"](self, table_name, keys, *args, **kwargs)
-            found = item is not None
-            units = float(_units(item.size(), _READ_UNIT_BYTES)) if found else 1.0
-            _record(Usage("GetItem", table_name, None, int(found), 0, units, 0.0))
+            # A key looked up is read and billed (at least one unit) whether or not it exists.
+            units = float(_units(item.size(), _READ_UNIT_BYTES)) if item is not None else 1.0
+            _record(Usage("GetItem", table_name, None, 1, 0, units, 0.0))
             return item
 
     def reader(name: str, operation_name: str) -> Callable[..., Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nexus.users.index import counter_shard_of
 from tests.api_client import ApiClient, assert_error, check_each
 from tests.users_api import (
     ISO_MS_Z_RE,
@@ -71,7 +70,9 @@ def test_create_writes_the_user_both_sentinels_its_entries_and_its_counter_shard
 ) -> None:
     user = create_user(api, username="Alice", email="Alice@Example.COM", full_name="Alice Liddell", tags=["beta"])
 
-    shard = counter_shard_of(user["id"])
+    [shard] = [
+        k.rsplit("#", 1)[1] for k in (i["pk"]["S"] for i in table_items("UsersTable")) if k.startswith("COUNTER#users#")
+    ]
     entry_keys = {f"ENTRY#{user['id']}#{slot}" for slot in entries(table_items, user["id"])}
     keys = {item["pk"]["S"] for item in table_items("UsersTable")}
     assert keys == {

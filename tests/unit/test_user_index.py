@@ -119,9 +119,9 @@ def test_the_total_is_a_counter_or_null(filters: UserFilters, total: int | None)
     assert (index.counted_tag(filters) is not None) == (filters.tags != () and total is not None)
 
 
-def test_counter_shards_spread_users_evenly() -> None:
-    ids = [f"01J{n:023d}" for n in range(3200)]
-    per_shard = [0] * index.COUNTER_SHARDS
-    for user_id in ids:
-        per_shard[index.counter_shard_of(user_id)] += 1
-    assert max(per_shard) / len(ids) < 0.05
+def test_writes_take_the_counter_shards_in_turn_from_a_random_start() -> None:
+    shards = index.CounterShards()
+    taken = [shards.take() for _ in range(3 * index.COUNTER_SHARDS)]
+    assert sorted(taken) == sorted(list(range(index.COUNTER_SHARDS)) * 3)
+    assert taken[1] == (taken[0] + 1) % index.COUNTER_SHARDS
+    assert index.CounterShards(start=31).take() == 31

@@ -15,6 +15,8 @@ and keeps the users whose terms start with the whole search (docs/decisions.md).
 
 from __future__ import annotations
 
+import itertools
+import random
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,9 +25,11 @@ from nexus.users.schemas import User, UserCounts, UserFilters
 
 PREFIX_LENGTHS = (1, 2, 4, 8)
 MAX_NAME_WORDS = 6
-# Counter items per count: a write adds to the shard of its user (1/32 of writes each).
+# Counter items per count: writes take the shards in turn (1/32 of writes each).
 COUNTER_SHARDS = 32
-# A page with several filters examines at most this many index entries (one BatchGetItem).
+# A page that filters what its family holds examines five entries per user asked for, at most
+# 100 (one BatchGetItem of the users behind them).
+EXAMINED_PER_RESULT = 5
 EXAMINED_PER_PAGE = 100
 
 ALL_USERS = "USERS"
@@ -54,9 +58,20 @@ def list_shard_of(user_id: str, list_shards: int) -> int:
     return zlib.crc32(user_id.encode()) % list_shards
 
 
-def counter_shard_of(user_id: str) -> int:
-    # Not crc32 % list shards: with 16 list shards every second counter shard would go unused.
-    return zlib.crc32(user_id.encode()[::-1]) % COUNTER_SHARDS
+class CounterShards:
+    """Which counter shard a write adds to: each in turn, from a random start per process.
+
+    Totals are sums over every shard, so any shard will do for any write; taking them in turn
+    spreads a process's writes evenly (a hash of the user id would leave some shards on more
+    than their share), and random starts keep concurrent environments off one shard.
+    """
+
+    def __init__(self, start: int | None = None) -> None:
+        first = random.randrange(COUNTER_SHARDS) if start is None else start  # noqa: S311 - spread, not a secret
+        self._next = itertools.count(first)
+
+    def take(self) -> int:
+        return next(self._next) % COUNTER_SHARDS
 
 
 def search_terms(username: str, email: str, full_name: str | None) -> tuple[str, ...]:
@@ -119,11 +134,16 @@ class ListingPlan:
     """Which family a listing reads, and whether every user in it matches (``exact``).
 
     An exact family gives a full page of ``limit`` users; any other is examined
-    ``EXAMINED_PER_PAGE`` entries at a time and its pages may be short.
+    ``examined(limit)`` entries at a time and its pages may be short.
     """
 
     family: str
     exact: bool
+
+
+def examined(limit: int) -> int:
+    """How many entries a page of ``limit`` users examines in a family that needs filtering."""
+    return min(EXAMINED_PER_PAGE, EXAMINED_PER_RESULT * limit)
 
 
 def plan(filters: UserFilters) -> ListingPlan:

@@ -1,7 +1,7 @@
 """UserService: users on DynamoDB, with uniqueness, index entries and counters kept by transactions.
 
 Every write is one transaction on the user's own items (the user, its sentinels, its index
-entries) and on its counter shard: no item is shared by more than 1/32 of the writes
+entries) and on one counter shard: no item is shared by more than 1/32 of the writes
 (``nexus.users.index``). DynamoDB cancels a transaction that overlaps another; the write is
 sent again (``nexus.conflicts``).
 """
@@ -162,6 +162,7 @@ class UserService(Service):
         self._new_id = new_id
         self._shards = settings.user_list_shards
         self._table = settings.users_table_name
+        self._counter_shards = index.CounterShards()
 
     def _setup(self) -> None:
         bind_users_table(self._table)
@@ -212,7 +213,7 @@ class UserService(Service):
             elif old.get(slot) != new[slot]:
                 shard = self._list_shard(new[slot], user_id)
                 transaction.save(IndexEntryItem(entry_key(user_id, slot), list_shard=shard, user_id=user_id))
-        counter_shard = index.counter_shard_of(user_id)
+        counter_shard = self._counter_shards.take()
         old_tags = set(before.tags) if before else set()
         new_tags = set(after.tags) if after else set()
         for tag, delta in [(t, 1) for t in sorted(new_tags - old_tags)] + [
@@ -542,13 +543,13 @@ class UserService(Service):
         and the id to continue after (None: no more).
 
         Reads one family of the index (``index.plan``): ``limit`` entries when every entry of
-        it matches, else ``index.EXAMINED_PER_PAGE``; the users behind entries come from one
+        it matches, else ``index.examined(limit)``; the users behind entries come from one
         strongly consistent BatchGetItem and are checked against the filters, so an entry the
         index has not caught up with is never a wrong answer.
         """
         plan = index.plan(filters)
         whole = plan.family == index.ALL_USERS
-        count = limit if plan.exact else index.EXAMINED_PER_PAGE
+        count = limit if plan.exact else index.examined(limit)
         items, more = self._read_family(plan.family, count, after_id, whole_items=whole)
         ids = [item["user_id"]["S"] for item in items]
         if whole:
