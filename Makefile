@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # emulated Lambda workers) compiled moto and botocore again at every start.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install install-run system-deps openapi start test lint format typecheck layer sam-build sam-check checks pytest bench clean
+.PHONY: install install-run system-deps openapi start test backfill lint format typecheck layer sam-build sam-check checks pytest bench clean
 
 # uv (pinned, from PyPI) builds both venvs in seconds where pip took minutes.
 UV_VERSION := 0.13.9
@@ -97,6 +97,12 @@ openapi: install-run layer
 
 start: install-run layer
 	$(BIN)/python -m local start --port $(PORT)
+
+# Issue 23's migration: index a users table written before index entries (docs/OPERATIONS.md).
+# make backfill TABLE=<the stack's UsersTable> [ARGS="--start-after <key> --list-shards N"]
+backfill: install-run
+	@test -n "$(TABLE)" || { echo "usage: make backfill TABLE=<UsersTable physical name>"; exit 2; }
+	PYTHONPATH=layers/shared $(BIN)/python -m nexus.users.backfill --table "$(TABLE)" $(ARGS)
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .

@@ -507,6 +507,45 @@ class UserService(Service):
 
         return write
 
+    # Backfill ------------------------------------------------------------------------------
+
+    def index_user(self, user_id: str) -> bool:
+        """Write the entries and tag counts of a user written before they existed (its totals are
+        in the legacy counter already). False when there was nothing to do: indexed, or gone.
+
+        One transaction conditioned on the version read and on the user not being indexed, so a
+        concurrent update (which indexes the user itself) or a second backfill never counts twice.
+        """
+        for _ in range(_WRITE_ATTEMPTS):
+            current = self._get_item(user_id)
+            if current is None or current.index_version is not None:
+                return False
+            indexed = IndexedUser(
+                user_id,
+                current.username,
+                current.email,
+                current.full_name,
+                current.is_active,
+                tuple(current.tags or []),
+            )
+
+            def write(transaction: TransactWrite, current: UserItem = current, indexed: IndexedUser = indexed) -> None:
+                transaction.update(
+                    current,
+                    actions=[UserItem.index_version.set(INDEX_VERSION), UserItem.version.add(1)],
+                    condition=(UserItem.version == current.version) & UserItem.index_version.does_not_exist(),
+                )
+                self._index_changes(transaction, user_id, None, indexed)
+
+            try:
+                self._transact(write, "index_user")
+            except TransactWriteError as exc:
+                if _condition_failed(exc):
+                    continue
+                raise
+            return True
+        raise ConflictError("The user was changed concurrently; try again", code="concurrent_update")
+
     # List ----------------------------------------------------------------------------------
 
     def _read_family(
