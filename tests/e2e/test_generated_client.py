@@ -102,13 +102,15 @@ def test_the_generated_client_drives_every_operation(generated: ModuleType, serv
             client=client, limit=2, search=f"gen_{run}", tag=[tag], is_active=True, cursor=cursor
         )
         pages += 1
-        assert page.total == 4
+        assert page.total is None  # several filters: a page may be short, and no counter holds the total
         listed += [user.id for user in page.items]
         cursor = page.next_cursor
         if not cursor:
             break
     assert pages == 2
     assert listed == sorted((user.id for user in made if user.id != made[1].id), reverse=True)
+    one_tag = users.list_users.sync(client=client, tag=[tag])  # one tag alone: its counter is the total
+    assert one_tag.total == len(one_tag.items) == len(made)
     both = users.list_users.sync(client=client, tag=[tag, "odd"])
     assert [user.id for user in both.items] == [made[0].id]
 
