@@ -95,8 +95,11 @@ $(LAYER_DIR)/.built: $(VENV)/.installed $(LAYER_SOURCES)
 openapi: install-run layer
 	$(BIN)/python -m local openapi --out docs/openapi.json
 
+# make start CONFLICT_RATE=0.2 TRANSACTION_MS=20: DynamoDB's transaction conflicts, as a fault.
+CONFLICT_RATE ?= 0
+TRANSACTION_MS ?= 0
 start: install-run layer
-	$(BIN)/python -m local start --port $(PORT)
+	$(BIN)/python -m local start --port $(PORT) --conflict-rate $(CONFLICT_RATE) --transaction-ms $(TRANSACTION_MS)
 
 # Issue 23's migration: index a users table written before index entries (docs/OPERATIONS.md).
 # make backfill TABLE=<the stack's UsersTable> [ARGS="--start-after <key> --list-shards N"]

@@ -20,6 +20,8 @@ sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
 from bench.cold_start import Runner  # noqa: E402
 from bench.first_response import first_responses, print_first_responses  # noqa: E402
 from bench.prices import price_rows, print_prices  # noqa: E402
+from bench.users_scale import measure as users_at_scale  # noqa: E402
+from bench.users_scale import print_users_scale  # noqa: E402
 from local.template import Template  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -194,7 +196,7 @@ def _check(ok: bool) -> str:
     return "ok " if ok else "MISS"
 
 
-PARTS = ("first", "cold", "calls", "warm", "layer")
+PARTS = ("first", "cold", "calls", "warm", "layer", "users")
 
 
 def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = frozenset(PARTS)) -> None:
@@ -277,6 +279,9 @@ def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = fro
             f" -> sustained {c['sustained_events_per_second_per_shard']:,} events/s per shard"
         )
 
+    if "users" in parts and "users_scale" in results:
+        print_users_scale(results["users_scale"])
+
 
 def arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -323,6 +328,9 @@ def main(argv: list[str] | None = None) -> None:
         results["scale"] = scale(consumer["median_ms"], record_bytes)
     if "layer" in parts:
         results["layer"] = layer_size()
+    if "users" in parts:
+        print("users at scale (1k, 10k) ...", flush=True)
+        results["users_scale"] = users_at_scale(template)
     if "aws_calls" in results and "usage" in results:
         results["prices"] = price_rows(results["aws_calls"], results["usage"], results.get("warm"), template)
     results["seconds"] = round(time.monotonic() - started, 1)

@@ -20,6 +20,13 @@ examples:
 """
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share from 0 to 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local", description="Run the SAM template without Docker.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -28,6 +35,20 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--port", type=int, default=3000)
     start.add_argument(
         "--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE", help="template parameter values"
+    )
+    start.add_argument(
+        "--conflict-rate",
+        type=_share,
+        default=0.0,
+        metavar="0-1",
+        help="a fault: this share of DynamoDB transactions is cancelled with TransactionConflict (default 0)",
+    )
+    start.add_argument(
+        "--transaction-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="how long a DynamoDB transaction holds its items, so that overlapping ones conflict (default 0)",
     )
 
     document = commands.add_parser("openapi", help="write the OpenAPI document of the routes (make openapi)")
@@ -89,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except InvokeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return serve(arguments.port, parameters)
+    return serve(arguments.port, parameters, (arguments.conflict_rate, arguments.transaction_ms / 1000))
 
 
 if __name__ == "__main__":

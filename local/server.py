@@ -28,7 +28,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from local import openapi
+from local import openapi, strict_dynamodb
 from local.aws import EmulatedAws
 from local.endpoint import RunningApi, endpoint_file, remove_if_ours
 from local.events import RouteMatch, build_http_event, match_route
@@ -462,7 +462,9 @@ def write_openapi(out: str) -> int:
     return 0
 
 
-def main(port: int, parameters: dict[str, str] | None = None) -> int:
+def main(port: int, parameters: dict[str, str] | None = None, conflicts: tuple[float, float] = (0.0, 0.0)) -> int:
+    """Serve the API; ``conflicts``: the share of DynamoDB transactions cancelled with
+    TransactionConflict, and how long a transaction holds its items (local/strict_dynamodb.py)."""
     started = time.monotonic()
     template = Template()
     runtime = _runtime()
@@ -475,6 +477,7 @@ def main(port: int, parameters: dict[str, str] | None = None) -> int:
         return 2
     _stop_on_signals(server)
     aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL"), parameters).start()
+    strict_dynamodb.conflicts.rate, strict_dynamodb.conflicts.overlap_seconds = conflicts
     api = LocalApi(template, aws, rie, runtime_dir, layer_dir).start()
     server.api = api
     base_url = f"http://127.0.0.1:{server.server_address[1]}"

@@ -15,6 +15,7 @@ from typing import Any
 from local import strict_dynamodb
 from nexus.settings import UsersSettings
 from nexus.users import NewUser, UserChanges, UserService
+from tests.api_client import ApiClient
 
 TAGS = [f"tag{n}" for n in range(8)]
 
@@ -63,3 +64,30 @@ def items_read(request: Callable[[], Any]) -> int:
     strict_dynamodb.meter.take()
     request()
     return int(strict_dynamodb.meter.totals(strict_dynamodb.meter.take())["items_read"])
+
+
+# GET /users requests whose reads must not grow with the table (issue 23's table, and more).
+REQUESTS: dict[str, list[tuple[str, str]]] = {
+    "page, no filter": [],
+    "search matching one user": [("search", "member000042")],
+    "search matching every user": [("search", "member")],
+    "one tag (12.5 % of users)": [("tag", "tag3")],
+    "tag and is_active=false": [("tag", "tag3"), ("is_active", "false")],
+    "search and is_active=false": [("search", "memb"), ("is_active", "false")],
+    "is_active=false": [("is_active", "false")],
+}
+
+
+def read_per_request(api: ApiClient, limit: int) -> dict[str, int]:
+    """Items examined by each of ``REQUESTS`` (a page of ``limit``) and by ``GET /stats/users``."""
+
+    def get(path: str, query: list[tuple[str, str]]) -> Callable[[], Any]:
+        def request() -> None:
+            response = api.get(path, query=[*query, ("limit", str(limit))] if path == "/users" else None)
+            assert response.status == 200, response.body
+
+        return request
+
+    measured = {name: items_read(get("/users", query)) for name, query in REQUESTS.items()}
+    measured["GET /stats/users"] = items_read(get("/stats/users", []))
+    return measured

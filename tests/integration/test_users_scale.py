@@ -8,8 +8,6 @@ request examines, summed over its calls, and the items each write touches.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -20,37 +18,15 @@ from local.template import Template
 from nexus.users import UserChanges, UserFilters, index
 from nexus.users.index import IndexedUser
 from tests.api_client import ApiClient
-from tests.scale import TAGS, items_read, seed_users, user_service
+from tests.scale import TAGS, read_per_request, seed_users, user_service
 from tests.users_api import Items
 
 LIMIT = 5
-REQUESTS: dict[str, list[tuple[str, str]]] = {
-    "page of 20": [],
-    "search matching one user": [("search", "member000042")],
-    "search matching every user": [("search", "member")],
-    "one tag (12.5 % of users)": [("tag", "tag3")],
-    "tag and is_active=false": [("tag", "tag3"), ("is_active", "false")],
-    "search and is_active=false": [("search", "memb"), ("is_active", "false")],
-    "is_active=false": [("is_active", "false")],
-}
 
 
 @pytest.fixture
 def api(aws: LocalResources, template: Template) -> ApiClient:
     return ApiClient(template)
-
-
-def read_per_request(api: ApiClient) -> dict[str, int]:
-    def get(path: str, query: list[tuple[str, str]]) -> Callable[[], Any]:
-        def request() -> None:
-            response = api.get(path, query=[*query, ("limit", str(LIMIT))] if path == "/users" else None)
-            assert response.status == 200, response.body
-
-        return request
-
-    measured = {name: items_read(get("/users", query)) for name, query in REQUESTS.items()}
-    measured["stats"] = items_read(get("/stats/users", []))
-    return measured
 
 
 def test_each_request_reads_the_same_items_at_250_and_750_users_and_no_item_is_on_5_percent_of_writes(
@@ -59,14 +35,14 @@ def test_each_request_reads_the_same_items_at_250_and_750_users_and_no_item_is_o
     service = user_service()
     strict_dynamodb.meter.take()
     users = seed_users(service, 250)
-    small = read_per_request(api)
+    small = read_per_request(api, LIMIT)
 
     strict_dynamodb.meter.take()
     users += seed_users(service, 500, start=250)
     for user in users[:50]:
         service.delete_user(user.id)
     writes = [usage for usage in strict_dynamodb.meter.take() if usage.items_written]
-    large = read_per_request(api)
+    large = read_per_request(api, LIMIT)
 
     assert large == small, "a request's work grew with the table"
     # Bounded by the page: the family's entries (a page, or examined(limit)), the users behind
