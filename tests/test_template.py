@@ -376,7 +376,7 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
     key_policy = expanded["Resources"]["OperationsKey"]["Properties"]["KeyPolicy"]["Statement"]
     assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy)
     # per function (Fn::ForEach::FunctionOperations), DLQs, streams, API, metrics
-    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 6, "a new function adds 2 alarms: raise the 13"
+    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 7, "a new function adds 2 alarms: raise the 13"
     for name, alarm in _alarms(expanded).items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert "docs/OPERATIONS.md#" in alarm["AlarmDescription"], name
