@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
 
 from bench.cold_start import Runner  # noqa: E402
+from bench.environment import in_process_stack  # noqa: E402
 from bench.first_response import first_responses, print_first_responses  # noqa: E402
 from bench.prices import price_rows, print_prices  # noqa: E402
 from bench.users_scale import measure as users_at_scale  # noqa: E402
@@ -79,35 +80,11 @@ def cold_starts(template: Template) -> dict[str, Any]:
 
 
 def aws_calls(template: Template) -> dict[str, dict[str, int]]:
-    import boto3
-    from moto import mock_aws
-
-    from local.resources import FAKE_CREDENTIALS, LocalResources
-    from nexus.services import registry
     from tests.aws_calls import USAGE, count_aws_calls, run_scenarios
 
-    saved = dict(os.environ)
-    os.environ.update(FAKE_CREDENTIALS)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    stdout = os.dup(1)
-    try:
-        with mock_aws():
-            resources = LocalResources(template, boto3.Session()).create_all()
-            for function in template.functions().values():  # all in this process: every one's variables
-                os.environ.update(resources.environment(function))
-            sys.stdout.flush()
-            os.dup2(devnull, 1)  # the handlers' logs and EMF
-            with count_aws_calls(usage=True) as counter:
-                USAGE.clear()
-                return run_scenarios(counter, resources, template)
-    finally:
-        sys.stdout.flush()
-        os.dup2(stdout, 1)
-        os.close(devnull)
-        registry.reset()
-        os.environ.clear()
-        os.environ.update(saved)
+    with in_process_stack(template) as resources, count_aws_calls(usage=True) as counter:
+        USAGE.clear()
+        return run_scenarios(counter, resources, template)
 
 
 def warm(recording: Path) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import threading
 import time
 from collections import Counter
@@ -99,60 +98,32 @@ def _sign_ups_under_conflicts(service: Any, rate: float, overlap: float, tag: st
 
 
 def measure(template: Template) -> dict[str, Any]:
-    import boto3
-    from moto import mock_aws
-
-    from local.resources import FAKE_CREDENTIALS, LocalResources
-    from nexus.services import registry
+    from bench.environment import in_process_stack
     from tests.api_client import ApiClient
     from tests.scale import read_per_request, seed_users, user_service
 
     strict_dynamodb.install()
-    saved = dict(os.environ)
-    os.environ.update(FAKE_CREDENTIALS)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    stdout = os.dup(1)
     result: dict[str, Any] = {"limit": LIMIT, "reads": {}, "writes": {}}
-    try:
-        with mock_aws():
-            resources = LocalResources(template, boto3.Session()).create_all()
-            for function in template.functions().values():
-                os.environ.update(resources.environment(function))
-            sys.stdout.flush()
-            os.dup2(devnull, 1)  # the handlers' logs and EMF
-            api = ApiClient(template)
-            service = user_service()
-            meter = strict_dynamodb.meter
-            meter.take()
-            seeded = 0
-            all_writes: list[strict_dynamodb.Usage] = []
-            for size in SIZES:
-                seed_users(service, size - seeded, start=seeded)
-                all_writes += [u for u in meter.take() if u.items_written]
-                seeded = size
-                result["reads"][str(size)] = read_per_request(api, LIMIT)
-                result["writes"][str(size)] = _writes(service)
-                all_writes += [u for u in meter.take() if u.items_written]
-            per_key = meter.writes_per_key(all_writes)
-            hottest, count = per_key.most_common(1)[0]
-            result["hot_item"] = {
-                "key": hottest,
-                "writes": count,
-                "of": len(all_writes),
-                "share": count / len(all_writes),
-            }
-            result["concurrency"] = {
-                "baseline": _sign_ups_under_conflicts(service, 0.0, 0.0, "calm"),
-                "conflicts": _sign_ups_under_conflicts(service, CONFLICT_RATE, OVERLAP_SECONDS, "busy"),
-            }
-    finally:
-        sys.stdout.flush()
-        os.dup2(stdout, 1)
-        os.close(devnull)
-        registry.reset()
-        os.environ.clear()
-        os.environ.update(saved)
+    with in_process_stack(template):
+        api = ApiClient(template)
+        service = user_service()
+        meter = strict_dynamodb.meter
+        meter.take()
+        seeded = 0
+        all_writes: list[strict_dynamodb.Usage] = []
+        for size in SIZES:
+            seed_users(service, size - seeded, start=seeded)
+            all_writes += [u for u in meter.take() if u.items_written]
+            seeded = size
+            result["reads"][str(size)] = read_per_request(api, LIMIT)
+            result["writes"][str(size)] = _writes(service)
+            all_writes += [u for u in meter.take() if u.items_written]
+        hottest, count = meter.writes_per_key(all_writes).most_common(1)[0]
+        result["hot_item"] = {"key": hottest, "writes": count, "of": len(all_writes), "share": count / len(all_writes)}
+        result["concurrency"] = {
+            "baseline": _sign_ups_under_conflicts(service, 0.0, 0.0, "calm"),
+            "conflicts": _sign_ups_under_conflicts(service, CONFLICT_RATE, OVERLAP_SECONDS, "busy"),
+        }
     return result
 
 

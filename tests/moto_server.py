@@ -17,6 +17,8 @@ from typing import Any
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from local import strict_dynamodb
+
 
 class _SerializedApp:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
@@ -30,7 +32,9 @@ class _SerializedApp:
 
 @contextmanager
 def serialized_moto_server() -> Iterator[str]:
-    """Yield the endpoint URL of a moto server that stops when the block ends."""
+    """Yield the endpoint URL of a moto server that stops when the block ends (its DynamoDB the
+    strict one of local/strict_dynamodb.py, as in the tests and ``make start``)."""
+    strict_dynamodb.install()
     app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
