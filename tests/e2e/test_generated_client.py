@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,8 +126,19 @@ def test_the_generated_client_drives_every_operation(generated: ModuleType, serv
     assert events.track_events.sync(client=client, body=one).accepted == 1
     batch = models.EventBatch(events=[models.AnalyticsEvent(event_type=event_type) for _ in range(3)])
     assert events.track_events.sync(client=client, body=batch).accepted == 3
+    with_ids = models.EventBatch(
+        events=[models.AnalyticsEvent(event_type=event_type, event_id=f"{run}-{n}") for n in range(3)]
+    )
+    for _ in range(2):  # a resend with the same ids is accepted and not counted again
+        assert events.track_events.sync(client=client, body=with_ids).accepted == 3
+    deadline = time.monotonic() + 30
     counted = stats.event_stats.sync(client=client, event_type=event_type, days=1)
-    assert (counted.event_type, counted.days) == (event_type, 1)
+    while counted.total < 7 and time.monotonic() < deadline:  # the stream's consumer runs meanwhile
+        time.sleep(0.5)
+        counted = stats.event_stats.sync(client=client, event_type=event_type, days=1)
+    time.sleep(2)  # time enough for a resend to be counted, had it been
+    counted = stats.event_stats.sync(client=client, event_type=event_type, days=1)
+    assert (counted.event_type, counted.days, counted.total) == (event_type, 1, 1 + 3 + 3)
     assert counted.total == sum(counted.by_day.additional_properties.values())
     totals = stats.user_stats.sync(client=client)
     assert totals.total_users >= 4

@@ -71,5 +71,15 @@ class ValidationError(NexusError):
         self.details = details
 
 
+class EventsNotAcceptedError(NexusError):
+    """The stream did not take every event of a request: send them again (with their ``event_id``)."""
+
+    code = "events_not_accepted"
+
+    def __init__(self, not_accepted: int, of: int) -> None:
+        super().__init__(f"{not_accepted} of {of} events were not accepted: send the request again")
+        self.not_accepted = not_accepted
+
+
 class ConfigurationError(RuntimeError):
     """The environment does not configure the layer correctly; raised at cold start."""

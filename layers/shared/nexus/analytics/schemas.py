@@ -21,6 +21,7 @@ from nexus.timeutil import to_iso, utc_now
 from nexus.validation import NO_CONTROL_CHARACTERS_PATTERN, has_control_characters
 
 EVENT_TYPE_PATTERN = r"^[a-z0-9_.:]{1,64}$"
+EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 MAX_EVENTS_PER_REQUEST = 500
 # Every model here builds its validator when first used (defer_build): a cold start builds
 # those of its own function only.
@@ -39,6 +40,14 @@ def _no_control_characters(text: str) -> str:
 
 
 EventType = Annotated[str, StringConstraints(pattern=EVENT_TYPE_PATTERN)]
+EventId = Annotated[
+    str,
+    StringConstraints(pattern=EVENT_ID_PATTERN),
+    Field(
+        description="The client's id of the event: sent again by the same caller within 24 hours, "
+        "it is accepted and not counted again"
+    ),
+]
 UserId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64),
@@ -54,6 +63,7 @@ class AnalyticsEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     event_type: EventType
+    event_id: EventId | None = None
     user_id: UserId | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
     timestamp: datetime | None = None
@@ -73,14 +83,18 @@ class AnalyticsEvent(BaseModel):
             raise ValueError(f"event is over {MAX_EVENT_BYTES} bytes")
         return self
 
-    def to_record(self) -> bytes:
-        """The stream record: compact JSON with the timestamp normalized to UTC ``Z``."""
-        body = {
+    def to_record(self, caller: str = "") -> bytes:
+        """The stream record: compact JSON with the timestamp normalized to UTC ``Z``, and with an
+        ``event_id``, the caller it belongs to (ids are each caller's own)."""
+        body: dict[str, Any] = {
             "event_type": self.event_type,
             "user_id": self.user_id,
             "properties": self.properties,
             "timestamp": to_iso(self.timestamp or utc_now()),
         }
+        if self.event_id is not None:
+            body["event_id"] = self.event_id
+            body["caller"] = caller
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -119,6 +133,8 @@ class RecordedEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     event_type: EventType
+    event_id: str | None = None
+    caller: str | None = None
     user_id: str | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
     timestamp: datetime
@@ -126,6 +142,11 @@ class RecordedEvent(BaseModel):
     @property
     def day(self) -> str:
         return self.timestamp.date().isoformat()
+
+    @property
+    def dedupe_key(self) -> str | None:
+        """Whose id this is: the same key within 24 hours is the same event."""
+        return None if self.event_id is None else f"{self.caller or ''}\x1f{self.event_id}"
 
 
 # The query parameters of ``GET /stats/events``, as the handler declares them.

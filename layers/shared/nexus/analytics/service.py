@@ -1,11 +1,13 @@
-"""AnalyticsService: the seed's tracking API, buffered per invocation and flushed to Kinesis.
+"""AnalyticsService: events to Kinesis, sent at once (``put``) or buffered per invocation.
 
-A Lambda environment freezes between invocations, so there is no timer: the buffer is
-flushed when it reaches ``buffer_size`` and by ``end_invocation`` (the per-invocation
-scope). ``PutRecords`` batches stay within Kinesis' limits; a partial failure resends
-only the failed entries, with backoff and a bound; what still fails is logged with the
-events and counted (``AnalyticsEventsFailed``), never silently dropped, and never
-holds the request longer than the bound.
+``put`` is ``POST /events``: it returns only once Kinesis has taken every record or the
+retries ran out, so a ``202`` means the events are in the stream. The seed's tracking API
+(``track_event`` and friends, used by the composites) buffers: a Lambda environment freezes
+between invocations, so there is no timer, and the buffer is flushed when it reaches
+``buffer_size`` and by ``end_invocation``. ``PutRecords`` batches stay within Kinesis' limits;
+a partial failure resends only the failed entries, with backoff, while the invocation has
+time; what still fails is counted (``AnalyticsEventsFailed``, alarmed) and logged by count and
+error code, never with the events themselves (a log line has a size limit; events carry data).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from nexus import aws
+from nexus import aws, deadline
 from nexus.analytics.schemas import AnalyticsEvent
 from nexus.observability import logger, metrics
 from nexus.services import Service
@@ -27,6 +29,8 @@ from nexus.services import Service
 MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 MAX_BYTES_PER_RECORD = 1024 * 1024
+# What an invocation keeps for its answer once the events are sent.
+RESERVE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,15 @@ def put_records_batches(records: list[StreamRecord]) -> Iterator[list[StreamReco
         size += record.size
     if batch:
         yield batch
+
+
+def _stream_record(event: AnalyticsEvent, caller: str) -> StreamRecord:
+    """An event with an id is keyed by it, so that a client's retries reach the same shard."""
+    if event.event_id is not None:
+        partition_key = f"{caller}:{event.event_id}"[:256]
+    else:
+        partition_key = event.user_id or uuid.uuid4().hex
+    return StreamRecord(event.to_record(caller), partition_key)
 
 
 class AnalyticsService(Service):
@@ -102,10 +115,18 @@ class AnalyticsService(Service):
 
     def record(self, event: AnalyticsEvent) -> None:
         """Buffer a validated event; flush when the buffer is full."""
-        partition_key = event.user_id or uuid.uuid4().hex
-        self._buffer.append(StreamRecord(event.to_record(), partition_key))
+        self._buffer.append(_stream_record(event, ""))
         if len(self._buffer) >= self.buffer_size:
             self.flush()
+
+    def put(self, events: list[AnalyticsEvent], caller: str) -> int:
+        """Send ``events`` now; return how many Kinesis did not take (0: all are in the stream)."""
+        failed = sum(
+            self._put_with_retries(batch) for batch in put_records_batches([_stream_record(e, caller) for e in events])
+        )
+        if failed:
+            metrics.add_metric(name="AnalyticsEventsFailed", unit=MetricUnit.Count, value=failed)
+        return failed
 
     @property
     def buffered(self) -> int:
@@ -125,24 +146,26 @@ class AnalyticsService(Service):
 
     def _put_with_retries(self, batch: list[StreamRecord]) -> int:
         pending = batch
+        errors: set[str] = set()
         for attempt in range(self._max_attempts):
             if attempt:
-                self._sleep(self._base_delay * 2 ** (attempt - 1))
+                delay = self._base_delay * 2 ** (attempt - 1)
+                left = deadline.seconds_left()
+                if left is not None and left - delay < RESERVE_SECONDS:
+                    break  # no time for another attempt and the answer
+                self._sleep(delay)
             try:
                 response = self._client.put_records(  # type: ignore[union-attr]
                     StreamName=self._stream_name, Records=[record.entry() for record in pending]
                 )
             except (BotoCoreError, ClientError) as exc:
                 logger.warning("PutRecords failed", attempt=attempt + 1, records=len(pending), error=str(exc))
+                errors.add(type(exc).__name__)
                 continue
-            pending = [
-                record for record, result in zip(pending, response["Records"], strict=True) if result.get("ErrorCode")
-            ]
+            results = response["Records"]
+            errors.update(result["ErrorCode"] for result in results if result.get("ErrorCode"))
+            pending = [record for record, result in zip(pending, results, strict=True) if result.get("ErrorCode")]
             if not pending:
                 return 0
-        logger.error(
-            "analytics events not delivered",
-            count=len(pending),
-            events=[record.data.decode(errors="replace") for record in pending],
-        )
+        logger.error("analytics events not delivered", count=len(pending), errors=sorted(errors))
         return len(pending)

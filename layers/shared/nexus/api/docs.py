@@ -29,6 +29,8 @@ class ErrorInfo(_Documented):
     message: str
     request_id: str
     details: list[FieldProblem] | None = None
+    not_accepted: int | None = None
+    """``events_not_accepted`` only: how many events of the request the stream did not take."""
 
 
 class ErrorBody(_Documented):
@@ -49,7 +51,7 @@ _FUNCTION_ERRORS = {
     404: "No such user",
     409: "Username or email taken; Idempotency-Key reused with another body, or still in progress",
     422: "A field, query value or header breaks a rule: `details` names each one and why",
-    503: "A dependency failed",
+    503: "A dependency failed; `POST /events`: the stream did not take every event (`not_accepted`)",
 }
 _GATEWAY_ERRORS = {
     401: "No bearer token, or one the JWT authorizer rejects (API Gateway's body)",

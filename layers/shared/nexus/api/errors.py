@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from nexus.errors import (
     BadRequestError,
     ConflictError,
+    EventsNotAcceptedError,
     FieldError,
     ForbiddenError,
     NexusError,
@@ -28,6 +29,7 @@ STATUS_BY_ERROR: dict[type[NexusError], int] = {
     ConflictError: 409,
     PayloadTooLargeError: 413,
     ValidationError: 422,
+    EventsNotAcceptedError: 503,
 }
 # No 503 here: a dependency that is down mid-request is an unexpected failure (500, the
 # UnhandledErrors alarm); only GET /health answers 503, with its own body.
@@ -58,6 +60,8 @@ def error_response(error: Exception, request_id: str) -> Response[Any]:
     if isinstance(error, NexusError):
         details = error.details if isinstance(error, ValidationError | BadRequestError) else None
         body = error_body(error.code, error.message, request_id, details)
+        if isinstance(error, EventsNotAcceptedError):
+            body["error"]["not_accepted"] = error.not_accepted
         status = status_for(error)
     else:
         body = error_body("internal_error", "Internal server error", request_id)
