@@ -17,6 +17,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
 
+from bench.analytics_scale import measure as analytics_at_scale  # noqa: E402
+from bench.analytics_scale import print_analytics_scale  # noqa: E402
 from bench.cold_start import Runner  # noqa: E402
 from bench.environment import in_process_stack  # noqa: E402
 from bench.first_response import first_responses, print_first_responses  # noqa: E402
@@ -173,7 +175,7 @@ def _check(ok: bool) -> str:
     return "ok " if ok else "MISS"
 
 
-PARTS = ("first", "cold", "calls", "warm", "layer", "users")
+PARTS = ("first", "cold", "calls", "warm", "layer", "users", "analytics")
 
 
 def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = frozenset(PARTS)) -> None:
@@ -258,6 +260,9 @@ def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = fro
 
     if "users" in parts and "users_scale" in results:
         print_users_scale(results["users_scale"])
+    if "analytics" in parts and "analytics_scale" in results:
+        consumer = next((r for r in results.get("warm", []) if r["scenario"] == "consumer_batch_100"), None)
+        print_analytics_scale(results["analytics_scale"], consumer["median_ms"] if consumer else None)
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
@@ -308,6 +313,9 @@ def main(argv: list[str] | None = None) -> None:
     if "users" in parts:
         print("users at scale (1k, 10k) ...", flush=True)
         results["users_scale"] = users_at_scale(template)
+    if "analytics" in parts:
+        print("analytics counting (1 and 4 shards) ...", flush=True)
+        results["analytics_scale"] = analytics_at_scale(template)
     if "aws_calls" in results and "usage" in results:
         results["prices"] = price_rows(results["aws_calls"], results["usage"], results.get("warm"), template)
     results["seconds"] = round(time.monotonic() - started, 1)

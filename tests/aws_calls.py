@@ -55,6 +55,17 @@ def _read_units(parsed: dict[str, Any], consistent: bool) -> float:
     return max(1, -(-size // (4 * KB))) * (1.0 if consistent else 0.5)
 
 
+def _batch_read_units(params: dict[str, Any]) -> float:
+    """BatchGetItem bills each key as a GetItem: at least one unit (half if eventually consistent),
+    found or not; the items read here are all under 4 KB."""
+    return float(
+        sum(
+            len(table["Keys"]) * (1.0 if table.get("ConsistentRead") else 0.5)
+            for table in params["RequestItems"].values()
+        )
+    )
+
+
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 _READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 
@@ -114,6 +125,8 @@ class CallCounter:
         units = sum(c.get("CapacityUnits", 0.0) for c in (returned if isinstance(returned, list) else [returned]))
         if model.name in _WRITES:
             self.usage["dynamodb_wru"] += max(units, _write_units(params, model.name))
+        elif model.name == "BatchGetItem":
+            self.usage["dynamodb_rru"] += max(units, _batch_read_units(params))
         elif model.name in _READS:
             consistent = bool(params.get("ConsistentRead"))
             self.usage["dynamodb_rru"] += max(units, _read_units(parsed, consistent))
@@ -175,6 +188,8 @@ PHYSICAL_LIMITS = {
     "list_users_filters": 3,
     "list_users_search": 3,
     "user_stats": 1,
+    # Four buckets of (type, day, shard) count items and the day items of the layout before.
+    "event_stats_90_days": 5,
     "delete_user": 3,
 }
 
@@ -270,6 +285,13 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
 
     api.module("UserStatsFunction")
     results["user_stats"] = _counted(counter, stats, "user_stats")
+
+    def event_stats() -> None:
+        response = api.get("/stats/events", query={"days": "90"})
+        assert response.status == 200, response.body
+
+    api.module("EventStatsFunction")
+    results["event_stats_90_days"] = _counted(counter, event_stats, "event_stats_90_days")
 
     def delete() -> None:
         response = api.delete(f"/users/{user_id}")

@@ -61,6 +61,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "list_users_next_page": {"dynamodb.BatchGetItem": 1, "dynamodb.Query": 1},
     # The counter shards: one BatchGetItem.
     "user_stats": {"dynamodb.BatchGetItem": 1},
+    # Any days, any type: one Query per bucket of count items (4) and one of the old day items.
+    "event_stats_90_days": {"dynamodb.Query": 5},
     # Read the version, the conditioned transaction, user_deleted.
     "delete_user": {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1, "kinesis.PutRecords": 1},
     # Two POST /events of 500: one PutRecords each.
