@@ -21,7 +21,7 @@ from tests.api_client import ApiClient
 from tests.scale import TAGS, read_per_request, seed_users, user_service
 from tests.users_api import Items
 
-LIMIT = 5
+LIMIT = 3
 
 
 @pytest.fixture
@@ -29,16 +29,16 @@ def api(aws: LocalResources, template: Template) -> ApiClient:
     return ApiClient(template)
 
 
-def test_each_request_reads_the_same_items_at_250_and_750_users_and_no_item_is_on_5_percent_of_writes(
+def test_each_request_reads_the_same_items_at_150_and_450_users_and_no_item_is_on_5_percent_of_writes(
     api: ApiClient, table_items: Items
 ) -> None:
     service = user_service()
     strict_dynamodb.meter.take()
-    users = seed_users(service, 250)
+    users = seed_users(service, 150)
     small = read_per_request(api, LIMIT)
 
     strict_dynamodb.meter.take()
-    users += seed_users(service, 500, start=250)
+    users += seed_users(service, 300, start=150)
     for user in users[:50]:
         service.delete_user(user.id)
     writes = [usage for usage in strict_dynamodb.meter.take() if usage.items_written]
@@ -51,7 +51,7 @@ def test_each_request_reads_the_same_items_at_250_and_750_users_and_no_item_is_o
         assert read <= 2 * (index.examined(LIMIT) + 1) + 1 + 2 * index.COUNTER_SHARDS, (name, read)
     per_key = strict_dynamodb.meter.writes_per_key(writes)
     hottest, count = per_key.most_common(1)[0]
-    assert len(writes) == 500 + 50 + 50  # sign-ups, deactivations, deletes: one transaction each
+    assert len(writes) == 300 + 30 + 50  # sign-ups, deactivations, deletes: one transaction each
     assert count / len(writes) <= 0.05, f"{hottest} is on {count} of {len(writes)} writes"
     assert broken_rules(table_items("UsersTable"), list_shards=1) == []
 
