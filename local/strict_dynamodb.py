@@ -285,9 +285,10 @@ def install() -> None:
                 if outside and conflicts._conflicting([key], time.monotonic(), at_random=False):
                     conflicts.refused += 1
                     raise TransactionConflictException()
+                before = _size_of(self, table_name, attrs)  # a delete is billed on the item it removes
                 with _quiet():
                     result = original[name](self, table_name, *args, **kwargs)
-                size = _size_of(self, table_name, attrs) or (result.size() if result is not None else 0)
+                size = before if name == "delete_item" else _size_of(self, table_name, attrs)
                 _record(
                     Usage(
                         operation_name, table_name, None, 0, 1, 0.0, float(_units(size, _WRITE_UNIT_BYTES)), (key[1],)

@@ -138,3 +138,15 @@ def _service(aws: LocalResources) -> Any:
     service = UserService(UsersSettings(users_table_name=aws.physical["UsersTable"]["Ref"]))
     service.initialize()
     return service
+
+
+def test_a_backfill_with_another_number_of_list_shards_than_the_stack_stops_and_writes_nothing(
+    api: ApiClient, aws: LocalResources, table_items: Items, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(table_items, "UsersTable")
+
+    code = backfill.main(["--table", aws.physical["UsersTable"]["Ref"], "--list-shards", "4"], out=lambda _: None)
+
+    assert code == 2
+    assert "is not the stack's UserListShards" in capsys.readouterr().err
+    assert snapshot(table_items, "UsersTable") == before

@@ -38,7 +38,8 @@ def cancelled(*reasons: str) -> TransactWriteError:
         (client_error("TransactionCanceledException", ["ConditionalCheckFailed"]), False),
         (client_error("TransactionCanceledException", []), False),
         (client_error("TransactionConflictException"), True),
-        (client_error("TransactionInProgressException"), True),
+        # The same token's transaction may still commit: botocore resends it, with that token.
+        (client_error("TransactionInProgressException"), False),
         (client_error("ValidationException"), False),
         (cancelled("None", "TransactionConflict"), True),
         (cancelled("ConditionalCheckFailed", "None"), False),

@@ -56,10 +56,10 @@ def test_the_largest_user_keeps_create_and_update_transactions_under_100_items()
     """Slot bound: 1 active + 20 tags + (2 + 6 terms) x 4 prefixes; the transaction adds the user,
     4 sentinel actions and a counter shard, and an update swaps every tag's counter."""
     tags = tuple(f"tag{n:02d}" for n in range(MAX_TAGS))
-    name = " ".join(f"{c}{c}word{c}{c}" for c in "abcdef")
+    name = " ".join(f"{c}{c}word{c}{c}" for c in "abcdfghijklmnop"[: index.MAX_NAME_WORDS])  # no e, u: own prefixes
     largest = IndexedUser("id", "u" * 50, "e" * 88 + "@example.com", name, True, tags)
     slots = len(largest.entries())
-    assert slots <= 1 + MAX_TAGS + 8 * len(index.PREFIX_LENGTHS)
+    assert slots == 1 + MAX_TAGS + (2 + index.MAX_NAME_WORDS) * len(index.PREFIX_LENGTHS)
     create = 1 + 2 + slots + MAX_TAGS + 1
     update = 1 + 4 + slots + 2 * MAX_TAGS + 1
     assert max(create, update) <= 100, (create, update)

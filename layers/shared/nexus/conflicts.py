@@ -5,6 +5,10 @@ DynamoDB cancels a transaction that overlaps another on any item
 to an item inside a transaction (``TransactionConflictException``). Nothing was written in
 either case, so the same write is safe to send again: with full-jitter backoff, while the
 invocation has time left. A failed condition is an answer, never retried here.
+
+``TransactionInProgressException`` is not one of them: it says a transaction with the same
+``ClientRequestToken`` may still commit. botocore resends that one itself, with the same token
+(idempotent); a new attempt with a new token could commit beside it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from nexus.observability import logger, metrics
 
 T = TypeVar("T")
 
-_REFUSED_WRITE_CODES = frozenset({"TransactionConflictException", "TransactionInProgressException"})
+_REFUSED_WRITE_CODES = frozenset({"TransactionConflictException"})
 _RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 _BASE_DELAY = 0.02
 _MAX_DELAY = 0.5

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nexus import aws
+from nexus.errors import ConfigurationError
 from nexus.settings import UsersSettings
 from nexus.users.service import UserService
 
@@ -78,9 +79,13 @@ def main(argv: list[str] | None = None, out: Callable[[str], Any] = print) -> in
     service = UserService(UsersSettings(users_table_name=args.table, user_list_shards=args.list_shards))
     service.initialize()
     total = 0
-    for page in backfill_pages(service, args.table, start_after=args.start_after, page_size=args.page_size):
-        total += page.indexed
-        out(json.dumps({"scanned": page.scanned, "indexed": page.indexed, "next_key": page.next_key}))
+    try:
+        for page in backfill_pages(service, args.table, start_after=args.start_after, page_size=args.page_size):
+            total += page.indexed
+            out(json.dumps({"scanned": page.scanned, "indexed": page.indexed, "next_key": page.next_key}))
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     out(json.dumps({"done": True, "indexed": total}))
     return 0
 

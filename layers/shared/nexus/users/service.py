@@ -26,7 +26,7 @@ from pynamodb.transactions import TransactWrite
 
 from nexus import aws
 from nexus.conflicts import retry_conflicts
-from nexus.errors import ConflictError
+from nexus.errors import ConfigurationError, ConflictError
 from nexus.services import Service, inject
 from nexus.settings import UsersSettings
 from nexus.timeutil import Clock, to_iso, utc_now
@@ -520,6 +520,11 @@ class UserService(Service):
             current = self._get_item(user_id)
             if current is None or current.index_version is not None:
                 return False
+            if current.list_shard != self._list_shard(index.ALL_USERS, user_id):
+                raise ConfigurationError(
+                    f"user {user_id} is on list shard {current.list_shard}: "
+                    f"USER_LIST_SHARDS ({self._shards}) is not the stack's UserListShards"
+                )
             indexed = IndexedUser(
                 user_id,
                 current.username,
