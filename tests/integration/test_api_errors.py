@@ -181,3 +181,35 @@ def test_json_with_parameters_and_a_bodyless_request_of_any_type_are_accepted(ap
 
     assert created.status == 201, created.body
     assert read.status == 200, read.body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "wrap", "depth", "status"),
+    [
+        # Under 16 KiB a body nests at most ~8,000 levels, within the parser: a 422 for the field.
+        ("POST", "/users", '{{"username":"deep","email":"deep@example.com","full_name":{}}}', 8_000, 422),
+        ("PATCH", "/users/{user_id}", '{{"full_name":{}}}', 8_000, 422),
+        # 256 KiB reach past the parser's nesting limit (10,000 in CPython 3.13): a 400.
+        ("POST", "/events", '{{"event_type":"signup","properties":{{"a":{}}}}}', 20_000, 400),
+    ],
+)
+def test_a_body_nested_as_deep_as_its_limit_allows_is_refused_and_pages_nobody(
+    api: ApiClient,
+    table_items: Items,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    wrap: str,
+    depth: int,
+    status: int,
+) -> None:
+    """A hostile body is the caller's error, never a 500 (and the UnhandledErrors alarm)."""
+    user = create_user(api)
+    body = wrap.format("[" * depth + "]" * depth).encode()
+    with NothingWritten(table_items):
+        response = api.request(method, path.format(user_id=user["id"]), body=body)
+
+    error = assert_error(response, status)
+    if status == 400:
+        assert (error["code"], error["message"]) == ("bad_request", "Request body is not valid JSON: nested too deeply")
+    assert "unhandled error" not in [record.getMessage() for record in caplog.records]

@@ -39,6 +39,7 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
 
 
 JSON_BODY_REQUIRED = "Request body must be JSON: send Content-Type: application/json"
+NESTED_TOO_DEEPLY = "Request body is not valid JSON: nested too deeply"
 _BODY_METHODS = frozenset({"POST", "PATCH"})  # the methods of the routes that read a body
 
 
@@ -67,6 +68,14 @@ def _check_body(event: dict[str, Any], limit: int) -> None:
         data.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequestError("Request body is not UTF-8") from None
+
+
+def _json_body(text: str) -> Any:
+    """The body's JSON; nested past the interpreter's recursion limit (a hostile body), a 400."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise BadRequestError(NESTED_TOO_DEEPLY) from None
 
 
 class _HttpEvent(APIGatewayProxyEventV2):
@@ -132,7 +141,7 @@ def create_app() -> NexusResolver:
     its errors are mapped to API.md's 400/422 in ``nexus.api.errors`` (docs/PERFORMANCE.md has
     what the validation costs at cold start).
     """
-    app = NexusResolver(enable_validation=True)
+    app = NexusResolver(enable_validation=True, json_body_deserializer=_json_body)
 
     @app.exception_handler(RequestValidationError)
     def handle_invalid(error: RequestValidationError) -> Response[Any]:
