@@ -174,6 +174,12 @@ INVALID_FIELDS: list[tuple[dict[str, Any], set[str]]] = [
     ({"full_name": "nul\x00"}, {"full_name"}),
     ({"full_name": "del\x7f"}, {"full_name"}),
     ({"full_name": "esc\x1b[0m"}, {"full_name"}),
+    # ... nor characters that hide or reorder text (issue 25): bidi overrides, zero-width spaces
+    ({"full_name": "Alice \u202egnp.exe"}, {"full_name"}),
+    ({"full_name": "Ad\u200bmin"}, {"full_name"}),
+    ({"full_name": "\u2066Eve\u2069"}, {"full_name"}),
+    ({"full_name": "soft\u00adhyphen"}, {"full_name"}),
+    ({"full_name": "\ufeffBOM"}, {"full_name"}),
     # tags: at most 20 distinct strings of 1 to 50 characters
     ({"tags": [f"tag{i}" for i in range(21)]}, {"tags"}),
     ({"tags": [*[f"tag{i}" for i in range(21)], "tag0", "tag1"]}, {"tags"}),
@@ -354,3 +360,10 @@ def test_the_same_idempotency_key_with_another_body_is_409(api: ApiClient, table
 
     with NothingWritten(table_items, "UsersTable"):
         assert_error(api.post("/users", user_body(), headers={"Idempotency-Key": "key-2"}), 409)
+
+
+def test_names_that_need_joiners_are_kept_as_given(api: ApiClient) -> None:
+    """The zero-width non-joiner and joiner are format characters that writing needs: allowed."""
+    for full_name in ["\u0645\u06cc\u200c\u0631\u0648\u06cc", "Ana 👩\u200d💻", "Zoë Ñúñez", "李小龍"]:
+        created = create_user(api, full_name=full_name)
+        assert created["full_name"] == full_name

@@ -66,7 +66,7 @@ class CursorCodec:
         if not hmac.compare_digest(signature, self._sign(raw)):
             raise BadRequestError("Invalid cursor")
         payload = json.loads(raw)
-        if payload.get("v") != _VERSION or not ULID_PATTERN.match(str(payload.get("after", ""))):
+        if payload.get("v") != _VERSION or not ULID_PATTERN.fullmatch(str(payload.get("after", ""))):
             raise BadRequestError("Invalid cursor")
         if payload.get("f") != filters_digest(filters):
             raise BadRequestError("Cursor belongs to other filters")

@@ -12,7 +12,9 @@ from nexus.validation import (
     IDEMPOTENCY_KEY_PATTERN,
     NO_CONTROL_CHARACTERS_PATTERN,
     USERNAME_PATTERN,
+    VISIBLE_TEXT_PATTERN,
     has_control_characters,
+    has_format_characters,
 )
 
 ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
@@ -23,6 +25,12 @@ MAX_TAGS = 20
 def _no_control_characters(text: str) -> str:
     if has_control_characters(text):
         raise ValueError("must not contain control characters")
+    return text
+
+
+def _no_format_characters(text: str) -> str:
+    if has_format_characters(text):
+        raise ValueError("must not contain invisible or direction-changing characters")
     return text
 
 
@@ -38,7 +46,13 @@ _PRINTABLE = Field(json_schema_extra={"pattern": NO_CONTROL_CHARACTERS_PATTERN})
 
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
 Email = Annotated[str, StringConstraints(max_length=100, pattern=EMAIL_PATTERN)]
-FullName = Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_control_characters), _PRINTABLE]
+FullName = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    AfterValidator(_no_control_characters),
+    AfterValidator(_no_format_characters),
+    Field(json_schema_extra={"pattern": VISIBLE_TEXT_PATTERN}),
+]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_no_control_characters), _PRINTABLE]
 Tags = Annotated[list[Tag], AfterValidator(_distinct_tags)]
 Source = Annotated[

@@ -29,13 +29,13 @@ def username_not_found(username: str) -> NotFoundError:
 
 def parse_user_id(raw: str) -> UserId:
     """``raw`` as a ``UserId``; ``NotFoundError`` if it cannot be one."""
-    if not ULID_PATTERN.match(raw):
+    if not ULID_PATTERN.fullmatch(raw):  # match's $ would pass a trailing newline
         raise user_not_found(raw)
     return UserId(raw)
 
 
 def parse_username(raw: str) -> Username:
     """``raw`` as a ``Username``; ``NotFoundError`` if it cannot be one."""
-    if not USERNAME_RE.match(raw):
+    if not USERNAME_RE.fullmatch(raw):
         raise username_not_found(raw)
     return Username(raw)
