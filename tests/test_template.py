@@ -506,6 +506,7 @@ def test_the_access_log_is_json_with_what_an_incident_needs(expanded: dict[str, 
 
     assert {
         "requestId": "$context.requestId",
+        "sub": "$context.authorizer.claims.sub",  # who: the token's subject (issue 25)
         "ip": "$context.identity.sourceIp",
         "routeKey": "$context.routeKey",
         "status": "$context.status",

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from nexus import container
-from nexus.api.auth import BEARER_SCHEME, require_scope, scope_prefix
+from nexus.api.auth import BEARER_SCHEME, require_scope, scope_prefix, token_subject
 from nexus.api.errors import error_response, from_pydantic_errors, status_for
 from nexus.entrypoints import Handler, wrap
 from nexus.errors import BadRequestError, NexusError, NotFoundError, PayloadTooLargeError
@@ -184,6 +184,31 @@ def _rejection(event: dict[str, Any], scope: str | None, prefix: str, body_limit
     return None
 
 
+_WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+def audit(event: dict[str, Any], answer: dict[str, Any]) -> None:
+    """Who did what: one line per write request, answered or refused, with the caller's ``sub``,
+    the route, the status, the user it touched (the path's, or the one a POST created) and the
+    API Gateway request id (the log line's correlation id, and ``request_id`` here)."""
+    context = event.get("requestContext") or {}
+    method = (context.get("http") or {}).get("method", "")
+    if method not in _WRITES:
+        return
+    user_id = (event.get("pathParameters") or {}).get("user_id")
+    location = (answer.get("headers") or {}).get("Location", "")
+    if user_id is None and location.startswith("/users/"):
+        user_id = location.removeprefix("/users/")
+    logger.info(
+        "write",
+        operation=event.get("routeKey", ""),
+        status=answer.get("statusCode"),
+        caller=token_subject(event),
+        user_id=user_id,
+        request_id=context.get("requestId", ""),
+    )
+
+
 def _render(response: Response[Any], event: dict[str, Any]) -> dict[str, Any]:
     builder: ResponseBuilder[Any] = ResponseBuilder(response, serializer=partial(json.dumps, separators=(",", ":")))
     return builder.build(APIGatewayProxyEventV2(event))
@@ -214,7 +239,10 @@ def lambda_entrypoint(
         rejection = _rejection(event, scope, prefix, body_limit)
         if rejection is not None:
             request_id = str((event.get("requestContext") or {}).get("requestId", ""))
-            return _render(error_response(rejection, request_id), event)
-        return app.resolve(event, context)
+            answer = _render(error_response(rejection, request_id), event)
+        else:
+            answer = app.resolve(event, context)
+        audit(event, answer)
+        return answer
 
     return wrap(route, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
