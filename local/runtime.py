@@ -297,16 +297,34 @@ class _LogPump:
         return "\t".join(fields)
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, from each process's own stat line.
+
+    Not ``/proc/<pid>/task/<tid>/children``: that lists a child under the thread that forked
+    it and loses it when that thread ends, as the emulator's Go threads do (a REPORT line
+    without Max Memory Used, now and then).
+    """
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            after_comm = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        if int(after_comm[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _peak_rss_mb(rie_pid: int) -> int | None:
     """VmHWM of the runtime (the emulator's child process): what Lambda reports as Max Memory Used."""
-    try:
-        for task in Path(f"/proc/{rie_pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                for line in Path(f"/proc/{child}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        return max(1, round(int(line.split()[1]) / 1024))
-    except (OSError, ValueError):
-        return None
+    for child in children(rie_pid):
+        try:
+            for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return max(1, round(int(line.split()[1]) / 1024))
+        except (OSError, ValueError):
+            continue
     return None
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from local.endpoint import ENDPOINT_FILE_ENV
-from local.runtime import free_port
+from local.runtime import children, free_port
 from local.template import ROOT
 from local.tokens import ALL_SCOPES, make_token
 
@@ -120,19 +120,10 @@ def stop_server(server: LocalServer) -> int:
 
 
 def descendants(pid: int) -> set[int]:
-    """Every process under ``pid``, read from /proc; tasks and processes may end while it reads."""
+    """Every process under ``pid``, read from each process's stat line (local.runtime.children)."""
     found: set[int] = set()
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except (FileNotFoundError, ProcessLookupError):
-        return found
-    for task in tasks:
-        try:
-            children = (task / "children").read_text().split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        for child in children:
-            found |= {int(child)} | descendants(int(child))
+    for child in children(pid):
+        found |= {child} | descendants(child)
     return found
 
 

@@ -49,14 +49,7 @@ def _everything_started(server: LocalServer) -> tuple[int, set[int], str]:
     assert server.request("GET", "/health", scope=None).status == 200
     running = server.running
     python = int(running["pid"])
-    # /proc/<pid>/task/*/children is not reliable while the process's threads come and go (the
-    # kernel documents it so): a child of a request thread that ended is re-listed under another
-    # thread. Read it again for a while before concluding that no worker was left.
-    deadline = time.monotonic() + 5
-    workers = descendants(python)
-    while len(workers) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        workers = descendants(python)
+    workers = descendants(python)  # from each process's parent id: reliable while threads end
     assert len(workers) >= 2, "an invocation leaves a worker: the emulator and its runtime"
     assert _listening(running["aws_endpoint_url"])
     return python, workers, str(running["aws_endpoint_url"])
