@@ -10,6 +10,8 @@ Table layout (``AnalyticsTable``, keys ``pk``/``sk``):
 - ``EVENT#<caller>\\x1f<event id>`` / ``ID``: an event with that client id was counted;
   ``expires_at`` 24 hours on (TTL, and expired reads as absent).
 - ``CHECKPOINT`` / ``<shard id>``: the last sequence number counted from that shard.
+- ``POISON`` / ``<shard id>#<sequence number>``: a poison record was sent to the dead-letter
+  queue (after the send: a crash between the two sends it twice, never loses it).
 - ``COUNTS`` / ``<day>``: the single day items of the layout before (``all``, ``t:<type>``),
   read and never written again: the stats add them in.
 
@@ -47,6 +49,9 @@ _SEQUENCE_WIDTH = 64
 # Checkpoints of shards that closed after a reshard expire; open shards refresh theirs.
 CHECKPOINT_TTL_SECONDS = 8 * 24 * 3600
 EVENT_ID_WINDOW_SECONDS = 24 * 3600
+POISON_KEY = "POISON"
+# A poison record is delivered again only while the stream keeps it (24 h).
+POISON_TTL_SECONDS = 2 * 24 * 3600
 _CONDITION_FAILED = "ConditionalCheckFailed"
 
 
@@ -57,6 +62,10 @@ def sequence_key(sequence_number: int) -> str:
 def count_key(event_type: str, day: str, shard_id: str) -> dict[str, dict[str, str]]:
     bucket = zlib.crc32(shard_id.encode()) % COUNT_BUCKETS
     return {"pk": {"S": f"COUNT#{event_type}#{bucket}"}, "sk": {"S": f"{day}#{shard_id}"}}
+
+
+def _poison_key(shard_id: str, sequence_number: int) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": POISON_KEY}, "sk": {"S": f"{shard_id}#{sequence_key(sequence_number)}"}}
 
 
 def marker_key(dedupe_key: str) -> dict[str, dict[str, str]]:
@@ -221,6 +230,22 @@ class EventCountStore:
                 "ExpressionAttributeValues": {":now": {"N": str(now_epoch)}},
             }
         }
+
+    # Poison records ----------------------------------------------------------------------
+
+    def poison_dead_lettered(self, shard_id: str, sequence_number: int) -> bool:
+        """Whether this poison record was sent to the dead-letter queue already."""
+        found = self._client.get_item(
+            TableName=self._table, Key=_poison_key(shard_id, sequence_number), ConsistentRead=True
+        )
+        return "Item" in found
+
+    def mark_poison_dead_lettered(self, shard_id: str, sequence_number: int, now_epoch: int) -> None:
+        """Remember the send, so that a batch delivered again does not send the record twice."""
+        self._client.put_item(
+            TableName=self._table,
+            Item={**_poison_key(shard_id, sequence_number), "expires_at": {"N": str(now_epoch + POISON_TTL_SECONDS)}},
+        )
 
     # Reading -----------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
+from nexus.observability import logger
+
 __all__ = ["EventType", "failed_records", "partial_response"]
 
 
@@ -27,10 +29,32 @@ def failed_records(
 
     The id is what Lambda wants back: the message id (SQS) or the sequence number (streams).
     """
+
+    def logged(record: Any) -> object:
+        try:
+            return handler(record)
+        except Exception as exc:
+            # One line per record that comes back: which, and why (the reason's start, no data).
+            logger.warning(
+                "record failed; it will be delivered again",
+                record_id=_record_id(record),
+                error=type(exc).__name__,
+                reason=str(exc)[:200],
+            )
+            raise
+
     processor = BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=False)
-    with processor(records=list(records), handler=handler, lambda_context=context):
+    with processor(records=list(records), handler=logged, lambda_context=context):
         processor.process()
     return [str(item["itemIdentifier"]) for item in processor.response()["batchItemFailures"]]
+
+
+def _record_id(record: Any) -> str:
+    """The message id (SQS) or the sequence number (streams) of a Powertools record."""
+    if message_id := getattr(record, "message_id", None):
+        return str(message_id)
+    stream = getattr(record, "kinesis", None) or getattr(record, "dynamodb", None)
+    return str(getattr(stream, "sequence_number", "")) if stream is not None else ""
 
 
 def partial_response(item_identifiers: Iterable[str]) -> dict[str, list[dict[str, str]]]:

@@ -70,6 +70,10 @@ class EventCountConsumer(Service):
         return partial_response(_failures_from(records, first_failed))
 
     def _dead_letter(self, record: KinesisStreamRecord, *, reason: str) -> None:
+        shard, sequence_number = shard_of(record), int(record.kinesis.sequence_number)
+        if self._store.poison_dead_lettered(shard, sequence_number):
+            logger.info("poison record skipped: already in the dead-letter queue", event_id=record.event_id)
+            return
         logger.warning("poison record sent to the dead-letter queue", event_id=record.event_id, reason=reason)
         metrics.add_metric(name="PoisonRecords", unit=MetricUnit.Count, value=1)
         self._sqs.send_message(
@@ -78,13 +82,14 @@ class EventCountConsumer(Service):
                 {
                     "reason": reason,
                     "event_source_arn": record.event_source_arn,
-                    "shard_id": shard_of(record),
+                    "shard_id": shard,
                     "sequence_number": record.kinesis.sequence_number,
                     "data": record.kinesis.data,
                 }
             ),
             MessageAttributes={"kind": {"DataType": "String", "StringValue": "poison_record"}},
         )
+        self._store.mark_poison_dead_lettered(shard, sequence_number, int(time.time()))
 
 
 def _failures_from(records: list[dict[str, Any]], first_failed: int | None) -> list[str]:

@@ -164,6 +164,9 @@ class WebhookPublisher(Service):
                 logger.error("stream record is not a user change", index=index, error=type(exc).__name__)
                 return messages, index
             if payload is None:
+                # Only the item's kind (USERNAME#..., EMAIL#... hold personal data after the #).
+                kind = str((record.dynamodb.keys if record.dynamodb else {}).get("pk", "")).split("#", 1)[0]
+                logger.info("stream record skipped: not a user item", index=index, kind=kind)
                 messages.append(None)
                 continue
             body = json.dumps(payload, separators=(",", ":")).encode()
