@@ -503,6 +503,22 @@ def test_cross_origin_redirect_drops_credentials(server: HTTPServer, make_servic
     assert cross_landing.headers["Host"] == f"localhost:{server.port}"
 
 
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_body_is_never_resent_to_another_origin(server: HTTPServer, make_service: MakeService, status: int) -> None:
+    other_origin = f"http://localhost:{server.port}/elsewhere"
+    server.expect_request("/same").respond_with_data("", status=status, headers={"Location": "/landing"})
+    server.expect_request("/cross").respond_with_data("", status=status, headers={"Location": other_origin})
+    server.expect_request("/landing", method="POST").respond_with_data("ok")
+    service = make_service(resolver=FakeResolver({"localhost": ["127.0.0.1"]}))
+    signed = {"Nexus-Signature": "t=1,v1=abc"}
+
+    assert service.post("/same", json={"a": 1}, headers=signed).status_code == 200  # same origin: followed
+    with pytest.raises(OutboundRequestError, match="another origin"):
+        service.post("/cross", json={"a": 1}, headers=signed)
+
+    assert [request.path for request, _ in server.log] == ["/same", "/landing", "/cross"]
+
+
 @pytest.mark.parametrize(
     ("location", "table", "why"),
     [

@@ -29,7 +29,9 @@ How a request goes out
    may already have been processed, and a Lambda's time is bounded.
 4. Redirects are not followed by urllib3 (``redirect=False``): the service follows up
    to :attr:`HTTPService.MAX_REDIRECTS` itself, running the guard again on every
-   ``Location`` before connecting, so a redirect to a private address is refused.
+   ``Location`` before connecting, so a redirect to a private address is refused. A redirect
+   to another origin drops the credential headers, and one that would resend a body there
+   (307/308) is not followed at all: a signed webhook is never sent to another receiver.
 5. A ``deadline`` (a ``time.monotonic()`` instant) bounds the whole request, retries and
    redirects included: every attempt's connect and read timeouts are cut to the time
    left, a retry whose backoff (or ``Retry-After``) would end too close to the deadline
@@ -339,6 +341,13 @@ class HTTPService(Service):
             if first_origin is None:
                 first_origin = destination.origin
             elif destination.origin != first_origin:
+                if body is not None:
+                    # A 307/308 resends the body: a signed or private body never goes to another origin.
+                    logger.warning("outbound redirect refused: the body would go to another origin", method=method)
+                    raise OutboundRequestError(
+                        f"{method} redirected to another origin with its body ({destination.hostname})",
+                        host=destination.hostname,
+                    )
                 for name in [key for key in send_headers if key.lower() in _CREDENTIAL_HEADERS]:
                     del send_headers[name]
             status, response_headers, raw, attempts = self._send(
