@@ -374,7 +374,20 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
 
     assert topic["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
     key_policy = expanded["Resources"]["OperationsKey"]["Properties"]["KeyPolicy"]["Statement"]
-    assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy)
+    [cloudwatch] = [s for s in key_policy if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    [logs] = [s for s in key_policy if s["Sid"] == "LogsOfThisAccount"]
+    scoped = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert [pattern["Fn::Sub"].rsplit(":log-group:", 1)[1] for pattern in scoped] == [
+        "/aws/lambda/${AWS::StackName}/*",
+        "/aws/apigateway/${AWS::StackName}/*",
+    ], "the logs service may use the key for this stack's log groups only"
+    log_groups = [
+        g["Properties"]["LogGroupName"]["Fn::Sub"] for g in _of_type(expanded, "AWS::Logs::LogGroup").values()
+    ]
+    assert all(
+        g.startswith(("/aws/lambda/${AWS::StackName}/", "/aws/apigateway/${AWS::StackName}/")) for g in log_groups
+    )
     # per function (Fn::ForEach::FunctionOperations), DLQs, streams, API, metrics
     assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 7, "a new function adds 2 alarms: raise the 13"
     for name, alarm in _alarms(expanded).items():
