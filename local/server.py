@@ -71,6 +71,23 @@ class Reply:
         return cls.json(status, {"message": text}, **kwargs)
 
 
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _refused_origin(request: Request) -> Reply | None:
+    """A page elsewhere must not drive this server: only ``Host: 127.0.0.1``/``localhost`` is
+    answered (a DNS-rebinding page sends its own name), and a ``/_local/*`` write from a page of
+    another origin is refused (a cross-site form or fetch sends its ``Origin``)."""
+    host = request.headers.get("host")
+    if host is not None and urlsplit(f"//{host}").hostname not in _LOCAL_HOSTS:
+        return Reply.message(403, "Forbidden: this server answers Host 127.0.0.1 or localhost only")
+    origin = request.headers.get("origin")
+    local_write = request.path.startswith("/_local/") and request.method not in ("GET", "HEAD")
+    if local_write and origin is not None and (host is None or urlsplit(origin).netloc != host):
+        return Reply.message(403, "Forbidden: a /_local write from another origin")
+    return None
+
+
 @dataclass
 class Request:
     method: str
@@ -181,6 +198,9 @@ class LocalApi:
         return merged
 
     def dispatch(self, request: Request) -> Reply:
+        refused = _refused_origin(request)
+        if refused is not None:
+            return refused
         local = self._local_route(request)
         if local is not None:
             return local

@@ -275,3 +275,26 @@ def test_user_changes_reach_the_webhook_publisher_through_the_table_stream(serve
         time.sleep(0.3)
     else:
         pytest.fail(f"no webhook batch for {user['id']} in the log")
+
+
+def test_pages_elsewhere_cannot_drive_the_local_server(server: LocalServer) -> None:
+    """DNS rebinding (a page whose name resolves to 127.0.0.1 sends its own Host) and a cross-site
+    POST to /_local/* (it sends its Origin) are refused; this origin's own requests are not."""
+    rebound = server.request("GET", "/health", scope=None, headers={"Host": "attacker.example:3000"})
+    assert (rebound.status, rebound.json()) == (
+        403,
+        {"message": "Forbidden: this server answers Host 127.0.0.1 or localhost only"},
+    )
+    users_before = server.request("GET", "/users").json()["total"]
+    csrf = server.request("POST", "/_local/reset", scope=None, headers={"Origin": "https://attacker.example"})
+    assert (csrf.status, csrf.json()) == (403, {"message": "Forbidden: a /_local write from another origin"})
+    assert server.request("GET", "/users").json()["total"] == users_before, "nothing was reset"
+    own_origin = server.base_url.removeprefix("http://")
+    assert (
+        server.request("GET", "/health", scope=None, headers={"Host": f"localhost:{own_origin.split(':')[1]}"}).status
+        == 200
+    )
+    assert (
+        server.request("GET", "/_local/emails", scope=None, headers={"Origin": "https://attacker.example"}).status
+        == 200
+    )
