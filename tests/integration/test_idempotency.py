@@ -87,9 +87,9 @@ def test_a_request_still_in_progress_is_409_not_500(api: ApiClient, monkeypatch:
     inner: dict[str, Any] = {}
     create = UserService.create_user
 
-    def create_while_a_retry_arrives(self: UserService, new: NewUser) -> Any:
+    def create_while_a_retry_arrives(self: UserService, new: NewUser, creation_key: str | None = None) -> Any:
         inner["response"] = api.post("/users", BODY, headers={"Idempotency-Key": "slow"})
-        return create(self, new)
+        return create(self, new, creation_key)
 
     monkeypatch.setattr(UserService, "create_user", create_while_a_retry_arrives)
 
@@ -110,11 +110,11 @@ def test_a_failed_first_attempt_can_be_retried_with_the_same_key(
     create = UserService.create_user
     attempts = {"n": 0}
 
-    def fail_once(self: UserService, new: NewUser) -> Any:
+    def fail_once(self: UserService, new: NewUser, creation_key: str | None = None) -> Any:
         attempts["n"] += 1
         if attempts["n"] == 1:
             raise RuntimeError("transient")
-        return create(self, new)
+        return create(self, new, creation_key)
 
     monkeypatch.setattr(UserService, "create_user", fail_once)
 
@@ -171,3 +171,59 @@ def test_one_store_from_the_composition_root_keeps_the_user_as_the_models_json(
     [record] = table_items("IdempotencyTable")  # the request's only: the welcome email keeps none
     assert record["status"]["S"] == "COMPLETED"
     assert json.loads(record["data"]["S"]) == created.json()
+
+
+def test_a_keyed_retry_after_an_attempt_that_committed_and_lost_its_answer_gets_that_users_201(
+    api: ApiClient, aws: LocalResources, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25: the first attempt commits the user, then dies before answering (here its welcome
+    send raises past everything, as a timeout ends a function); the client retries with its key."""
+    from nexus.operations.welcome import WelcomeEmails
+
+    send = WelcomeEmails.send_or_queue
+
+    def die(self: WelcomeEmails, user: Any) -> bool:
+        raise TimeoutError("Task timed out after 10.00 seconds")
+
+    monkeypatch.setattr(WelcomeEmails, "send_or_queue", die)
+    first = api.post("/users", BODY, headers={"Idempotency-Key": "timed-out"})
+    assert first.status == 500
+    [committed] = _user_items(table_items)
+    monkeypatch.setattr(WelcomeEmails, "send_or_queue", send)
+
+    retried = api.post("/users", BODY, headers={"Idempotency-Key": "timed-out"})
+    replayed = api.post("/users", BODY, headers={"Idempotency-Key": "timed-out"})
+    other_key = api.post("/users", BODY, headers={"Idempotency-Key": "another-key"})
+
+    assert retried.status == 201, retried.body
+    assert retried.json()["id"] == committed["user_id"]["S"]
+    assert (replayed.status, replayed.body) == (201, retried.body), "stored under the key from then on"
+    assert (other_key.status, other_key.error_code) == (409, "username_taken"), "another key is another sign-up"
+    assert len(_user_items(table_items)) == 1
+    queued = boto3.client("sqs").receive_message(QueueUrl=aws.physical["WelcomeEmailQueue"]["Ref"])["Messages"]
+    assert [json.loads(m["Body"]) for m in queued] == [{"user_id": committed["user_id"]["S"]}]
+    events = [json.loads(base64.b64decode(record["kinesis"]["data"])) for record in _created_events(aws)]
+    created = [e for e in events if e["user_id"] == committed["user_id"]["S"]]
+    assert [e["event_id"] for e in created] == [f"user_created:{committed['user_id']['S']}"] * len(created)
+    assert created, "the event is recorded (again: its id makes the consumer count it once)"
+
+
+def test_with_too_little_time_left_the_welcome_is_queued_not_sent(
+    aws: LocalResources, template: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every call after the commit is budgeted from the time left: a sign-up that reaches its
+    welcome with less than the send's budget queues it instead of risking the function's end."""
+    from tests import conftest
+
+    context = conftest.lambda_context("CreateUserFunction")
+    context.get_remaining_time_in_millis = lambda: 4_000  # type: ignore[method-assign]
+    monkeypatch.setattr(conftest, "lambda_context", lambda name="test": context)
+    from tests import api_client
+
+    monkeypatch.setattr(api_client, "lambda_context", lambda name="test": context)
+
+    response = ApiClient(template).post("/users", {"username": "hurried", "email": "hurried@example.com"})
+
+    assert response.status == 201
+    queued = boto3.client("sqs").receive_message(QueueUrl=aws.physical["WelcomeEmailQueue"]["Ref"])["Messages"]
+    assert [json.loads(m["Body"])["user_id"] for m in queued] == [response.json()["id"]]

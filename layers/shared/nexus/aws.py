@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 
 # botocore's standard retry mode (3 attempts, backoff with jitter) for every client.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+# The calls a sign-up makes after its transaction (the welcome, its queue, the event): at most
+# 2 attempts of 1 s to connect and 2 s to read, ~6 s in all, so that one slow service cannot
+# run a 10 s function out of time after the user was committed (the rest of the budget:
+# nexus.operations.welcome skips the send when too little is left).
+_AFTER_COMMIT = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2)
+_CONFIG_BY_SERVICE = {"sesv2": _AFTER_COMMIT, "sqs": _AFTER_COMMIT, "kinesis": _AFTER_COMMIT}
 
 
 class JSONFiles(botocore.loaders.JSONFileLoader):
@@ -152,7 +158,8 @@ class LazyClient:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = session().create_client(self.service, config=_CONFIG)
+                    config = _CONFIG_BY_SERVICE.get(self.service, _CONFIG)
+                    self._client = session().create_client(self.service, config=config)
         return self._client
 
     def discard(self) -> None:

@@ -103,9 +103,16 @@ class AnalyticsService(Service):
     # The seed's tracking API ------------------------------------------------------------
 
     def track_event(
-        self, event_type: str, user_id: str | None = None, properties: dict[str, Any] | None = None
+        self,
+        event_type: str,
+        user_id: str | None = None,
+        properties: dict[str, Any] | None = None,
+        event_id: str | None = None,
     ) -> None:
-        self.record(AnalyticsEvent(event_type=event_type, user_id=user_id, properties=properties or {}))
+        """Buffer one event; an ``event_id`` makes a second recording of it count once."""
+        self.record(
+            AnalyticsEvent(event_type=event_type, event_id=event_id, user_id=user_id, properties=properties or {})
+        )
 
     def track_user_action(self, user_id: str, action: str, context: dict[str, Any] | None = None) -> None:
         self.track_event("user_action", user_id, {"action": action, "context": context or {}})

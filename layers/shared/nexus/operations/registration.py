@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -11,10 +12,12 @@ from pydantic import BaseModel, ConfigDict
 from nexus.analytics import AnalyticsService
 from nexus.errors import ConflictError
 from nexus.idempotency import IdempotencyStore
+from nexus.observability import logger
 from nexus.operations.welcome import WelcomeEmails
 from nexus.services import Service, inject
 from nexus.users import NewUser, User, UserService
 from nexus.users.caching import UserCache
+from nexus.users.service import EMAIL_TAKEN, USERNAME_TAKEN
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -32,6 +35,16 @@ class KeyedSignUp(BaseModel):
     caller: str
     idempotency_key: str
     body: NewUser
+
+
+def creation_key(caller: str, idempotency_key: str) -> str:
+    """What a keyed sign-up leaves on its user: a digest, not the key itself."""
+    return hashlib.sha256(f"{caller}\x1f{idempotency_key}".encode()).hexdigest()[:32]
+
+
+def _made_by(user: User, body: NewUser) -> bool:
+    """Whether ``body`` is the sign-up that made ``user`` (the values it set are still its own)."""
+    return (user.username, user.email) == (body.username, body.email)
 
 
 class UserRegistration(Service):
@@ -86,16 +99,21 @@ class UserRegistration(Service):
             )
         return self._create_once
 
-    def create_user_with_welcome(self, new: NewUser) -> User:
+    def create_user_with_welcome(self, new: NewUser, creation_key: str | None = None) -> User:
         """Create the user (one transaction), cache it, record ``user_created``, send the welcome.
 
         A failed email does not fail or undo the creation: it is queued for retry.
         """
-        user = self._users.create_user(new)
+        user = self._users.create_user(new, creation_key)
         self._cache.put_user(user)
-        self._analytics.track_event("user_created", user.id, {"registration_source": new.source or "unknown"})
+        self._track_created(user, new)
         self._welcome.send_or_queue(user)
         return user
+
+    def _track_created(self, user: User, new: NewUser) -> None:
+        # The user's id as the event's id: recorded again by a keyed retry, it is counted once.
+        properties = {"registration_source": new.source or "unknown"}
+        self._analytics.track_event("user_created", user.id, properties, event_id=f"user_created:{user.id}")
 
     def create_user_once(self, new: NewUser, idempotency_key: str | None, caller: str = "") -> User:
         """``create_user_with_welcome``; a retry with the same key and body returns the first user.
@@ -126,4 +144,19 @@ class UserRegistration(Service):
         return user
 
     def _create_for_request(self, request: KeyedSignUp) -> User:
-        return self.create_user_with_welcome(request.body)
+        """The keyed sign-up; or, when an earlier attempt with this caller, key and body committed
+        its user and then lost its answer (a timeout), that user: its welcome queued and its event
+        recorded again (the event's id makes it count once), answered as the first 201 would."""
+        key = creation_key(request.caller, request.idempotency_key)
+        try:
+            return self.create_user_with_welcome(request.body, key)
+        except ConflictError as conflict:
+            if conflict.code not in (USERNAME_TAKEN, EMAIL_TAKEN):
+                raise
+            found = self._users.get_user_by_username(request.body.username)
+            if found is None or found.creation_key != key or not _made_by(found, request.body):
+                raise
+        logger.info("keyed sign-up found the user its earlier attempt committed", user_id=found.id)
+        self._track_created(found, request.body)
+        self._welcome.queue(found)
+        return found

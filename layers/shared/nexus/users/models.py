@@ -93,6 +93,8 @@ class UserItem(UsersTableItem, discriminator="user"):
     # INDEX_VERSION once the user's entries and tag counts exist; None for a user written
     # before entries existed, until the backfill (or its next update) indexes it.
     index_version = NumberAttribute(null=True)
+    # A digest of the caller and Idempotency-Key of a keyed sign-up: its retry recognises the user.
+    creation_key = UnicodeAttribute(null=True)
     # The welcome email's retry path only (nexus.operations.welcome): a consumer's lease while
     # it sends (its end in epoch seconds, and whose it is), and when a retry sent it. An email
     # sent at sign-up writes none of them.

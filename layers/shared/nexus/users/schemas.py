@@ -133,6 +133,8 @@ class User(BaseModel):
     updated_at: str
     # Internal: bumped by every write; never part of the API's user.
     version: int = Field(default=0, exclude=True)
+    # Internal: a digest of the caller and Idempotency-Key that created the user, if any.
+    creation_key: str | None = Field(default=None, exclude=True)
 
 
 class UserFilters(BaseModel):

@@ -80,6 +80,7 @@ def _to_user(item: UserItem) -> User:
         created_at=item.created_at,
         updated_at=item.updated_at,
         version=int(item.version),
+        creation_key=item.creation_key,
     )
 
 
@@ -231,8 +232,11 @@ class UserService(Service):
 
     # Create ------------------------------------------------------------------------------
 
-    def create_user(self, new: NewUser) -> User:
-        """Create a user in one transaction: the user, both sentinels, its entries and counts."""
+    def create_user(self, new: NewUser, creation_key: str | None = None) -> User:
+        """Create a user in one transaction: the user, both sentinels, its entries and counts.
+
+        ``creation_key``: the digest of a keyed sign-up (kept on the user, so that its retry
+        after a lost answer recognises the user it created)."""
         user_id, now = self._new_id(), self._now()
         item = UserItem(
             user_key(user_id),
@@ -247,6 +251,7 @@ class UserService(Service):
             version=1,
             list_shard=self._list_shard(index.ALL_USERS, user_id),
             index_version=INDEX_VERSION,
+            creation_key=creation_key,
         )
         is_new = UsersTableItem.pk.does_not_exist()
         sentinels = [(username_key(new.username), USERNAME_TAKEN), (email_key(new.email), EMAIL_TAKEN)]
