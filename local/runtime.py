@@ -259,6 +259,9 @@ class _LogPump:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _init_ms: str | None = None
     _invoke_ms: str | None = None
+    # The runtime's peak as last read: a REPORT printed once the runtime is gone (the emulator
+    # stopping, a reset) still carries what it measured.
+    _last_peak_mb: int | None = None
 
     def run(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
@@ -281,7 +284,15 @@ class _LogPump:
             return None if self.stopping or "[INFO] (rapid)" in line else line
         if found := _REPORT.match(line):
             return self._report(found["id"])
+        if line.startswith("START RequestId:"):
+            self._read_peak()  # the runtime is alive now: keep its peak for the REPORT
         return line
+
+    def _read_peak(self) -> int | None:
+        peak = self._read_peak()
+        if peak is not None:
+            self._last_peak_mb = peak
+        return self._last_peak_mb
 
     def _report(self, request_id: str) -> str:
         fields = [f"REPORT RequestId: {request_id}"]
@@ -290,7 +301,7 @@ class _LogPump:
         if self._invoke_ms is not None:
             fields.append(f"Duration: {float(self._invoke_ms):.2f} ms")
         fields.append(f"Memory Size: {self.memory_size} MB")
-        peak = self.peak_rss_mb()
+        peak = self._read_peak()
         if peak is not None:
             fields.append(f"Max Memory Used: {peak} MB")
         self._init_ms = self._invoke_ms = None

@@ -150,7 +150,7 @@ def test_a_client_that_disconnects_is_one_quiet_line(server: LocalServer) -> Non
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
         client.settimeout(10)
         client.connect((parts.hostname, parts.port))
-        client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        client.sendall(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
         assert client.recv(64).startswith(b"HTTP/1.1 200")
         # Close with a reset (linger 0) while the server is still writing.
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
