@@ -289,7 +289,7 @@ class _LogPump:
         return line
 
     def _read_peak(self) -> int | None:
-        peak = self._read_peak()
+        peak = self.peak_rss_mb()
         if peak is not None:
             self._last_peak_mb = peak
         return self._last_peak_mb
