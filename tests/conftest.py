@@ -53,6 +53,10 @@ def _fresh_registry() -> Iterator[None]:
     yield
     registry.reset()
     aws_clients.reset()
+    # Powertools caches parameters process-wide (5 min): each test's moto has its own values.
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -203,3 +204,37 @@ def test_a_slow_receiver_delays_no_other_and_the_batch_ends_in_time(
         "batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in event["Records"]]
     }
     time.sleep(1.5)  # let the slow handler finish before its server stops
+
+
+def test_each_subscriber_verifies_with_its_own_secret_and_a_rotation_signs_with_both(
+    aws: LocalResources, template: Template, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
+    """One secret per subscriber (issue 25): a subscriber cannot sign events that another accepts.
+    While ``b`` rotates, its deliveries carry a signature by the new and one by the old secret."""
+    a_url, b_url, c_url = (httpserver.url_for(f"/hooks/{name}") for name in "abc")
+    secrets = {a_url: "whsec-a", b_url: ["whsec-b-new", "whsec-b-old"]}  # c has none
+    boto3.client("ssm").put_parameter(Name=SECRET_PARAMETER, Value=json.dumps(secrets), Overwrite=True)
+    parameters.clear_caches()  # another test of this process read the parameter before it changed
+    monkeypatch.setenv("WEBHOOK_URLS", ",".join([a_url, b_url, c_url]))
+    monkeypatch.setenv("LOCAL_MODE", "true")
+    monkeypatch.setenv("HTTP_RETRIES", "0")
+    received: dict[str, list[Request]] = {"a": [], "b": [], "c": []}
+    for name in received:
+        httpserver.expect_request(f"/hooks/{name}", method="POST").respond_with_handler(
+            lambda request, name=name: received[name].append(request) or Response("ok")
+        )
+    ApiClient(template).post("/users", {"username": "rotated", "email": "rotated@example.com"})
+
+    answer = load_function("publish_webhooks").handler(
+        _user_records(_stream_event(aws)), lambda_context("PublishWebhooksFunction")
+    )
+
+    [to_a], [to_b] = received["a"], received["b"]
+    now = int(time.time())
+    assert verify(b"whsec-a", to_a.headers[SIGNATURE_HEADER], to_a.get_data(), now=now)
+    assert not verify(b"whsec-a", to_b.headers[SIGNATURE_HEADER], to_b.get_data(), now=now), "a cannot forge to b"
+    assert to_b.headers[SIGNATURE_HEADER].count("v1=") == 2
+    for secret in (b"whsec-b-new", b"whsec-b-old"):
+        assert verify(secret, to_b.headers[SIGNATURE_HEADER], to_b.get_data(), now=now)
+    assert received["c"] == [], "nothing goes to a subscriber without its own secret"
+    assert answer["batchItemFailures"], "c's deliveries come back, to the dead-letter queue in the end"

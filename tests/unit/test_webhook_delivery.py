@@ -103,7 +103,7 @@ def sequences(response: dict[str, Any]) -> list[str]:
 
 
 def publisher(http: FakeHttp, clock: Callable[[], float], **options: Any) -> WebhookPublisher:
-    service = WebhookPublisher(http, list(http.behaviours), lambda: b"secret", monotonic=clock, **options)  # type: ignore[arg-type]
+    service = WebhookPublisher(http, list(http.behaviours), lambda: {"*": (b"secret",)}, monotonic=clock, **options)  # type: ignore[arg-type]
     service.initialize()
     return service
 
@@ -224,7 +224,7 @@ def test_records_of_other_items_are_skipped_and_never_block() -> None:
 
 def test_no_subscribers_means_nothing_to_do() -> None:
     clock = Clock()
-    service = WebhookPublisher(FakeHttp({}), [], lambda: b"secret", monotonic=clock)  # type: ignore[arg-type]
+    service = WebhookPublisher(FakeHttp({}), [], lambda: {"*": (b"secret",)}, monotonic=clock)  # type: ignore[arg-type]
     service.initialize()
 
     assert service.handle(batch(2), Context(clock, 30_000)) == {"batchItemFailures": []}

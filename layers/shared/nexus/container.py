@@ -167,13 +167,19 @@ def _http(settings: HTTPSettings, webhooks: WebhookSettings) -> HTTPService:
 def _webhooks(settings: WebhookSettings, http: HTTPService) -> WebhookPublisher:
     from aws_lambda_powertools.utilities import parameters
 
+    from nexus.observability import logger
     from nexus.operations.publish_webhooks import WebhookPublisher
+    from nexus.webhooks.secrets import SHARED, Secrets, parse_secrets
 
-    def secret() -> bytes:
+    def secrets() -> dict[str, Secrets]:
         # Cached for 5 minutes per environment, so a rotated secret is picked up soon.
-        return str(parameters.get_parameter(settings.webhook_secret_parameter, decrypt=True, max_age=300)).encode()
+        text = str(parameters.get_parameter(settings.webhook_secret_parameter, decrypt=True, max_age=300))
+        found = parse_secrets(text)
+        if SHARED in found:
+            logger.warning("one webhook secret for every subscriber: any of them can sign events the others accept")
+        return found
 
-    return WebhookPublisher(http, list(settings.webhook_urls), secret)
+    return WebhookPublisher(http, list(settings.webhook_urls), secrets)
 
 
 def register_all() -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
@@ -48,6 +48,7 @@ from nexus.http.service import MIN_ATTEMPT_SECONDS
 from nexus.observability import logger, metrics
 from nexus.operations.batch import partial_response
 from nexus.services import Service
+from nexus.webhooks.secrets import Secrets, secrets_of
 from nexus.webhooks.signing import SIGNATURE_HEADER, sign
 
 _EVENT_TYPES = {"INSERT": "user.created", "MODIFY": "user.updated", "REMOVE": "user.deleted"}
@@ -124,7 +125,7 @@ class WebhookPublisher(Service):
         self,
         http: HTTPService,
         subscriber_urls: list[str],
-        secret: Callable[[], bytes],
+        secrets: Callable[[], Mapping[str, Secrets]],
         *,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -134,7 +135,7 @@ class WebhookPublisher(Service):
         super().__init__()
         self._http = http
         self._urls = subscriber_urls
-        self._secret = secret
+        self._secrets = secrets
         self._clock = clock
         self._monotonic = monotonic
         self._margin = safety_margin_seconds
@@ -175,11 +176,11 @@ class WebhookPublisher(Service):
 
     def _deliver(self, messages: list[_Message | None], deadline: float) -> list[_Progress]:
         progress = [_Progress(url) for url in self._urls]
-        secret = self._secret()
+        secrets = self._secrets()
         pool = ThreadPoolExecutor(max_workers=min(len(progress), self._max_workers), thread_name_prefix="webhook")
         try:
             futures: list[Future[None]] = [
-                pool.submit(self._deliver_to, one, messages, secret, deadline) for one in progress
+                pool.submit(self._deliver_to, one, messages, secrets_of(secrets, one.url), deadline) for one in progress
             ]
             wait_for(futures, timeout=max(deadline - self._monotonic(), 0) + STRAGGLER_GRACE_SECONDS)
         finally:
@@ -191,12 +192,19 @@ class WebhookPublisher(Service):
                 one.failure = "deadline"
         return progress
 
-    def _deliver_to(self, progress: _Progress, messages: list[_Message | None], secret: bytes, deadline: float) -> None:
+    def _deliver_to(
+        self, progress: _Progress, messages: list[_Message | None], secrets: Secrets, deadline: float
+    ) -> None:
         try:
+            if not secrets and any(messages):
+                # Never signed with another subscriber's secret: nothing goes out without its own.
+                logger.error("webhook subscriber has no secret of its own", subscriber=progress.url)
+                progress.failure = "no secret"
+                return
             for message in messages:
                 if message is not None:
                     failure = "deadline" if deadline - self._monotonic() < MIN_ATTEMPT_SECONDS else None
-                    failure = failure or self._post(progress.url, message, secret, deadline)
+                    failure = failure or self._post(progress.url, message, secrets, deadline)
                     if failure is not None:
                         progress.failure = failure
                         return
@@ -205,11 +213,11 @@ class WebhookPublisher(Service):
         finally:
             progress.finished = True
 
-    def _post(self, url: str, message: _Message, secret: bytes, deadline: float) -> str | None:
+    def _post(self, url: str, message: _Message, secrets: Secrets, deadline: float) -> str | None:
         """None when the subscriber accepted the message, else why not."""
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(secret, int(self._clock()), message.body),
+            SIGNATURE_HEADER: sign(secrets[0], int(self._clock()), message.body, *secrets[1:]),
             "Nexus-Event-Id": message.event_id,
             "Nexus-Event-Type": message.event_type,
         }

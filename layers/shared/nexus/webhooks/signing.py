@@ -19,8 +19,9 @@ def _digest(secret: bytes, timestamp: int, body: bytes) -> str:
     return hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def sign(secret: bytes, timestamp: int, body: bytes) -> str:
-    return f"t={timestamp},v1={_digest(secret, timestamp, body)}"
+def sign(secret: bytes, timestamp: int, body: bytes, *older: bytes) -> str:
+    """The header value; with ``older`` secrets (a rotation), one ``v1`` per secret, newest first."""
+    return ",".join([f"t={timestamp}", *(f"v1={_digest(s, timestamp, body)}" for s in (secret, *older))])
 
 
 def verify(
@@ -31,11 +32,16 @@ def verify(
     signature not of 64 hex digits): a receiver's check never raises on what a sender sent."""
     if not header.isascii():
         return False
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    stamp, signature = fields.get("t", ""), fields.get("v1", "")
-    if not (stamp.isdigit() and _HEX_SIGNATURE.fullmatch(signature)):
+    fields = [part.split("=", 1) for part in header.split(",") if "=" in part]
+    stamps = [value for name, value in fields if name == "t"]
+    signatures = [value for name, value in fields if name == "v1"]
+    if len(stamps) != 1 or not stamps[0].isdigit() or not signatures:
         return False
-    timestamp = int(stamp)
+    if not all(_HEX_SIGNATURE.fullmatch(signature) for signature in signatures):
+        return False
+    timestamp = int(stamps[0])
     if abs(now - timestamp) > tolerance_seconds:
         return False
-    return hmac.compare_digest(signature.encode(), _digest(secret, timestamp, body).encode())
+    expected = _digest(secret, timestamp, body).encode()
+    # Any v1 may be the receiver's: during a rotation the sender signs with the new and the old.
+    return any(hmac.compare_digest(signature.encode(), expected) for signature in signatures)

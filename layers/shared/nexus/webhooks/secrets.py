@@ -1,0 +1,48 @@
+"""The webhook signing secrets: one per subscriber, two while one is being rotated.
+
+The SSM parameter (``WEBHOOK_SECRET_PARAMETER``) holds a JSON object from each subscriber's
+URL to its secret, or to a list of two, the new first, while the subscriber moves to the new
+one (every delivery is then signed with both: ``v1=<new>,v1=<old>``)::
+
+    {"https://a.example/hooks": "whsec-a", "https://b.example/in": ["whsec-b-new", "whsec-b-old"]}
+
+A plain string (the layout before) is one secret for every subscriber: still read, with a
+warning, since with it any subscriber can sign events that the others would accept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from nexus.errors import ConfigurationError
+
+Secrets = tuple[bytes, ...]
+SHARED = "*"  # the key under which a plain-string parameter's one secret is kept
+
+
+def parse_secrets(text: str) -> dict[str, Secrets]:
+    """Subscriber URL -> its secrets (newest first); ``SHARED`` for the plain-string layout."""
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        if not stripped:
+            raise ConfigurationError("the webhook secret parameter is empty")
+        return {SHARED: (stripped.encode(),)}
+    try:
+        document = json.loads(stripped)
+    except ValueError:
+        raise ConfigurationError("the webhook secret parameter is not valid JSON") from None
+    secrets: dict[str, Secrets] = {}
+    for url, value in document.items():
+        values = [value] if isinstance(value, str) else value
+        if not (isinstance(values, list) and 1 <= len(values) <= 2 and all(isinstance(v, str) and v for v in values)):
+            raise ConfigurationError(
+                f"the webhook secret of {url!r} must be a non-empty string, or a list of two (new, old)"
+            )
+        secrets[url] = tuple(v.encode() for v in values)
+    return secrets
+
+
+def secrets_of(secrets: Mapping[str, Secrets], url: str) -> Secrets:
+    """The secrets that sign what ``url`` receives; () when it has none (nothing is sent to it)."""
+    return secrets.get(url) or secrets.get(SHARED, ())
