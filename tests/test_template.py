@@ -344,7 +344,9 @@ def _alarms(expanded: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _alarms_on(expanded: dict[str, Any], namespace: str, metric: str) -> dict[str, dict[str, Any]]:
-    return {n: a for n, a in _alarms(expanded).items() if (a["Namespace"], a["MetricName"]) == (namespace, metric)}
+    return {
+        n: a for n, a in _alarms(expanded).items() if (a.get("Namespace"), a.get("MetricName")) == (namespace, metric)
+    }
 
 
 def _dimension(alarm: dict[str, Any]) -> Any:
@@ -389,7 +391,8 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
         g.startswith(("/aws/lambda/${AWS::StackName}/", "/aws/apigateway/${AWS::StackName}/")) for g in log_groups
     )
     # per function (Fn::ForEach::FunctionOperations), DLQs, streams, API, metrics
-    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 7, "a new function adds 2 alarms: raise the 13"
+    # + the streams unread (2), 401/403, SES bounce and complaint rates
+    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 7 + 5, "a new function adds 2 alarms: raise the 13"
     for name, alarm in _alarms(expanded).items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert "docs/OPERATIONS.md#" in alarm["AlarmDescription"], name
@@ -459,7 +462,7 @@ def _layer_metrics() -> set[str]:
 def test_the_application_alarms_watch_metrics_the_layer_emits(expanded: dict[str, Any]) -> None:
     environment = next(iter(_functions(expanded).values()))["Properties"]["Environment"]["Variables"]
     alarms = {
-        n: a for n, a in _alarms(expanded).items() if a["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
+        n: a for n, a in _alarms(expanded).items() if a.get("Namespace") == environment["POWERTOOLS_METRICS_NAMESPACE"]
     }
     metrics = {a["MetricName"] for a in alarms.values()}
 
@@ -613,3 +616,21 @@ def test_snapstart_applies_to_published_versions_and_everything_invokes_the_alia
     for name, resource in {**mappings, **permissions}.items():
         target = resource["Properties"]["FunctionName"]
         assert _reference(target) in aliases, (name, target)
+
+
+def test_failures_with_no_metric_of_their_own_are_watched(expanded: dict[str, Any]) -> None:
+    """Issue 25: a disabled or stuck stream consumer, a storm of 401/403, SES reputation."""
+    alarms = _alarms(expanded)
+    kinesis = alarms["AnalyticsStreamUnreadAlarm"]
+    # The mapping polls every second: missing GetRecords data means nothing reads the stream.
+    assert (kinesis["MetricName"], kinesis["TreatMissingData"]) == ("GetRecords.IteratorAgeMilliseconds", "breaching")
+    users = alarms["UsersStreamUnreadAlarm"]
+    [expression] = [m["Expression"] for m in users["Metrics"] if "Expression" in m]
+    assert expression == "IF(FILL(writes, 0) > 0 AND FILL(invocations, 0) == 0, 1, 0)"
+    [auth_filter] = _of_type(expanded, "AWS::Logs::MetricFilter").values()
+    assert auth_filter["Properties"]["LogGroupName"] == {"Ref": "HttpApiAccessLogs"}
+    assert auth_filter["Properties"]["FilterPattern"] == '{ ($.status = "401") || ($.status = "403") }'
+    assert (
+        alarms["AuthFailuresAlarm"]["MetricName"] == auth_filter["Properties"]["MetricTransformations"][0]["MetricName"]
+    )
+    assert (alarms["SesBounceRateAlarm"]["Threshold"], alarms["SesComplaintRateAlarm"]["Threshold"]) == (0.05, 0.001)
