@@ -391,8 +391,8 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
         g.startswith(("/aws/lambda/${AWS::StackName}/", "/aws/apigateway/${AWS::StackName}/")) for g in log_groups
     )
     # per function (Fn::ForEach::FunctionOperations), DLQs, streams, API, metrics
-    # + the streams unread (2), 401/403, SES bounce and complaint rates
-    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 7 + 5, "a new function adds 2 alarms: raise the 13"
+    # + the streams unread (2), the welcome queue's age, 401/403, SES bounce and complaint rates
+    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 7 + 6, "a new function adds 2 alarms: raise the 13"
     for name, alarm in _alarms(expanded).items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert "docs/OPERATIONS.md#" in alarm["AlarmDescription"], name
@@ -634,3 +634,9 @@ def test_failures_with_no_metric_of_their_own_are_watched(expanded: dict[str, An
         alarms["AuthFailuresAlarm"]["MetricName"] == auth_filter["Properties"]["MetricTransformations"][0]["MetricName"]
     )
     assert (alarms["SesBounceRateAlarm"]["Threshold"], alarms["SesComplaintRateAlarm"]["Threshold"]) == (0.05, 0.001)
+    # The welcome queue: its oldest message alarms long before the queue's retention ends it.
+    queue = expanded["Resources"]["WelcomeEmailQueue"]["Properties"]
+    age = alarms["WelcomeEmailQueueAgeAlarm"]
+    assert age["MetricName"] == "ApproximateAgeOfOldestMessage"
+    redrive = queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"]
+    assert redrive < age["Threshold"] < queue["MessageRetentionPeriod"]
