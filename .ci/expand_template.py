@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from samtranslator.translator.transform import transform  # noqa: E402
 
-from local.template import Resolver, Template, load_template  # noqa: E402
+from local.template import LOCAL_PARAMETERS, Resolver, Template, load_template  # noqa: E402
 
 SERVERLESS = "AWS::Serverless-2016-10-31"
 # The AWS managed policies SAM may name; ARNs are all it needs from them.
@@ -59,7 +59,9 @@ def expand(overrides: dict[str, str]) -> dict[str, Any]:
         for key in ("CodeUri", "ContentUri"):
             if isinstance(properties.get(key), str):  # what `sam package` does: code goes to S3
                 properties[key] = f"s3://nexus-artifacts/{properties[key].strip('/')}.zip"
-    parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+    parameters = {
+        name: spec.get("Default", LOCAL_PARAMETERS.get(name)) for name, spec in template.get("Parameters", {}).items()
+    }
     parameters.update(overrides)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     return dict(transform(template, parameters, _ManagedPolicyLoader()))

@@ -37,6 +37,13 @@ class _TemplateLoader(yaml.SafeLoader):
     """A YAML loader that turns CloudFormation's short tags into their long form."""
 
 
+# Parameters without a default (a deploy must give real values): what the local runner, the
+# tests and the template checks use, matching the tokens local.tokens makes.
+LOCAL_ISSUER = "https://issuer.example.com"
+LOCAL_AUDIENCE = "nexus-api"
+LOCAL_PARAMETERS = {"JwtIssuer": LOCAL_ISSUER, "JwtAudience": LOCAL_AUDIENCE}
+
+
 def _intrinsic(name: str) -> Any:
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
         if isinstance(node, yaml.ScalarNode):
@@ -155,7 +162,8 @@ class Template:
         return {name: r for name, r in self.resources.items() if r.get("Type") == resource_type}
 
     def parameter_defaults(self) -> dict[str, Any]:
-        return {name: spec.get("Default") for name, spec in self.parameters.items()}
+        """Each parameter's default; the local values for those a deploy must be given."""
+        return {name: spec.get("Default", LOCAL_PARAMETERS.get(name)) for name, spec in self.parameters.items()}
 
     def functions(self, parameters: Mapping[str, str] | None = None) -> dict[str, Function]:
         """Every function; ``parameters`` (overrides) resolve a ``Timeout: !Ref Parameter``."""

@@ -9,6 +9,8 @@ import json
 import time
 from typing import Any
 
+from local.template import LOCAL_AUDIENCE, LOCAL_ISSUER
+
 ALL_SCOPES = "users:read users:write analytics:read analytics:write"
 # Anyone may sign with this: the local authorizer never checks signatures, API Gateway does.
 LOCAL_SIGNING_KEY = b"nexus-local-not-a-secret"
@@ -32,8 +34,8 @@ def make_token(
     """An HS256 JWT with the template's default issuer and audience."""
     now = int(time.time())
     payload = {
-        "iss": "https://issuer.example.com",
-        "aud": "nexus-api",
+        "iss": LOCAL_ISSUER,
+        "aud": LOCAL_AUDIENCE,
         "sub": subject,
         "iat": now,
         "exp": now + lifetime,

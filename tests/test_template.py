@@ -640,3 +640,18 @@ def test_failures_with_no_metric_of_their_own_are_watched(expanded: dict[str, An
     assert age["MetricName"] == "ApproximateAgeOfOldestMessage"
     redrive = queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"]
     assert redrive < age["Threshold"] < queue["MessageRetentionPeriod"]
+
+
+def test_the_identity_provider_has_no_placeholder_a_deploy_could_go_out_with() -> None:
+    """Issue 25: no default issuer or audience, in the template or samconfig: a deploy without
+    the real values stops at CloudFormation's "Parameters ... must have values"."""
+    parameters = Template().parameters
+    assert "Default" not in parameters["JwtIssuer"]
+    assert "Default" not in parameters["JwtAudience"]
+    issuer = re.compile(parameters["JwtIssuer"]["AllowedPattern"])
+    assert issuer.fullmatch("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC")
+    assert not issuer.fullmatch("http://issuer.example.com")
+    assert not issuer.fullmatch("")
+    config = (ROOT / "samconfig.toml").read_text()
+    assert "JwtIssuer=" not in config
+    assert "JwtAudience=" not in config
