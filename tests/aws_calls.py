@@ -240,17 +240,19 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
     aws.client("dynamodb").delete_item(TableName=cache_table, Key={"key": {"S": f"user:{user_id}"}})
     results["get_user_miss"] = _counted(counter, get, "get_user_miss")
 
-    def update() -> None:
-        response = api.patch(f"/users/{user_id}", {"full_name": "Renamed"})
-        assert response.status == 200, response.body
+    def call(method: str, path: str, status: int = 200, **request: Any) -> Callable[[], None]:
+        """One request through its handler, which must answer ``status``."""
+
+        def send() -> None:
+            response = api.request(method, path, **request)
+            assert response.status == status, response.body
+
+        return send
 
     api.module("UpdateUserFunction")
+    update = call("PATCH", f"/users/{user_id}", json_body={"full_name": "Renamed"})
     results["update_user"] = _counted(counter, update, "update_user")
-
-    def list_page() -> None:
-        response = api.get("/users", query={"limit": "20"})
-        assert response.status == 200, response.body
-
+    list_page = call("GET", "/users", query={"limit": "20"})
     api.module("ListUsersFunction")
     results["list_users_miss"] = _counted(counter, list_page, "list_users_miss")
     results["list_users_hit"] = _counted(counter, list_page, "list_users_hit")
@@ -279,26 +281,13 @@ def run_scenarios(counter: CallCounter, aws: LocalResources, template: Template)
     results["list_users_first_cursor"] = _counted(counter, page_of_one, "list_users_first_cursor")
     results["list_users_next_page"] = _counted(counter, lambda: page_of_one(cursors[0]), "list_users_next_page")
 
-    def stats() -> None:
-        response = api.get("/stats/users")
-        assert response.status == 200, response.body
-
     api.module("UserStatsFunction")
-    results["user_stats"] = _counted(counter, stats, "user_stats")
-
-    def event_stats() -> None:
-        response = api.get("/stats/events", query={"days": "90"})
-        assert response.status == 200, response.body
-
+    results["user_stats"] = _counted(counter, call("GET", "/stats/users"), "user_stats")
     api.module("EventStatsFunction")
+    event_stats = call("GET", "/stats/events", query={"days": "90"})
     results["event_stats_90_days"] = _counted(counter, event_stats, "event_stats_90_days")
-
-    def delete() -> None:
-        response = api.delete(f"/users/{user_id}")
-        assert response.status == 204, response.body
-
     api.module("DeleteUserFunction")
-    results["delete_user"] = _counted(counter, delete, "delete_user")
+    results["delete_user"] = _counted(counter, call("DELETE", f"/users/{user_id}", 204), "delete_user")
 
     events = {
         "events": [{"event_type": "page_view", "user_id": f"u{n % 7}", "properties": {"page": "/"}} for n in range(500)]
