@@ -86,10 +86,12 @@ def test_one_of_sixteen_creates_wins_while_transactions_overlap_and_conflict(ser
     still gives one 201 and fifteen 409s, and never a 5xx."""
     strict_dynamodb.conflicts.overlap_seconds = 0.03
     strict_dynamodb.conflicts.rate = 0.2
+    # Under load the racers may reach moto more than 30 ms apart: these conflicts happen anyway.
+    strict_dynamodb.conflicts.cancel_next(3, where=lambda key: key[1] == "USERNAME#overlap")
 
     outcomes = _race([NewUser(username="Overlap", email=f"overlap{i}@example.com") for i in range(WRITERS)])
 
     assert outcomes.count(201) == 1
     assert sorted(o for o in outcomes if o != 201) == ["409 username_taken"] * (WRITERS - 1)
-    assert strict_dynamodb.conflicts.cancelled > 0
+    assert strict_dynamodb.conflicts.cancelled >= 3
     assert broken_rules(_items(server_stack), list_shards=1) == []
