@@ -84,11 +84,13 @@ def _to_user(item: UserItem) -> User:
     )
 
 
+def _fields_of(item: UserItem) -> IndexedUser:
+    return IndexedUser(item.user_id, item.username, item.email, item.full_name, item.is_active, tuple(item.tags or []))
+
+
 def _indexed(item: UserItem) -> IndexedUser | None:
     """What ``item``'s entries and tag counts say today: nothing for a user not indexed yet."""
-    if item.index_version is None:
-        return None
-    return IndexedUser(item.user_id, item.username, item.email, item.full_name, item.is_active, tuple(item.tags or []))
+    return None if item.index_version is None else _fields_of(item)
 
 
 def _failed_keys(exc: TransactWriteError) -> set[str]:
@@ -397,15 +399,29 @@ class UserService(Service):
         for each unique value that changes, the entries and counts that change. A lost race
         re-reads and re-applies (the changes are absolute values, so that is safe).
         """
+        return self._read_modify_write(user_id, lambda current: self._apply_changes(current, changes), None)
+
+    def _read_modify_write[T](self, user_id: str, write: Callable[[UserItem], T], absent: T) -> T:
+        """``write(current)`` on the user as read; ``absent`` when there is none. A write that
+        lost to another writer of the user (``_VersionConflict``) reads it again and retries."""
         for _ in range(_WRITE_ATTEMPTS):
             current = self._get_item(user_id)
             if current is None:
-                return None
+                return absent
             try:
-                return self._apply_changes(current, changes)
+                return write(current)
             except _VersionConflict:
                 continue
         raise ConflictError("The user was changed concurrently; try again", code="concurrent_update")
+
+    def _transact_at_version(self, write: Callable[[TransactWrite], None], operation: str) -> None:
+        """``_transact``, whose failed condition means the user changed since it was read."""
+        try:
+            self._transact(write, operation)
+        except TransactWriteError as exc:
+            if _condition_failed(exc):
+                raise _VersionConflict from exc
+            raise
 
     def _apply_changes(self, current: UserItem, changes: UserChanges) -> User:
         given = changes.model_dump(include=changes.model_fields_set)
@@ -485,19 +501,13 @@ class UserService(Service):
 
         Returns the deleted user (its ``version`` is the deletion's), or None if there was none.
         """
-        for _ in range(_WRITE_ATTEMPTS):
-            current = self._get_item(user_id)
-            if current is None:
-                return None
-            try:
-                self._transact(self._deletion(current), "delete_user")
-            except TransactWriteError as exc:
-                if _condition_failed(exc):
-                    continue
-                raise
+
+        def delete(current: UserItem) -> User:
+            self._transact_at_version(self._deletion(current), "delete_user")
             deleted = _to_user(current)
             return deleted.model_copy(update={"version": deleted.version + 1})
-        raise ConflictError("The user was changed concurrently; try again", code="concurrent_update")
+
+        return self._read_modify_write(user_id, delete, None)
 
     def _deletion(self, current: UserItem) -> Callable[[TransactWrite], None]:
         owned_by_user = UniqueValueItem.user_id == current.user_id
@@ -521,40 +531,28 @@ class UserService(Service):
         One transaction conditioned on the version read and on the user not being indexed, so a
         concurrent update (which indexes the user itself) or a second backfill never counts twice.
         """
-        for _ in range(_WRITE_ATTEMPTS):
-            current = self._get_item(user_id)
-            if current is None or current.index_version is not None:
+
+        def index_once(current: UserItem) -> bool:
+            if current.index_version is not None:
                 return False
             if current.list_shard != self._list_shard(index.ALL_USERS, user_id):
                 raise ConfigurationError(
                     f"user {user_id} is on list shard {current.list_shard}: "
                     f"USER_LIST_SHARDS ({self._shards}) is not the stack's UserListShards"
                 )
-            indexed = IndexedUser(
-                user_id,
-                current.username,
-                current.email,
-                current.full_name,
-                current.is_active,
-                tuple(current.tags or []),
-            )
 
-            def write(transaction: TransactWrite, current: UserItem = current, indexed: IndexedUser = indexed) -> None:
+            def write(transaction: TransactWrite) -> None:
                 transaction.update(
                     current,
                     actions=[UserItem.index_version.set(INDEX_VERSION), UserItem.version.add(1)],
                     condition=(UserItem.version == current.version) & UserItem.index_version.does_not_exist(),
                 )
-                self._index_changes(transaction, user_id, None, indexed)
+                self._index_changes(transaction, user_id, None, _fields_of(current))
 
-            try:
-                self._transact(write, "index_user")
-            except TransactWriteError as exc:
-                if _condition_failed(exc):
-                    continue
-                raise
+            self._transact_at_version(write, "index_user")
             return True
-        raise ConflictError("The user was changed concurrently; try again", code="concurrent_update")
+
+        return self._read_modify_write(user_id, index_once, False)
 
     # List ----------------------------------------------------------------------------------
 
