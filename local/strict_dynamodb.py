@@ -160,12 +160,21 @@ def _key_text(backend: DynamoDBBackend, table_name: str, attrs: dict[str, Any]) 
     return "/".join(str(part) for part in parts)
 
 
-def _transaction_keys(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[ItemKey]:
+def _key_attributes(backend: DynamoDBBackend, table_name: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """The key attributes of an item (or of a key, unchanged)."""
+    table = backend.get_table(table_name)
+    return {name: attrs[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+
+
+def _transaction_keys(
+    backend: DynamoDBBackend, transact_items: list[dict[str, Any]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(table, key attributes) of each item of a transaction, in its order."""
     keys = []
     for entry in transact_items:
         _, operation = next(iter(entry.items()))
-        attrs = operation.get("Key") or operation.get("Item") or {}
-        keys.append((operation["TableName"], _key_text(backend, operation["TableName"], attrs)))
+        attrs = operation.get("Key") or operation["Item"]
+        keys.append((operation["TableName"], _key_attributes(backend, operation["TableName"], attrs)))
     return keys
 
 
@@ -227,7 +236,8 @@ def install() -> None:
 
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         with _lock:
-            keys = _transaction_keys(self, transact_items)
+            raw_keys = _transaction_keys(self, transact_items)
+            keys = [(table_name, _key_text(self, table_name, attrs)) for table_name, attrs in raw_keys]
             now = time.monotonic()
             hit = conflicts._conflicting(keys, now)
             if hit is not None:
@@ -240,14 +250,6 @@ def install() -> None:
                         for key in keys
                     ]
                 )
-            raw_keys = []
-            for entry in transact_items:
-                _, operation = next(iter(entry.items()))
-                table = self.get_table(operation["TableName"])
-                attrs = operation.get("Key") or {
-                    name: operation["Item"][name] for name in (table.hash_key_attr, table.range_key_attr) if name
-                }
-                raw_keys.append((operation["TableName"], attrs))
             restore = _table_state(self, raw_keys)
             # moto deep-copies every table it touches to roll back: our restore does it per item.
             with _no_table_copies(), _quiet():
@@ -276,10 +278,9 @@ def install() -> None:
 
         def write(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
             with _lock:
-                attrs = args[0] if args else kwargs.get("item_attrs") or kwargs["key"]
-                if name == "put_item":
-                    table = self.get_table(table_name)
-                    attrs = {n: attrs[n] for n in (table.hash_key_attr, table.range_key_attr) if n}
+                attrs = _key_attributes(
+                    self, table_name, args[0] if args else kwargs.get("item_attrs") or kwargs["key"]
+                )
                 key = (table_name, _key_text(self, table_name, attrs))
                 # Only an item inside a transaction refuses a plain write: no random share here.
                 outside = getattr(_inside, "depth", 0) == 0
