@@ -18,6 +18,7 @@ from local import strict_dynamodb
 from local.invariants import broken_rules
 from local.resources import LocalResources
 from local.template import Template
+from nexus import conflicts as nexus_conflicts
 from tests.api_client import ApiClient
 from tests.aws_calls import consumer_batch_event
 from tests.conftest import lambda_context, load_function
@@ -72,13 +73,23 @@ def test_an_update_and_a_delete_cancelled_by_conflicts_apply_once(api: ApiClient
 def test_a_write_still_conflicting_when_its_time_is_spent_is_a_409_and_writes_nothing(
     api: ApiClient, table_items: Items, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("nexus.conflicts.RESERVE_SECONDS", 9.8)  # of the invocation's 10 s: 0.2 s of retries
+    # Of the invocation's 10 s, 0.2 s of backoff, on a clock that only the waits move: the
+    # number of attempts does not depend on how fast this machine runs the handler.
+    waited = {"seconds": 0.0}
+
+    def wait(seconds: float) -> None:
+        waited["seconds"] += seconds
+
+    backoff = nexus_conflicts.Backoff(sleep=wait, clock=lambda: waited["seconds"], rng=random.Random(5))
+    monkeypatch.setattr(nexus_conflicts, "_backoff", backoff)
+    monkeypatch.setattr(nexus_conflicts, "RESERVE_SECONDS", 9.8)
     conflicts.cancel_next(10_000, where=users_table_write)
 
     response = api.post("/users", {"username": "carol", "email": "carol@example.com"})
 
     assert (response.status, response.error_code) == (409, "concurrent_update")
-    assert conflicts.cancelled > 1
+    assert conflicts.cancelled >= 2, "retried while the budget lasted"
+    assert waited["seconds"] <= 0.2
     assert table_items("UsersTable") == []
 
 
