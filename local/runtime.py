@@ -255,8 +255,10 @@ class _LogPump:
     memory_size: int = 0
     peak_rss_mb: Callable[[], int | None] = lambda: None
     inits: int = 0
+    reports: int = 0
     stopping: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _reported: threading.Condition = field(default_factory=threading.Condition)
     _init_ms: str | None = None
     _invoke_ms: str | None = None
     # The runtime's peak as last read: a REPORT printed once the runtime is gone (the emulator
@@ -283,10 +285,20 @@ class _LogPump:
             # The emulator's own chatter; its warnings and errors still show, but not at shutdown.
             return None if self.stopping or "[INFO] (rapid)" in line else line
         if found := _REPORT.match(line):
-            return self._report(found["id"])
+            report = self._report(found["id"])
+            with self._reported:
+                self.reports += 1
+                self._reported.notify_all()
+            return report
         if line.startswith("START RequestId:"):
             self._read_peak()  # the runtime is alive now: keep its peak for the REPORT
         return line
+
+    def wait_for_report(self, after: int, timeout: float) -> None:
+        """Until a REPORT beyond the ``after``-th was read: the lines before it (INIT START) are
+        counted then. The emulator may answer an invocation before this thread reads its log."""
+        with self._reported:
+            self._reported.wait_for(lambda: self.reports > after, timeout)
 
     def _read_peak(self) -> int | None:
         peak = self.peak_rss_mb()
@@ -327,16 +339,17 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def _peak_rss_mb(rie_pid: int) -> int | None:
-    """VmHWM of the runtime (the emulator's child process): what Lambda reports as Max Memory Used."""
-    for child in children(rie_pid):
-        try:
-            for line in Path(f"/proc/{child}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return max(1, round(int(line.split()[1]) / 1024))
-        except (OSError, ValueError):
-            continue
-    return None
+def _peak_of(pid: int, parent: int) -> int | None:
+    """VmHWM of ``pid`` in MB if it is still ``parent``'s child (a pid can be reused)."""
+    try:
+        status = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+        )
+        if int(status["PPid"]) != parent:
+            return None
+        return max(1, round(int(status["VmHWM"].split()[0]) / 1024))
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 class LambdaWorker:
@@ -350,9 +363,21 @@ class LambdaWorker:
         self.port = 0
         self._pump = _LogPump(function.logical_id, function.memory_size, self._peak_rss_mb)
         self._invocations = 0  # since the process started: the first one initializes the runtime
+        self._runtime_pid: int | None = None
 
     def _peak_rss_mb(self) -> int | None:
-        return _peak_rss_mb(self.process.pid) if self.process is not None else None
+        """The runtime's (the emulator's child's) VmHWM: what Lambda reports as Max Memory Used.
+        Its pid is looked up once per runtime: a scan of /proc is too slow for every log line."""
+        if self.process is None:
+            return None
+        rie = self.process.pid
+        if self._runtime_pid is not None and (peak := _peak_of(self._runtime_pid, rie)) is not None:
+            return peak
+        for child in children(rie):
+            if (peak := _peak_of(child, rie)) is not None:
+                self._runtime_pid = child
+                return peak
+        return None
 
     @property
     def alive(self) -> bool:
@@ -423,7 +448,7 @@ class LambdaWorker:
     def invoke(self, event: Any) -> Invocation:
         if not self.alive:
             self.start()
-        inits_before = self._pump.inits
+        inits_before, reports_before = self._pump.inits, self._pump.reports
         first = self._invocations == 0
         self._invocations += 1
         started = time.monotonic()
@@ -441,6 +466,7 @@ class LambdaWorker:
         finally:
             connection.close()
         payload = _decode_payload(raw)
+        self._pump.wait_for_report(reports_before, timeout=1.0)
         cold = first or self._cold_since(inits_before)
         return Invocation(payload, cold, _elapsed(started), error=_function_error(payload))
 

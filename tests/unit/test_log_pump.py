@@ -25,3 +25,24 @@ def test_a_report_reads_the_runtime_s_current_peak() -> None:
 
     assert report is not None
     assert "Max Memory Used: 70 MB" in report
+
+
+def test_an_invocation_waits_for_its_report_so_an_init_logged_before_it_is_counted() -> None:
+    """The emulator can answer before the pump thread has read INIT START: the cold flag would
+    then be lost. Waiting for the invocation's REPORT line (printed after INIT START) closes it."""
+    import threading
+    import time
+
+    pump = _LogPump("Fn", memory_size=512)
+
+    def log_late() -> None:
+        time.sleep(0.2)
+        pump.filter("[INFO] (rapid) INIT START(type: on-demand, phase: init)")
+        pump.filter("REPORT RequestId: r-3")
+
+    before = pump.reports
+    threading.Thread(target=log_late).start()
+    pump.wait_for_report(before, timeout=5)
+
+    assert pump.inits == 1
+    assert pump.reports == before + 1
