@@ -48,6 +48,7 @@ BARE_CLIENTS: dict[str, tuple[str, ...]] = {
     "UserStatsFunction": ("dynamodb",),
     "SendWelcomeEmailFunction": ("dynamodb", "sesv2", "sqs"),
     "PublishWebhooksFunction": ("ssm", "urllib3"),
+    "PreTrafficHookFunction": ("codedeploy", "lambda"),
 }
 
 _HANDLER_CODE = f"""

@@ -69,6 +69,11 @@ class LocalResources:
         for logical_id, resource in self.template.of_type("AWS::SES::EmailIdentity").items():
             self._verify_email_identity(logical_id, resource.get("Properties", {}))
         self._create_secure_string_parameters()
+        for logical_id in self.template.of_type("AWS::Serverless::Function"):
+            # Named as the local runner runs them (AWS_LAMBDA_FUNCTION_NAME): another function's
+            # environment may name one (the pre-traffic hook's PRE_TRAFFIC_FUNCTIONS).
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
+            self.physical[logical_id] = {"Ref": logical_id, "Arn": arn}
         return self
 
     def _create_secure_string_parameters(self) -> None:

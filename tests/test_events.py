@@ -32,8 +32,10 @@ ALL_SCOPES = {"users:read", "users:write", "analytics:read", "analytics:write"}
 PLACEHOLDER_ID = "01JD0000000000000000000000"
 
 # event file -> (function, status on an empty stack); None: a stream or queue batch, answered with
-# the partial batch response (on an empty stack the queued user is gone: dropped, not failed).
-EXPECTED: dict[str, tuple[str, int | None]] = {
+# the partial batch response (on an empty stack the queued user is gone: dropped, not failed);
+# HOOK_ERROR: CodeDeploy's hook, whose report of a deployment that does not exist is refused.
+HOOK_ERROR = "hook error"
+EXPECTED: dict[str, tuple[str, int | str | None]] = {
     "create_user.json": ("CreateUserFunction", 201),
     "get_user.json": ("GetUserFunction", 404),
     "get_user_by_username.json": ("GetUserByUsernameFunction", 404),
@@ -47,6 +49,7 @@ EXPECTED: dict[str, tuple[str, int | None]] = {
     "count_events.json": ("CountEventsFunction", None),
     "send_welcome_email.json": ("SendWelcomeEmailFunction", None),
     "publish_webhooks.json": ("PublishWebhooksFunction", None),
+    "pre_traffic_hook.json": ("PreTrafficHookFunction", HOOK_ERROR),
 }
 
 
@@ -119,7 +122,7 @@ def test_every_function_has_an_event_file_and_every_file_is_tested(template: Tem
     assert {function for function, _ in EXPECTED.values()} == set(template.functions())
 
 
-@pytest.mark.parametrize("name", sorted(n for n, (_, status) in EXPECTED.items() if status is not None))
+@pytest.mark.parametrize("name", sorted(n for n, (_, status) in EXPECTED.items() if isinstance(status, int)))
 def test_http_event_matches_its_route_and_grants_every_scope(name: str, template: Template) -> None:
     function, _ = EXPECTED[name]
     payload = event(name)
@@ -139,10 +142,16 @@ def test_http_event_matches_its_route_and_grants_every_scope(name: str, template
 def test_event_on_an_empty_stack(name: str, empty_stack: str, tmp_path: Path) -> None:
     function, status = EXPECTED[name]
     code, result = invoke(empty_stack, function, event(name), tmp_path)
-    assert code == 0, result
+    assert code == (1 if status == HOOK_ERROR else 0), result  # the CLI exits 1 on a function error
     if status is None:
         assert result == {"batchItemFailures": []}
         return
+    if status == HOOK_ERROR:
+        # It started on its template environment and checked; only the report had no deployment.
+        assert result["errorType"] == "ClientError", result
+        assert "PutLifecycleEventHookExecutionStatus" in result["errorMessage"], result
+        return
+    assert isinstance(status, int)
     assert result["statusCode"] == status, result
     if status == 404:
         assert body(result)["error"]["code"] == "not_found"

@@ -130,7 +130,8 @@ def _reference(value: Any) -> str | None:
 
 
 def _statements(template: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
-    """Every statement a role gets: its inline policies and the template's managed policies it attaches."""
+    """Every statement a role gets: its inline policies, the template's managed policies it attaches,
+    and the template's policies (AWS::IAM::Policy) attached to it."""
     role = template["Resources"][role_name]["Properties"]
     found = [s for policy in role.get("Policies", []) for s in _as_list(policy["PolicyDocument"]["Statement"])]
     for arn in role.get("ManagedPolicyArns", []):
@@ -139,6 +140,9 @@ def _statements(template: dict[str, Any], role_name: str) -> list[dict[str, Any]
             managed = template["Resources"][name]
             assert managed["Type"] == "AWS::IAM::ManagedPolicy"
             found.extend(_as_list(managed["Properties"]["PolicyDocument"]["Statement"]))
+    for policy in _of_type(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_name} in policy["Properties"].get("Roles", []):
+            found.extend(_as_list(policy["Properties"]["PolicyDocument"]["Statement"]))
     return found
 
 
@@ -160,11 +164,12 @@ def test_every_function_has_a_role_of_its_own_written_in_the_template(expanded: 
     functions = _functions(expanded)
     roles = [_role_of(function) for function in functions.values()]
 
-    assert len(functions) == 13, "a new function: raise this count (and the alarms' below; docs/EXTENDING.md, step 6)"
+    assert len(functions) == 14, "a new function: raise this count (and the alarms' below; docs/EXTENDING.md, step 6)"
     assert len(set(roles)) == len(roles)
     # SAM names the roles it generates <Function>Role; ours are <Name>Role, written by hand.
     assert not any(role == f"{name}Role" for name, role in zip(functions, roles, strict=True))
-    assert set(roles) == set(_of_type(expanded, "AWS::IAM::Role"))
+    # The one other role is CodeDeploy's, also ours (SAM's CodeDeployServiceRole is not generated).
+    assert set(roles) | {"DeployRole"} == set(_of_type(expanded, "AWS::IAM::Role"))
 
 
 def test_no_role_carries_an_aws_managed_policy_but_xray_write_only(expanded: dict[str, Any]) -> None:
@@ -392,7 +397,7 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
     )
     # per function (Fn::ForEach::FunctionOperations), DLQs, streams, API, metrics
     # + the streams unread (2), the welcome queue's age, 401/403, SES bounce and complaint rates
-    assert len(_alarms(expanded)) == 13 * 2 + 4 + 2 + 1 + 7 + 6, "a new function adds 2 alarms: raise the 13"
+    assert len(_alarms(expanded)) == 14 * 2 + 4 + 2 + 1 + 8 + 6, "a new function adds 2 alarms: raise the 14"
     for name, alarm in _alarms(expanded).items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert "docs/OPERATIONS.md#" in alarm["AlarmDescription"], name
@@ -474,6 +479,7 @@ def test_the_application_alarms_watch_metrics_the_layer_emits(expanded: dict[str
         "CacheErrors",
         "WebhookDeliveryFailures",
         "WriteConflictsExhausted",
+        "PreTrafficChecksFailed",
     }
     assert metrics <= _layer_metrics()
     for alarm in alarms.values():
@@ -655,3 +661,97 @@ def test_the_identity_provider_has_no_placeholder_a_deploy_could_go_out_with() -
     config = (ROOT / "samconfig.toml").read_text()
     assert "JwtIssuer=" not in config
     assert "JwtAudience=" not in config
+
+
+# Safe deploys (docs/DEPLOY.md) -----------------------------------------------------------------
+
+HOOK = "PreTrafficHookFunction"
+ORDERED_STREAM_CONSUMERS = {"CountEventsFunction", "PublishWebhooksFunction"}
+
+
+def _deployed(expanded: dict[str, Any]) -> set[str]:
+    return set(_functions(expanded)) - {HOOK}
+
+
+def test_every_function_but_the_hook_shifts_its_alias_through_codedeploy_after_the_hook(
+    expanded: dict[str, Any],
+) -> None:
+    aliases = _of_type(expanded, "AWS::Lambda::Alias")
+    groups = _of_type(expanded, "AWS::CodeDeploy::DeploymentGroup")
+
+    shifted = {
+        alias["Properties"]["FunctionName"]["Ref"]: alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+        for alias in aliases.values()
+        if "UpdatePolicy" in alias
+    }
+    assert set(shifted) == _deployed(expanded), "the hook is not deployed through itself"
+    for function, update in shifted.items():
+        assert update["BeforeAllowTrafficHook"] == {"Ref": HOOK}, function
+        group = groups[update["DeploymentGroupName"]["Ref"]]["Properties"]
+        assert group["ServiceRoleArn"] == {"Fn::GetAtt": ["DeployRole", "Arn"]}, function
+        assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+        config = group["DeploymentConfigName"]["Fn::Sub"][1]["ConfigName"]
+        # An ordered, checkpointed stream is never read by two versions at once.
+        expected = "AllAtOnce" if function in ORDERED_STREAM_CONSUMERS else "Canary10Percent5Minutes"
+        assert config == expected, function
+
+
+def test_a_canary_rolls_back_on_its_functions_errors_and_no_alarm_that_stays_in_alarm(
+    expanded: dict[str, Any],
+) -> None:
+    groups = _of_type(expanded, "AWS::CodeDeploy::DeploymentGroup")
+    alarms = _alarms(expanded)
+    for name, group in groups.items():
+        function = name.removesuffix("DeploymentGroup")
+        names = {alarm["Name"]["Ref"] for alarm in group["Properties"]["AlarmConfiguration"]["Alarms"]}
+        own_errors = function.removesuffix("Function") + "ErrorsAlarm"
+        assert {own_errors, "UnhandledErrorsAlarm"} <= names, function
+        assert ("Api5xxAlarm" in names) == bool(Template().functions()[function].routes), function
+        for alarm in names:
+            # A dead-letter queue alarm stays in ALARM until someone empties the queue: as a
+            # rollback trigger it would block every deploy meanwhile.
+            assert alarms[alarm]["TreatMissingData"] == "notBreaching", alarm
+
+
+def test_codedeploy_may_move_only_the_stacks_aliases_and_run_only_the_hook(expanded: dict[str, Any]) -> None:
+    role = expanded["Resources"]["DeployRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "codedeploy.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    assert "ManagedPolicyArns" not in role
+    grants: dict[str, set[str]] = {}
+    for statement in _statements(expanded, "DeployRole"):
+        for action in _as_list(statement["Action"]):
+            grants.setdefault(action, set()).update(
+                json.dumps(r, sort_keys=True) for r in _as_list(statement["Resource"])
+            )
+
+    aliases = {json.dumps({"Fn::Sub": f"${{{f}.Arn}}:live"}) for f in _deployed(expanded)}
+    assert grants.pop("lambda:UpdateAlias") == grants.pop("lambda:GetAlias") == aliases
+    assert grants.pop("lambda:GetProvisionedConcurrencyConfig") == aliases
+    assert grants.pop("lambda:InvokeFunction") == {json.dumps({"Fn::GetAtt": [HOOK, "Arn"]})}
+    assert set(grants) == {"cloudwatch:DescribeAlarms"}
+
+
+def test_the_hook_may_invoke_the_stacks_versions_and_answer_only_this_applications_deployments(
+    expanded: dict[str, Any],
+) -> None:
+    role = _role_of(expanded["Resources"][HOOK])
+    grants: dict[str, set[str]] = {}
+    for statement in _statements(expanded, role):
+        for action in _as_list(statement["Action"]):
+            grants.setdefault(action, set()).update(
+                json.dumps(r, sort_keys=True) for r in _as_list(statement["Resource"])
+            )
+
+    assert grants.pop("lambda:InvokeFunction") == {
+        json.dumps({"Fn::Sub": f"${{{f}.Arn}}:*"}) for f in _deployed(expanded)
+    }
+    group = (
+        "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}"
+        ":deploymentgroup:${ServerlessDeploymentApplication}/*"
+    )
+    for action in ("ListDeploymentTargets", "GetDeploymentTarget", "PutLifecycleEventHookExecutionStatus"):
+        assert grants.pop(f"codedeploy:{action}") == {json.dumps({"Fn::Sub": group})}, action
+    assert "ServerlessDeploymentApplication" in expanded["Resources"]
+    assert {action.split(":")[0] for action in grants} == {"logs"}  # X-Ray: the AWS-managed write-only policy

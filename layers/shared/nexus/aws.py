@@ -42,7 +42,10 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 # run a 10 s function out of time after the user was committed (the rest of the budget:
 # nexus.operations.welcome skips the send when too little is left).
 _AFTER_COMMIT = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2)
-_CONFIG_BY_SERVICE = {"sesv2": _AFTER_COMMIT, "sqs": _AFTER_COMMIT, "kinesis": _AFTER_COMMIT}
+# The pre-traffic check invokes a new version that may start cold and run to its timeout: one
+# attempt (a probe's answer is what is judged), read for longer than any probe runs.
+_PROBE = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=60)
+_CONFIG_BY_SERVICE = {"sesv2": _AFTER_COMMIT, "sqs": _AFTER_COMMIT, "kinesis": _AFTER_COMMIT, "lambda": _PROBE}
 
 
 class JSONFiles(botocore.loaders.JSONFileLoader):

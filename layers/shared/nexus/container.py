@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from nexus.operations.count_events import EventCountConsumer
     from nexus.operations.event_stats import EventStatsOperations
     from nexus.operations.health import HealthOperations
+    from nexus.operations.pre_traffic import PreTrafficCheck
     from nexus.operations.publish_webhooks import WebhookPublisher
     from nexus.operations.registration import UserRegistration
     from nexus.operations.user_commands import UserCommands
@@ -75,6 +76,7 @@ ANALYTICS_OPERATIONS: ServiceRef[AnalyticsOperations] = ServiceRef("nexus.operat
 USER_STATS: ServiceRef[UserStatsOperations] = ServiceRef("nexus.operations.user_stats:UserStatsOperations")
 EVENT_STATS: ServiceRef[EventStatsOperations] = ServiceRef("nexus.operations.event_stats:EventStatsOperations")
 HEALTH: ServiceRef[HealthOperations] = ServiceRef("nexus.operations.health:HealthOperations")
+PRE_TRAFFIC: ServiceRef[PreTrafficCheck] = ServiceRef("nexus.operations.pre_traffic:PreTrafficCheck")
 
 # Built with the constructor, dependencies read from its inject() parameters.
 OPERATIONS = (
@@ -88,6 +90,7 @@ OPERATIONS = (
     USER_STATS,
     EVENT_STATS,
     HEALTH,
+    PRE_TRAFFIC,
 )
 
 

@@ -10,6 +10,7 @@ malformed variable fails the cold start naming it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Annotated, Literal, Self
@@ -181,6 +182,25 @@ class EventCountSettings(EnvSection):
     analytics_dead_letter_queue_url: str = Field(pattern=r"^https?://")
 
 
+class PreTrafficSettings(EnvSection):
+    """``PreTrafficCheck``: the stack's functions it may check, and the scope names they expect."""
+
+    # {physical function name: logical id}: which probe a new version of that function gets.
+    pre_traffic_functions: dict[str, str] = Field(min_length=1)
+    # The same prefix the HTTP functions read (nexus.api.auth): the probes' scopes carry it.
+    jwt_scope_prefix: str = Field(default="", pattern=r"^([!-~]*[!-.0-~][!-~]*/)?$")
+
+    @field_validator("pre_traffic_functions", mode="before")
+    @classmethod
+    def _parse_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"must be a JSON object of function names: {exc}") from None
+        return value
+
+
 SECTIONS: tuple[type[EnvSection], ...] = (
     UsersSettings,
     CacheSettings,
@@ -192,4 +212,5 @@ SECTIONS: tuple[type[EnvSection], ...] = (
     WebhookSettings,
     AnalyticsStreamSettings,
     EventCountSettings,
+    PreTrafficSettings,
 )
