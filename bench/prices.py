@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.costs import PRICES, usd_per_million
 from local.template import Template
-
-PRICES = Path(__file__).resolve().parent / "prices.json"
-MILLION = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,7 @@ SCENARIOS = {
 
 
 def load_prices(path: Path = PRICES) -> dict[str, Any]:
+    """The price list (the local runner's REPORT lines use the same file and formula, local.costs)."""
     prices: dict[str, Any] = json.loads(path.read_text())
     return prices
 
@@ -82,24 +81,21 @@ def price_rows(
         n = scenario.requests
         calls = {op: count / n for op, count in aws_calls[name].items()}
         used = {k: v / n for k, v in usage.get(name, {}).items()}
-        memory_gb = functions[scenario.function].memory_size / 1024
         measured = warm_ms.get(scenario.warm or "")
         duration = _duration_ms({op: round(c) for op, c in calls.items()}, measured, prices["assumed_call_latency_ms"])
         billed_ms = math.ceil(duration)
-        parts = {
-            "lambda": MILLION
-            * (prices["lambda_request"] + memory_gb * billed_ms / 1000 * prices["lambda_arm64_gb_second"]),
-            "http_api": MILLION * prices["http_api_request"] if scenario.http else 0.0,
-            "dynamodb": MILLION
-            * (
-                used.get("dynamodb_rru", 0.0) * prices["dynamodb_on_demand_read_request_unit"]
-                + used.get("dynamodb_wru", 0.0) * prices["dynamodb_on_demand_write_request_unit"]
-            ),
-            "kinesis": MILLION * used.get("kinesis_kb", 0.0) / 1024**2 * prices["kinesis_on_demand_ingest_gb"],
-            "ses": MILLION * used.get("ses_emails", 0.0) * prices["ses_email"],
-            "sqs": MILLION * used.get("sqs_requests", 0.0) * prices["sqs_standard_request"],
-            "secrets": MILLION * used.get("secrets_manager_calls", 0.0) * prices["secrets_manager_api_call"],
-        }
+        parts = usd_per_million(
+            memory_mb=functions[scenario.function].memory_size,
+            billed_ms=billed_ms,
+            http=scenario.http,
+            read_units=used.get("dynamodb_rru", 0.0),
+            write_units=used.get("dynamodb_wru", 0.0),
+            kinesis_bytes=used.get("kinesis_kb", 0.0) * 1024,
+            ses_emails=used.get("ses_emails", 0.0),
+            sqs_requests=used.get("sqs_requests", 0.0),
+            secrets_calls=used.get("secrets_manager_calls", 0.0),
+            prices=prices,
+        )
         rows.append(
             {
                 "scenario": name,

@@ -1,5 +1,6 @@
 """Entry point: `python -m local start [--port N]`, `python -m local invoke FUNCTION -e EVENT.json`,
-`python -m local token` and `python -m local openapi [--out FILE]`."""
+`python -m local token`, `python -m local faults list|on|off`, `python -m local invariants` and
+`python -m local openapi [--out FILE]`."""
 
 from __future__ import annotations
 
@@ -51,6 +52,18 @@ def _parser() -> argparse.ArgumentParser:
         help="how long a DynamoDB transaction holds its items, so that overlapping ones conflict (default 0)",
     )
 
+    faults = commands.add_parser(
+        "faults",
+        help="turn faults on or off in the running `make start` (DynamoDB throttling, SES rejections, ...)",
+    )
+    faults.add_argument("action", choices=("list", "on", "off"))
+    faults.add_argument("name", nargs="?", help="the fault (see `list`); `off` without it: every fault")
+    faults.add_argument("--rate", type=_share, default=1.0, metavar="0-1", help="the share of calls it hits")
+    faults.add_argument("--function", help="only this function's calls (its logical id)")
+    faults.add_argument("--seconds", type=float, default=0.0, help="slow_webhooks: the receiver's delay")
+
+    commands.add_parser("invariants", help="check the project's rules on the running `make start`'s data")
+
     document = commands.add_parser("openapi", help="write the OpenAPI document of the routes (make openapi)")
     document.add_argument("--out", default="docs/openapi.json", help="where to write it ('-' for stdout)")
 
@@ -87,6 +100,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print(make_token(ALL_SCOPES if arguments.scope is None else arguments.scope))
         return 0
+    if arguments.command == "faults":
+        from local import devtools_cli
+
+        return devtools_cli.faults(
+            arguments.action, arguments.name, arguments.rate, arguments.function, arguments.seconds
+        )
+    if arguments.command == "invariants":
+        from local import devtools_cli
+
+        return devtools_cli.invariants()
     if arguments.command == "openapi":
         from local.server import write_openapi
 

@@ -13,6 +13,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from local import strict_dynamodb
+from local.boundary import AwsBoundary
+from local.costs import UsageMeter
+from local.faults import Faults
 from local.mail import SendRecorder, SentMail, sent_mail
 from local.resources import ACCOUNT, FAKE_CREDENTIALS, REGION, LocalResources
 from local.runtime import free_port
@@ -46,6 +49,9 @@ class EmulatedAws:
         self.parameters = dict(parameters or {})  # template parameter overrides
         self._server: Any = None
         self.recorder: SendRecorder | None = None
+        # Faults and per-caller usage at the AWS boundary: only where moto runs in this process.
+        self.faults = Faults(frozenset(template.functions()))
+        self.usage = UsageMeter()
         self.resources = self._resources()
 
     def _resources(self) -> LocalResources:
@@ -55,13 +61,15 @@ class EmulatedAws:
 
     def start(self) -> EmulatedAws:
         if self.embedded:
-            self._server, self.recorder = _serve_moto()
+            self._server, self.recorder = _serve_moto(self.faults, self.usage)
             self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
             self.resources = self._resources()
         provision(self.resources)
         return self
 
     def stop(self) -> None:
+        self.faults.turn_off()
+        self.usage.close()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -172,8 +180,9 @@ def provision(resources: LocalResources) -> None:
     resources.create_all()
 
 
-def _serve_moto() -> tuple[Any, SendRecorder]:
-    """moto's server app (as ThreadedMotoServer runs it) behind the SES send recorder, on a free port."""
+def _serve_moto(faults: Faults, usage: UsageMeter) -> tuple[Any, SendRecorder]:
+    """moto's server app (as ThreadedMotoServer runs it) behind the SES send recorder and the
+    boundary (faults, per-caller usage), on a free port."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -181,6 +190,7 @@ def _serve_moto() -> tuple[Any, SendRecorder]:
     # One access-log line per AWS call drowns the functions' own logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     recorder = SendRecorder(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", free_port(), recorder, threaded=True, request_handler=MotoRequestHandler)
+    boundary = AwsBoundary(recorder, faults, usage)  # outside the recorder: a rejected send is not recorded
+    server = make_server("127.0.0.1", free_port(), boundary, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
     return server, recorder

@@ -7,7 +7,9 @@ Each rule that does not hold is reported with the ids it fails for:
 - every indexed user has exactly the index entries its fields call for, in its list shard;
 - no entry belongs to a user that does not exist;
 - every sentinel names an existing user whose username or email it is, and every user holds
-  its two sentinels.
+  its two sentinels;
+- (the local runner, which sees the sent mail and the queues) every user was welcomed or has
+  its welcome queued.
 """
 
 from __future__ import annotations
@@ -93,3 +95,56 @@ def broken_rules(items: Iterable[Item], list_shards: int) -> list[str]:
             if sentinels.get(key) != user_id:
                 broken.append(f"user {user_id} does not hold {key}")
     return broken
+
+
+def unwelcomed(items: Iterable[Item], welcomed_addresses: set[str], queued_user_ids: set[str]) -> list[str]:
+    """Users neither welcomed (marked, or an email to their address) nor queued for a retry."""
+    broken = []
+    for item in items:
+        if not item["pk"]["S"].startswith("USER#") or "welcome_sent_at" in item:
+            continue
+        user_id = item["user_id"]["S"]
+        if item["email"]["S"].casefold() not in welcomed_addresses and user_id not in queued_user_ids:
+            broken.append(f"welcome of {user_id}: neither sent nor queued")
+    return broken
+
+
+# What each rule's report starts with -> the rule's name (the local runner's /_local/invariants).
+RULES = {
+    "counters": "counters match the users",
+    "tag counter": "tag counters match the users",
+    "entries of": "index entries match their user",
+    "orphan entries": "no orphan index entry",
+    "sentinel": "names and emails unique (sentinels)",
+    "user": "names and emails unique (sentinels)",
+    "welcome of": "every user welcomed or queued",
+}
+
+
+def named(report: str) -> dict[str, str]:
+    rule = next((name for prefix, name in RULES.items() if report.startswith(prefix)), "other")
+    return {"rule": rule, "detail": report}
+
+
+def main() -> int:
+    """`python -m local.invariants` with a JSON request on stdin (the server's /_local/invariants):
+    the users table's items are read here, with the layer's current code (layers/shared)."""
+    import json
+    import sys
+
+    import boto3
+
+    request = json.load(sys.stdin)
+    client = boto3.client("dynamodb", endpoint_url=request["endpoint"], region_name=request["region"])
+    items: list[Item] = []
+    for page in client.get_paginator("scan").paginate(TableName=request["table"], ConsistentRead=True):
+        items.extend(page["Items"])
+    reports = broken_rules(items, int(request["list_shards"]))
+    if request.get("welcomed") is not None:
+        reports += unwelcomed(items, set(request["welcomed"]), set(request["queued"]))
+    json.dump({"ok": not reports, "broken": [named(report) for report in reports]}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import compileall
 import hashlib
 import http.client
+import itertools
 import json
 import os
 import py_compile
@@ -28,10 +29,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from local.resources import FAKE_CREDENTIALS, REGION
 from local.template import ROOT, Function
+
+if TYPE_CHECKING:
+    from local.costs import InvocationUsage
 
 BUILD = ROOT / ".build"
 LAYER_DIR = BUILD / "layer" / "python"
@@ -57,6 +61,11 @@ RUNTIME_DISTRIBUTIONS = (
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 # API Gateway gives up on an integration after 30 s, whatever the function's timeout.
 INTEGRATION_TIMEOUT = 30.0
+
+
+# A caller id's usage since it was last taken (local.costs.UsageMeter.take).
+UsageSource = Callable[[str], "InvocationUsage"]
+_worker_numbers = itertools.count(1)
 
 
 class RuntimeSetupError(RuntimeError):
@@ -254,6 +263,8 @@ class _LogPump:
     prefix: str
     memory_size: int = 0
     peak_rss_mb: Callable[[], int | None] = lambda: None
+    # What the invocation cost, for its REPORT line (local.costs), given its duration in ms.
+    costs: Callable[[float], str] | None = None
     inits: int = 0
     reports: int = 0
     stopping: bool = False
@@ -316,6 +327,8 @@ class _LogPump:
         peak = self._read_peak()
         if peak is not None:
             fields.append(f"Max Memory Used: {peak} MB")
+        if self.costs is not None:
+            fields.append(self.costs(float(self._invoke_ms or 0.0)))
         self._init_ms = self._invoke_ms = None
         return "\t".join(fields)
 
@@ -355,15 +368,29 @@ def _peak_of(pid: int, parent: int) -> int | None:
 class LambdaWorker:
     """One execution environment of one function: started on demand, warm between invocations."""
 
-    def __init__(self, function: Function, environment: dict[str, str], rie: Path) -> None:
+    def __init__(
+        self, function: Function, environment: dict[str, str], rie: Path, usage: UsageSource | None = None
+    ) -> None:
         self.function = function
-        self.environment = environment
+        # Its AWS calls carry app/<function>.<n> in botocore's user agent: the emulated AWS
+        # attributes them (faults for one function, this worker's REPORT costs).
+        self.caller = f"{function.logical_id}.{next(_worker_numbers)}"
+        self.environment = {**environment, "AWS_SDK_UA_APP_ID": self.caller}
         self.rie = rie
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
-        self._pump = _LogPump(function.logical_id, function.memory_size, self._peak_rss_mb)
+        costs = None if usage is None else self._costs(usage)
+        self._pump = _LogPump(function.logical_id, function.memory_size, self._peak_rss_mb, costs)
         self._invocations = 0  # since the process started: the first one initializes the runtime
         self._runtime_pid: int | None = None
+
+    def _costs(self, usage: UsageSource) -> Callable[[float], str]:
+        http = bool(self.function.routes)
+
+        def report(duration_ms: float) -> str:
+            return usage(self.caller).report(memory_mb=self.function.memory_size, duration_ms=duration_ms, http=http)
+
+        return report
 
     def _peak_rss_mb(self) -> int | None:
         """The runtime's (the emulator's child's) VmHWM: what Lambda reports as Max Memory Used.
@@ -500,10 +527,13 @@ def _function_error(payload: Any) -> str | None:
 class FunctionPool:
     """Warm workers of one function; a busy pool scales out as Lambda does (one request per worker)."""
 
-    def __init__(self, function: Function, environment: dict[str, str], rie: Path) -> None:
+    def __init__(
+        self, function: Function, environment: dict[str, str], rie: Path, usage: UsageSource | None = None
+    ) -> None:
         self.function = function
         self.environment = environment
         self.rie = rie
+        self.usage = usage
         self._idle: list[LambdaWorker] = []
         self._all: list[LambdaWorker] = []
         self._lock = threading.Lock()
@@ -512,7 +542,7 @@ class FunctionPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            worker = LambdaWorker(self.function, self.environment, self.rie)
+            worker = LambdaWorker(self.function, self.environment, self.rie, self.usage)
             self._all.append(worker)
             return worker
 

@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 from local import openapi, strict_dynamodb
 from local.aws import EmulatedAws
+from local.devtools import DevTools
 from local.endpoint import RunningApi, endpoint_file, remove_if_ours
 from local.events import RouteMatch, build_http_event, match_route
 from local.runtime import (
@@ -151,6 +152,7 @@ class LocalApi:
         self._openapi: dict[str, Any] | None = None
         self._openapi_lock = threading.Lock()
         self.triggers = Triggers(template, lambda name, event: self.pool(name).invoke(event))
+        self.devtools = DevTools(aws)
 
     def start(self) -> LocalApi:
         self.triggers.start(self.aws.resources)
@@ -168,7 +170,9 @@ class LocalApi:
         with self._lock:
             if logical_id not in self._pools:
                 function = self.functions[logical_id]
-                self._pools[logical_id] = FunctionPool(function, self.environment(function), self.rie)
+                # The REPORT line's costs: the boundary sees the calls only of moto in this process.
+                usage = self.aws.usage.take if self.aws.embedded else None
+                self._pools[logical_id] = FunctionPool(function, self.environment(function), self.rie, usage)
             return self._pools[logical_id]
 
     def stop_workers(self) -> None:
@@ -248,8 +252,28 @@ class LocalApi:
             return self._emails(request)
         if key == ("POST", "/_local/reset"):
             self.reset()
+            self.devtools.forget_webhooks()
             return Reply.json(200, {"reset": True})
-        return None
+        return self._devtools_route(request)
+
+    def _devtools_route(self, request: Request) -> Reply | None:
+        tools, key = self.devtools, (request.method, request.path)
+        answer = None
+        if key == ("GET", "/_local/faults"):
+            answer = tools.faults()
+        elif key == ("POST", "/_local/faults"):
+            answer = tools.turn_on(request.body)
+        elif key == ("DELETE", "/_local/faults"):
+            answer = tools.turn_off(None)
+        elif request.method == "DELETE" and request.path.startswith("/_local/faults/"):
+            answer = tools.turn_off(unquote(request.path.removeprefix("/_local/faults/")))
+        elif key == ("GET", "/_local/invariants"):
+            answer = tools.invariants()
+        elif key == ("POST", "/_local/webhooks"):
+            answer = tools.receive_webhook(request.headers, request.body)
+        elif key == ("GET", "/_local/webhooks"):
+            answer = tools.webhooks()
+        return None if answer is None else Reply.json(*answer)
 
     def _emails(self, request: Request) -> Reply:
         """The inbox: HTML for a browser, JSON for scripts (see local.inbox.wants_html)."""
@@ -416,6 +440,7 @@ def _banner(port: int, seconds: float, aws_endpoint: str) -> str:
         [
             f"Nexus Serverless local API on {base} (ready in {seconds:.2f} s)",
             f"  docs: {base}/docs  openapi: {base}/openapi.json  emails: {base}/_local/emails",
+            f"  webhooks: {base}/_local/webhooks  faults: {base}/_local/faults  invariants: {base}/_local/invariants",
             f"  emulated AWS: AWS_ENDPOINT_URL={aws_endpoint}",
             "  token with every scope (signature not checked locally):",
             f"  TOKEN={token}",
@@ -496,11 +521,13 @@ def main(port: int, parameters: dict[str, str] | None = None, conflicts: tuple[f
         print(f"error: {server}", file=sys.stderr)
         return 2
     _stop_on_signals(server)
+    base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    # Webhooks go to the server's own receiver (/_local/webhooks) unless told otherwise.
+    parameters = {"WebhookUrls": f"{base_url}/_local/webhooks", **(parameters or {})}
     aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL"), parameters).start()
     strict_dynamodb.conflicts.rate, strict_dynamodb.conflicts.overlap_seconds = conflicts
     api = LocalApi(template, aws, rie, runtime_dir, layer_dir).start()
     server.api = api
-    base_url = f"http://127.0.0.1:{server.server_address[1]}"
     state_file = endpoint_file()
     resources = {name: found["Ref"] for name, found in aws.resources.physical.items()}
     RunningApi(os.getpid(), base_url, aws.endpoint_url, resources).write(state_file)

@@ -23,6 +23,7 @@ Every patched call runs under one lock: moto's backends have none of their own.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import math
 import random
@@ -117,6 +118,7 @@ class Usage:
     read_units: float
     write_units: float
     keys_written: tuple[str, ...] = ()
+    caller: str = ""  # the local runner's worker that made the call (local.boundary), if known
 
 
 @dataclass
@@ -148,6 +150,10 @@ class Meter:
 
 conflicts = Conflicts()
 meter = Meter()
+# Called with each recorded usage (the local runner's per-invocation costs, local.costs).
+listeners: list[Callable[[Usage], None]] = []
+# The caller of the request this thread serves (set by local.boundary around each AWS call).
+current = threading.local()
 _lock = threading.RLock()
 _inside = threading.local()
 
@@ -195,7 +201,12 @@ def _quiet() -> Iterator[None]:
 
 def _record(usage: Usage) -> None:
     if getattr(_inside, "depth", 0) == 0:
+        caller = getattr(current, "caller", "")
+        if caller:
+            usage = dataclasses.replace(usage, caller=caller)
         meter.records.append(usage)
+        for listener in listeners:
+            listener(usage)
 
 
 def _table_state(backend: DynamoDBBackend, keys: list[tuple[str, dict[str, Any]]]) -> Callable[[], None]:

@@ -1,0 +1,67 @@
+"""`python -m local faults ...` and `python -m local invariants`: the running server's developer
+endpoints from a terminal (local.devtools), found through .build/local-endpoint.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+from local.endpoint import running_api
+
+
+def _call(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]] | None:
+    running = running_api()
+    if running is None:
+        print("error: no `make start` runs in this clone: start it first", file=sys.stderr)
+        return None
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 - the local server's own address
+        f"{running.api_url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=90) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _print(answer: tuple[int, dict[str, Any]] | None) -> int:
+    if answer is None:
+        return 2
+    status, document = answer
+    if status >= 400:
+        print(f"error: {document.get('message', status)}", file=sys.stderr)
+        return 2
+    print(json.dumps(document, indent=2))
+    return 0
+
+
+def faults(action: str, name: str | None, rate: float, function: str | None, seconds: float) -> int:
+    if action == "list":
+        return _print(_call("GET", "/_local/faults"))
+    if action == "off":
+        return _print(_call("DELETE", "/_local/faults" + (f"/{quote(name)}" if name else "")))
+    if name is None:
+        print("error: `faults on` needs the fault's name (`python -m local faults list`)", file=sys.stderr)
+        return 2
+    body: dict[str, Any] = {"name": name, "rate": rate, "seconds": seconds}
+    if function:
+        body["function"] = function
+    return _print(_call("POST", "/_local/faults", body))
+
+
+def invariants() -> int:
+    answer = _call("GET", "/_local/invariants")
+    if answer is None or answer[0] >= 400:
+        return _print(answer)
+    document = answer[1]
+    for broken in document["broken"]:
+        print(f"BROKEN {broken['rule']}: {broken['detail']}")
+    for skipped in document.get("skipped", []):
+        print(f"skipped {skipped}")
+    print("every rule holds" if document["ok"] else f"{len(document['broken'])} broken")
+    return 0 if document["ok"] else 1
