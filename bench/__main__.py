@@ -23,6 +23,8 @@ from bench.cold_start import Runner  # noqa: E402
 from bench.environment import in_process_stack  # noqa: E402
 from bench.first_response import first_responses, print_first_responses  # noqa: E402
 from bench.prices import price_rows, print_prices  # noqa: E402
+from bench.reload import measure as reload_times  # noqa: E402
+from bench.reload import print_reload  # noqa: E402
 from bench.users_scale import measure as users_at_scale  # noqa: E402
 from bench.users_scale import print_users_scale  # noqa: E402
 from local.template import Template  # noqa: E402
@@ -175,7 +177,7 @@ def _check(ok: bool) -> str:
     return "ok " if ok else "MISS"
 
 
-PARTS = ("first", "cold", "calls", "warm", "layer", "users", "analytics")
+PARTS = ("first", "cold", "calls", "warm", "layer", "users", "analytics", "reload")
 
 
 def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = frozenset(PARTS)) -> None:
@@ -260,6 +262,8 @@ def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = fro
 
     if "users" in parts and "users_scale" in results:
         print_users_scale(results["users_scale"])
+    if "reload" in parts and "reload" in results:
+        print_reload(results["reload"])
     if "analytics" in parts and "analytics_scale" in results:
         consumer = next((r for r in results.get("warm", []) if r["scenario"] == "consumer_batch_100"), None)
         print_analytics_scale(results["analytics_scale"], consumer["median_ms"] if consumer else None)
@@ -316,6 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     if "analytics" in parts:
         print("analytics counting (1 and 4 shards) ...", flush=True)
         results["analytics_scale"] = analytics_at_scale(template)
+    if "reload" in parts:
+        print("hot reload (10 saves of a function, 10 of the layer, 10 restarts) ...", flush=True)
+        results["reload"] = reload_times()
     if "aws_calls" in results and "usage" in results:
         results["prices"] = price_rows(results["aws_calls"], results["usage"], results.get("warm"), template)
     results["seconds"] = round(time.monotonic() - started, 1)

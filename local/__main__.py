@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
         "--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE", help="template parameter values"
     )
     start.add_argument(
+        "--no-reload",
+        action="store_true",
+        help="do not watch functions/, layers/shared/ and template.yaml (a saved change is live on the next request)",
+    )
+    start.add_argument(
         "--conflict-rate",
         type=_share,
         default=0.0,
@@ -133,7 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     except InvokeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return serve(arguments.port, parameters, (arguments.conflict_rate, arguments.transaction_ms / 1000))
+    return serve(
+        arguments.port,
+        parameters,
+        (arguments.conflict_rate, arguments.transaction_ms / 1000),
+        reload=not arguments.no_reload,
+    )
 
 
 if __name__ == "__main__":

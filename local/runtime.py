@@ -534,6 +534,7 @@ class FunctionPool:
         self.environment = environment
         self.rie = rie
         self.usage = usage
+        self._retired = False
         self._idle: list[LambdaWorker] = []
         self._all: list[LambdaWorker] = []
         self._lock = threading.Lock()
@@ -548,7 +549,19 @@ class FunctionPool:
 
     def _release(self, worker: LambdaWorker) -> None:
         with self._lock:
-            self._idle.append(worker)
+            if not self._retired:
+                self._idle.append(worker)
+                return
+            self._all.remove(worker)
+        worker.stop()  # retired meanwhile (a reload): its invocation finished on the old code
+
+    def retire(self) -> None:
+        """Stop the idle workers now and the busy ones as they finish (local.reload)."""
+        with self._lock:
+            self._retired = True
+            idle, self._idle = self._idle, []
+            self._all = [worker for worker in self._all if worker not in idle]
+        stop_all(idle)
 
     def invoke(self, event: Any) -> Invocation:
         worker = self._acquire()

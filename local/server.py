@@ -31,8 +31,10 @@ from urllib.parse import unquote, urlsplit
 from local import openapi, strict_dynamodb
 from local.aws import EmulatedAws
 from local.devtools import DevTools
+from local.diagnosis import ColdStartFailure, diagnose
 from local.endpoint import RunningApi, endpoint_file, remove_if_ours
 from local.events import RouteMatch, build_http_event, match_route
+from local.reload import LAYER_SOURCE, LayerSync, Watcher, template_change
 from local.runtime import (
     LAYER_DIR,
     FunctionPool,
@@ -44,7 +46,7 @@ from local.runtime import (
     lambda_environment,
     stop_all,
 )
-from local.template import Function, Template
+from local.template import ROOT, TEMPLATE_PATH, Function, Template
 from local.tokens import InvalidToken, bearer_claims, make_token
 from local.triggers import Triggers
 
@@ -149,18 +151,65 @@ class LocalApi:
         self.routes = template.routes()
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
+        self._failures: dict[str, ColdStartFailure | None] = {}  # a function's failed cold start, diagnosed
         self._openapi: dict[str, Any] | None = None
         self._openapi_lock = threading.Lock()
         self.triggers = Triggers(template, lambda name, event: self.pool(name).invoke(event))
         self.devtools = DevTools(aws)
+        self.layer_sync = LayerSync(layer_dir / "nexus")
+        self._watcher: Watcher | None = None
 
-    def start(self) -> LocalApi:
+    def start(self, *, reload: bool = False) -> LocalApi:
         self.triggers.start(self.aws.resources)
+        if reload:
+            roots = [*{function.code_uri for function in self.functions.values()}, LAYER_SOURCE, TEMPLATE_PATH]
+            self._watcher = Watcher(roots, self.apply_changes).start()
         return self
 
     def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         self.triggers.stop()
         self.stop_workers()
+
+    def apply_changes(self, paths: set[Path]) -> None:
+        """A save under functions/, layers/shared/ or template.yaml: restart what it affects (local.reload)."""
+        started = time.monotonic()
+        notes: list[str] = []
+        affected: set[str] = set()
+        for path in sorted(p for p in paths if p.is_relative_to(LAYER_SOURCE)):
+            self.layer_sync.apply(path)
+            affected |= set(self.functions)  # every function imports the layer
+        notes += list(self.layer_sync.syntax_errors.values())
+        for name, function in self.functions.items():
+            if any(path.is_relative_to(function.code_uri) for path in paths):
+                affected.add(name)
+        if TEMPLATE_PATH in paths:
+            change = template_change(self.template, self.aws.parameters)
+            if isinstance(change, str):
+                notes.append(change)
+            else:
+                self.template, self.routes = change.template, change.template.routes()
+                self.functions = change.template.functions(self.aws.parameters)
+                affected |= change.functions
+                with self._openapi_lock:
+                    self._openapi = None
+                if change.needs_restart:
+                    notes.append(f"template.yaml: restart `make start` to apply {', '.join(change.needs_restart)}")
+        self._retire(affected)
+        changed = ", ".join(sorted(str(p.relative_to(ROOT)) for p in paths if p.is_relative_to(ROOT)))
+        restarted = ", ".join(sorted(affected)) or "nothing"
+        print(f"reload: {changed} -> {restarted} ({(time.monotonic() - started) * 1000:.0f} ms)", file=sys.stderr)
+        for note in notes:
+            print(f"reload: {note}", file=sys.stderr, flush=True)
+
+    def _retire(self, names: set[str]) -> None:
+        with self._lock:
+            pools = [self._pools.pop(name) for name in names if name in self._pools]
+            for name in names:
+                self._failures.pop(name, None)
+        for pool in pools:
+            threading.Thread(target=pool.retire, daemon=True).start()
 
     def environment(self, function: Function) -> dict[str, str]:
         variables = self.aws.resources.environment(function)
@@ -186,6 +235,19 @@ class LocalApi:
         self.stop_workers()
         self.aws.reset()
         self.triggers.start(self.aws.resources)
+
+    def _cold_start_failure(self, name: str) -> ColdStartFailure | None:
+        """Why ``name``'s cold start failed, as a file and a line (diagnosed once per reload)."""
+        with self._lock:
+            if name in self._failures:
+                return self._failures[name]
+        function = self.functions[name]
+        failure = diagnose(function, self.environment(function))
+        with self._lock:
+            self._failures[name] = failure
+        if failure is not None:
+            print(f"[{name}] cold start failed: {failure.file}:{failure.line}: {failure.error}", file=sys.stderr)
+        return failure
 
     def openapi(self) -> dict[str, Any]:
         with self._openapi_lock:
@@ -231,7 +293,13 @@ class LocalApi:
             source_ip=request.source_ip,
             request_id=request_id,
         )
-        reply = function_reply(self.pool(found.route.function).invoke(event))
+        invocation = self.pool(found.route.function).invoke(event)
+        reply = function_reply(invocation)
+        if invocation.failed and invocation.cold:
+            failure = self._cold_start_failure(found.route.function)
+            if failure is not None:
+                reply = Reply.json(500, {"message": "Internal Server Error", "local": failure.document()})
+                reply.state = "cold"
         reply.function = found.route.function
         reply.headers.append(("apigw-requestid", request_id))
         return reply
@@ -507,9 +575,16 @@ def write_openapi(out: str) -> int:
     return 0
 
 
-def main(port: int, parameters: dict[str, str] | None = None, conflicts: tuple[float, float] = (0.0, 0.0)) -> int:
+def main(
+    port: int,
+    parameters: dict[str, str] | None = None,
+    conflicts: tuple[float, float] = (0.0, 0.0),
+    *,
+    reload: bool = True,
+) -> int:
     """Serve the API; ``conflicts``: the share of DynamoDB transactions cancelled with
-    TransactionConflict, and how long a transaction holds its items (local/strict_dynamodb.py)."""
+    TransactionConflict, and how long a transaction holds its items (local/strict_dynamodb.py);
+    ``reload``: a saved change is live on the next request (local/reload.py)."""
     started = time.monotonic()
     template = Template()
     runtime = _runtime()
@@ -526,7 +601,7 @@ def main(port: int, parameters: dict[str, str] | None = None, conflicts: tuple[f
     parameters = {"WebhookUrls": f"{base_url}/_local/webhooks", **(parameters or {})}
     aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL"), parameters).start()
     strict_dynamodb.conflicts.rate, strict_dynamodb.conflicts.overlap_seconds = conflicts
-    api = LocalApi(template, aws, rie, runtime_dir, layer_dir).start()
+    api = LocalApi(template, aws, rie, runtime_dir, layer_dir).start(reload=reload)
     server.api = api
     state_file = endpoint_file()
     resources = {name: found["Ref"] for name, found in aws.resources.physical.items()}

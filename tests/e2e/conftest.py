@@ -78,22 +78,30 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def start_server(log: Path, *arguments: str, through_make: bool = False, background: bool = False) -> LocalServer:
+def start_server(
+    log: Path,
+    *arguments: str,
+    through_make: bool = False,
+    background: bool = False,
+    project: Path = ROOT,
+    environment: dict[str, str] | None = None,
+) -> LocalServer:
     """``through_make``: `make start PORT=...` (make is then the process); ``background``: started
-    with SIGINT ignored, as a shell script's `make start &` is."""
+    with SIGINT ignored, as a shell script's `make start &` is; ``project``: a copy of the
+    project to serve (tests/e2e/project_copy.py), with its ``environment``."""
     port = free_port()
     endpoint_file = log.with_name(f"{log.stem}-endpoint.json")
     if through_make:
         command = ["make", "--no-print-directory", "-s", "start", f"PORT={port}"]
     else:
         command = [sys.executable, "-m", "local", "start", "--port", str(port), *arguments]
-    environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    environment = dict(environment or {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"})
     environment[ENDPOINT_FILE_ENV] = str(endpoint_file)
     started = time.monotonic()
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603
             command,
-            cwd=ROOT,
+            cwd=project,
             env=environment,
             stdout=sink,
             stderr=subprocess.STDOUT,
