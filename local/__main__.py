@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
         help="do not watch functions/, layers/shared/ and template.yaml (a saved change is live on the next request)",
     )
     start.add_argument(
+        "--debug", metavar="FUNCTION", help="run this function's worker under debugpy (attach on --debug-port)"
+    )
+    start.add_argument("--debug-port", type=int, default=5678, help="where debugpy listens (default 5678)")
+    start.add_argument(
         "--conflict-rate",
         type=_share,
         default=0.0,
@@ -143,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         parameters,
         (arguments.conflict_rate, arguments.transaction_ms / 1000),
         reload=not arguments.no_reload,
+        debug=(arguments.debug, arguments.debug_port) if arguments.debug else None,
     )
 
 

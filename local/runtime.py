@@ -61,6 +61,9 @@ RUNTIME_DISTRIBUTIONS = (
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 # API Gateway gives up on an integration after 30 s, whatever the function's timeout.
 INTEGRATION_TIMEOUT = 30.0
+# A debugged function's timeout, and how long its invocation may take (15 minutes, Lambda's most).
+DEBUG_TIMEOUT = 900
+DEBUGPY_DIR = BUILD / "debugpy"
 
 
 # A caller id's usage since it was last taken (local.costs.UsageMeter.take).
@@ -185,6 +188,20 @@ def check_layer(layer: Path = LAYER_DIR) -> Path:
     if not (layer / "nexus").is_dir():
         raise RuntimeSetupError(f"{layer} has no nexus package: run `make layer`")
     return layer
+
+
+def debugpy_dir() -> Path:
+    """A directory holding only debugpy (a link to the dev venv's): the one thing a debugged
+    worker may import beyond what it has in Lambda."""
+    import debugpy
+
+    source = Path(debugpy.__file__).resolve().parent
+    link = DEBUGPY_DIR / "debugpy"
+    if not (link.is_symlink() and link.resolve() == source):
+        DEBUGPY_DIR.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(source)
+    return DEBUGPY_DIR
 
 
 def base_python() -> str:
@@ -369,13 +386,23 @@ class LambdaWorker:
     """One execution environment of one function: started on demand, warm between invocations."""
 
     def __init__(
-        self, function: Function, environment: dict[str, str], rie: Path, usage: UsageSource | None = None
+        self,
+        function: Function,
+        environment: dict[str, str],
+        rie: Path,
+        usage: UsageSource | None = None,
+        debug_port: int | None = None,
     ) -> None:
         self.function = function
+        self.debug_port = debug_port
         # Its AWS calls carry app/<function>.<n> in botocore's user agent: the emulated AWS
         # attributes them (faults for one function, this worker's REPORT costs).
         self.caller = f"{function.logical_id}.{next(_worker_numbers)}"
         self.environment = {**environment, "AWS_SDK_UA_APP_ID": self.caller}
+        if debug_port is not None:
+            # A paused function must not time out under the debugger.
+            self.environment["AWS_LAMBDA_FUNCTION_TIMEOUT"] = str(DEBUG_TIMEOUT)
+            self.environment["PYTHONPATH"] += os.pathsep + str(debugpy_dir())
         self.rie = rie
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -423,6 +450,7 @@ class LambdaWorker:
             base_python(),
             "-S",
             "-s",
+            *self._debugger(),
             "-m",
             "awslambdaric",
             self.function.handler,
@@ -439,6 +467,12 @@ class LambdaWorker:
         assert self.process.stdout is not None
         threading.Thread(target=self._pump.run, args=(self.process.stdout,), daemon=True).start()
         self._wait_listening()
+
+    def _debugger(self) -> list[str]:
+        """debugpy in front of the runtime: it waits at the first invocation for a client to attach."""
+        if self.debug_port is None:
+            return []
+        return ["-m", "debugpy", "--listen", f"127.0.0.1:{self.debug_port}", "--wait-for-client"]
 
     def _wait_listening(self, within: float = 5.0) -> None:
         deadline = time.monotonic() + within
@@ -480,7 +514,9 @@ class LambdaWorker:
         self._invocations += 1
         started = time.monotonic()
         # The emulator enforces the function's Timeout itself; this is the backstop for a hung emulator.
-        watchdog = min(self.function.timeout + 5.0, INTEGRATION_TIMEOUT)
+        watchdog = (
+            DEBUG_TIMEOUT if self.debug_port is not None else min(self.function.timeout + 5.0, INTEGRATION_TIMEOUT)
+        )
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=watchdog)
         try:
             connection.request(
@@ -528,12 +564,20 @@ class FunctionPool:
     """Warm workers of one function; a busy pool scales out as Lambda does (one request per worker)."""
 
     def __init__(
-        self, function: Function, environment: dict[str, str], rie: Path, usage: UsageSource | None = None
+        self,
+        function: Function,
+        environment: dict[str, str],
+        rie: Path,
+        usage: UsageSource | None = None,
+        debug_port: int | None = None,
     ) -> None:
         self.function = function
         self.environment = environment
         self.rie = rie
         self.usage = usage
+        # Debugged: one worker, the one the debugger is attached to; requests take turns.
+        self.debug_port = debug_port
+        self._turn = threading.Semaphore(1) if debug_port is not None else None
         self._retired = False
         self._idle: list[LambdaWorker] = []
         self._all: list[LambdaWorker] = []
@@ -543,7 +587,7 @@ class FunctionPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            worker = LambdaWorker(self.function, self.environment, self.rie, self.usage)
+            worker = LambdaWorker(self.function, self.environment, self.rie, self.usage, self.debug_port)
             self._all.append(worker)
             return worker
 
@@ -564,6 +608,12 @@ class FunctionPool:
         stop_all(idle)
 
     def invoke(self, event: Any) -> Invocation:
+        if self._turn is not None:
+            with self._turn:
+                return self._invoke(event)
+        return self._invoke(event)
+
+    def _invoke(self, event: Any) -> Invocation:
         worker = self._acquire()
         try:
             return worker.invoke(event)

@@ -141,8 +141,17 @@ def _structured_reply(payload: dict[str, Any], state: str) -> Reply:
 class LocalApi:
     """What the server serves: the template's routes, their functions' pools, the local extras."""
 
-    def __init__(self, template: Template, aws: EmulatedAws, rie: Path, runtime_dir: Path, layer_dir: Path) -> None:
+    def __init__(
+        self,
+        template: Template,
+        aws: EmulatedAws,
+        rie: Path,
+        runtime_dir: Path,
+        layer_dir: Path,
+        debug: tuple[str, int] | None = None,
+    ) -> None:
         self.template = template
+        self.debug = debug  # (function, port): that function's worker runs under debugpy
         self.aws = aws
         self.rie = rie
         self.runtime_dir = runtime_dir
@@ -221,7 +230,8 @@ class LocalApi:
                 function = self.functions[logical_id]
                 # The REPORT line's costs: the boundary sees the calls only of moto in this process.
                 usage = self.aws.usage.take if self.aws.embedded else None
-                self._pools[logical_id] = FunctionPool(function, self.environment(function), self.rie, usage)
+                port = self.debug[1] if self.debug and self.debug[0] == logical_id else None
+                self._pools[logical_id] = FunctionPool(function, self.environment(function), self.rie, usage, port)
             return self._pools[logical_id]
 
     def stop_workers(self) -> None:
@@ -581,6 +591,7 @@ def main(
     conflicts: tuple[float, float] = (0.0, 0.0),
     *,
     reload: bool = True,
+    debug: tuple[str, int] | None = None,
 ) -> int:
     """Serve the API; ``conflicts``: the share of DynamoDB transactions cancelled with
     TransactionConflict, and how long a transaction holds its items (local/strict_dynamodb.py);
@@ -591,6 +602,9 @@ def main(
     if runtime is None:
         return 2
     runtime_dir, layer_dir, rie = runtime
+    if debug is not None and debug[0] not in template.functions():
+        print(f"error: --debug {debug[0]}: no such function in template.yaml", file=sys.stderr)
+        return 2
     server = _bind(port)
     if isinstance(server, str):
         print(f"error: {server}", file=sys.stderr)
@@ -601,12 +615,19 @@ def main(
     parameters = {"WebhookUrls": f"{base_url}/_local/webhooks", **(parameters or {})}
     aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL"), parameters).start()
     strict_dynamodb.conflicts.rate, strict_dynamodb.conflicts.overlap_seconds = conflicts
-    api = LocalApi(template, aws, rie, runtime_dir, layer_dir).start(reload=reload)
+    api = LocalApi(template, aws, rie, runtime_dir, layer_dir, debug).start(reload=reload)
     server.api = api
     state_file = endpoint_file()
     resources = {name: found["Ref"] for name, found in aws.resources.physical.items()}
     RunningApi(os.getpid(), base_url, aws.endpoint_url, resources).write(state_file)
     print(_banner(server.server_address[1], time.monotonic() - started, aws.endpoint_url), file=sys.stderr, flush=True)
+    if debug is not None:
+        print(
+            f"  debug: {debug[0]} runs under debugpy; at its first request it waits for a debugger on"
+            f" 127.0.0.1:{debug[1]} (VS Code: local/README.md, A debugger)",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         server.serve_forever(poll_interval=0.1)
     finally:
