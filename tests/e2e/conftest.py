@@ -78,23 +78,31 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def start_server(log: Path, *arguments: str, through_make: bool = False, background: bool = False) -> LocalServer:
-    """``through_make``: `make start PORT=...` (make is then the process); ``background``: started
-    with SIGINT ignored, as a shell script's `make start &` is."""
+def start_server(
+    log: Path,
+    *arguments: str,
+    through_make: bool = False,
+    background: bool = False,
+    environment: dict[str, str] | None = None,
+) -> LocalServer:
+    """``through_make``: `make start PORT=... ARGUMENTS...` (make is then the process, the arguments
+    its variables); ``background``: started with SIGINT ignored, as a shell script's `make start &`
+    is; ``environment``: variables set for the server on top of this process's."""
     port = free_port()
     endpoint_file = log.with_name(f"{log.stem}-endpoint.json")
     if through_make:
-        command = ["make", "--no-print-directory", "-s", "start", f"PORT={port}"]
+        command = ["make", "--no-print-directory", "-s", "start", f"PORT={port}", *arguments]
     else:
         command = [sys.executable, "-m", "local", "start", "--port", str(port), *arguments]
-    environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    environment[ENDPOINT_FILE_ENV] = str(endpoint_file)
+    variables = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    variables.update(environment or {})
+    variables[ENDPOINT_FILE_ENV] = str(endpoint_file)
     started = time.monotonic()
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603
             command,
             cwd=ROOT,
-            env=environment,
+            env=variables,
             stdout=sink,
             stderr=subprocess.STDOUT,
             preexec_fn=_ignore_sigint if background else None,
