@@ -98,8 +98,11 @@ openapi: install-run layer
 # make start CONFLICT_RATE=0.2 TRANSACTION_MS=20: DynamoDB's transaction conflicts, as a fault.
 CONFLICT_RATE ?= 0
 TRANSACTION_MS ?= 0
+# make start PERSIST=1: start from the data the last such start saved when it stopped (local/README.md).
+PERSIST ?=
 start: install-run layer
-	$(BIN)/python -m local start --port $(PORT) --conflict-rate $(CONFLICT_RATE) --transaction-ms $(TRANSACTION_MS)
+	$(BIN)/python -m local start --port $(PORT) --conflict-rate $(CONFLICT_RATE) --transaction-ms $(TRANSACTION_MS) \
+	  $(if $(filter-out 0 no false,$(PERSIST)),--persist)
 
 # Issue 23's migration: index a users table written before index entries (docs/OPERATIONS.md).
 # make backfill TABLE=<the stack's UsersTable> [ARGS="--start-after <key> --list-shards N"]

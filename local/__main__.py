@@ -1,5 +1,6 @@
-"""Entry point: `python -m local start [--port N]`, `python -m local invoke FUNCTION -e EVENT.json`,
-`python -m local token` and `python -m local openapi [--out FILE]`."""
+"""Entry point: `python -m local start [--port N] [--persist]`, `python -m local invoke FUNCTION -e EVENT.json`,
+`python -m local token`, `python -m local openapi [--out FILE]` and
+`python -m local snapshot save NAME | load NAME | list`."""
 
 from __future__ import annotations
 
@@ -50,6 +51,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MS",
         help="how long a DynamoDB transaction holds its items, so that overlapping ones conflict (default 0)",
     )
+    start.add_argument(
+        "--persist",
+        action="store_true",
+        help="start from the data (tables, streams, queues, secrets, sent mail) saved when the last --persist "
+        "server stopped, in .build/state/local.json, and save it when this one stops (default: a clean start)",
+    )
+
+    snapshot = commands.add_parser(
+        "snapshot",
+        help="save, load or list named snapshots of the running `make start`'s data (.build/snapshots/NAME.json)",
+    )
+    actions = snapshot.add_subparsers(dest="action", required=True)
+    actions.add_parser("save", help="save the running server's data as NAME").add_argument("name")
+    actions.add_parser("load", help="replace the running server's data with snapshot NAME").add_argument("name")
+    actions.add_parser("list", help="the snapshots saved")
 
     document = commands.add_parser("openapi", help="write the OpenAPI document of the routes (make openapi)")
     document.add_argument("--out", default="docs/openapi.json", help="where to write it ('-' for stdout)")
@@ -91,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         from local.server import write_openapi
 
         return write_openapi(arguments.out)
+    if arguments.command == "snapshot":
+        from local.snapshots import cli as snapshot_cli
+
+        return snapshot_cli(arguments.action, getattr(arguments, "name", None))
     if arguments.command == "invoke":
         from local.invoke import main as invoke_main
 
@@ -110,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     except InvokeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return serve(arguments.port, parameters, (arguments.conflict_rate, arguments.transaction_ms / 1000))
+    return serve(
+        arguments.port, parameters, (arguments.conflict_rate, arguments.transaction_ms / 1000), arguments.persist
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -224,13 +225,19 @@ def test_make_start_persist_ready_time_with_200_users(tmp_path: Path) -> None:
 
     second = start(data, tmp_path / "second.log", "PERSIST=1", through_make=True)
     try:
+        assert "loaded the state" in second.log.read_text()
         ready = banner_ready_seconds(second)
         print(f"make start PERSIST=1 ready in {ready:.2f} s with 200 users (empty start: {empty_ready:.2f} s)")
         assert ready < READY_LIMIT_SECONDS
         assert user_stats(second)["total_users"] == 200
         assert second.request("GET", f"/users/{created[0]}").status == 200
+        # make dies of a SIGTERM it passes on: the server's own pid stops it, and make exits with it.
+        os.kill(int(second.running["pid"]), signal.SIGTERM)
+        assert second.process.wait(timeout=30) == 0
     finally:
-        assert stop_server(second) == 0
+        if second.process.poll() is None:
+            stop_server(second)
+    assert "saved the state" in second.log.read_text()
 
 
 @pytest.fixture(scope="module")
