@@ -283,7 +283,9 @@ def test_save_change_load_and_list(snapshots: tuple[LocalServer, Path]) -> None:
     assert snapshot(data, "save", "second", server=server).returncode == 0
     listed = snapshot(data, "list")
     assert listed.returncode == 0, listed.stderr
-    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["before", "second"]
+    names = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert {"before", "second"} <= set(names)
+    assert names == sorted(names)
 
 
 def test_a_snapshot_of_another_layout_a_corrupt_or_missing_one_is_one_line_and_exit_2(
@@ -341,3 +343,29 @@ def test_persist_refuses_a_state_of_another_layout_in_one_line(tmp_path: Path) -
     assert "layout 0" in line
     assert str(data / "state" / "local.json") in line
     assert json.loads((data / "state" / "local.json").read_text()) == {"layout": 0}, "the state is left as it was"
+
+
+def test_the_readmes_snapshot_commands_run_as_printed(snapshots: tuple[LocalServer, Path]) -> None:
+    server, data = snapshots
+    text = (ROOT / "local" / "README.md").read_text()
+    block = text.split("## State that survives\n", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    assert lines[0].startswith("make start PERSIST=1 "), "the block starts the server: the fixture's stands in for it"
+    kept = new_user(server)
+    environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    environment |= {DATA_DIR_ENV: str(data), ENDPOINT_FILE_ENV: str(server.endpoint_file)}
+    completed = subprocess.run(  # noqa: S603
+        ["bash", "-euo", "pipefail", "-c", "\n".join(lines[1:])],  # noqa: S607
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    saved, loaded, *listed = completed.stdout.splitlines()
+    assert saved.startswith(f"saved snapshot before-migration ({data / 'snapshots' / 'before-migration.json'}): ")
+    assert loaded.startswith("loaded snapshot before-migration (")
+    assert "before-migration" in [line.split()[0] for line in listed]
+    assert server.request("GET", f"/users/{kept['id']}").status == 200
