@@ -101,9 +101,11 @@ TRANSACTION_MS ?= 0
 # make start DEBUG=GetUserFunction [DEBUG_PORT=5678]: that function's worker runs under debugpy.
 DEBUG ?=
 DEBUG_PORT ?= 5678
+# make start PERSIST=1: start from the data the last such start saved when it stopped (local/README.md).
+PERSIST ?=
 start: install-run layer
 	$(BIN)/python -m local start --port $(PORT) --conflict-rate $(CONFLICT_RATE) --transaction-ms $(TRANSACTION_MS) \
-	  $(if $(DEBUG),--debug $(DEBUG) --debug-port $(DEBUG_PORT))
+	  $(if $(filter-out 0 no false,$(PERSIST)),--persist) $(if $(DEBUG),--debug $(DEBUG) --debug-port $(DEBUG_PORT))
 
 # Issue 23's migration: index a users table written before index entries (docs/OPERATIONS.md).
 # make backfill TABLE=<the stack's UsersTable> [ARGS="--start-after <key> --list-shards N"]

@@ -1,6 +1,7 @@
-"""Entry point: `python -m local start [--port N]`, `python -m local invoke FUNCTION -e EVENT.json`,
-`python -m local token`, `python -m local faults list|on|off`, `python -m local invariants` and
-`python -m local openapi [--out FILE]`."""
+"""Entry point: `python -m local start [--port N] [--persist] [--debug FUNCTION]`,
+`python -m local invoke FUNCTION -e EVENT.json`, `python -m local token`,
+`python -m local faults list|on|off`, `python -m local invariants`,
+`python -m local snapshot save NAME | load NAME | list` and `python -m local openapi [--out FILE]`."""
 
 from __future__ import annotations
 
@@ -60,6 +61,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MS",
         help="how long a DynamoDB transaction holds its items, so that overlapping ones conflict (default 0)",
     )
+    start.add_argument(
+        "--persist",
+        action="store_true",
+        help="start from the data (tables, streams, queues, secrets, sent mail) saved when the last --persist "
+        "server stopped, in .build/state/local.json, and save it when this one stops (default: a clean start)",
+    )
+
+    snapshot = commands.add_parser(
+        "snapshot",
+        help="save, load or list named snapshots of the running `make start`'s data (.build/snapshots/NAME.json)",
+    )
+    actions = snapshot.add_subparsers(dest="action", required=True)
+    actions.add_parser("save", help="save the running server's data as NAME").add_argument("name")
+    actions.add_parser("load", help="replace the running server's data with snapshot NAME").add_argument("name")
+    actions.add_parser("list", help="the snapshots saved")
 
     faults = commands.add_parser(
         "faults",
@@ -123,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         from local.server import write_openapi
 
         return write_openapi(arguments.out)
+    if arguments.command == "snapshot":
+        from local.snapshots import cli as snapshot_cli
+
+        return snapshot_cli(arguments.action, getattr(arguments, "name", None))
     if arguments.command == "invoke":
         from local.invoke import main as invoke_main
 
@@ -146,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         arguments.port,
         parameters,
         (arguments.conflict_rate, arguments.transaction_ms / 1000),
+        arguments.persist,
         reload=not arguments.no_reload,
         debug=(arguments.debug, arguments.debug_port) if arguments.debug else None,
     )

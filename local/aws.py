@@ -52,6 +52,7 @@ class EmulatedAws:
         # Faults and per-caller usage at the AWS boundary: only where moto runs in this process.
         self.faults = Faults(frozenset(template.functions()))
         self.usage = UsageMeter()
+        self.restored_mail: list[SentMail] = []  # sent before a snapshot this AWS was loaded from
         self.resources = self._resources()
 
     def _resources(self) -> LocalResources:
@@ -81,6 +82,7 @@ class EmulatedAws:
         urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - our own local endpoint
         if self.recorder is not None:
             self.recorder.clear()
+        self.restored_mail = []
         self.resources = self._resources()
         provision(self.resources)
 
@@ -90,7 +92,7 @@ class EmulatedAws:
             return []
         from moto.ses.models import ses_backends
 
-        return sent_mail(list(ses_backends[ACCOUNT][REGION].sent_messages), self.recorder)
+        return [*self.restored_mail, *sent_mail(list(ses_backends[ACCOUNT][REGION].sent_messages), self.recorder)]
 
     def sent_emails(self) -> list[dict[str, Any]]:
         return [mail.document() for mail in self.sent_mail()]

@@ -58,6 +58,27 @@ class SentMail:
             ],
         }
 
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> SentMail:
+        """The mail that ``document()`` gave (a snapshot keeps that form); ValueError, KeyError
+        or TypeError for anything else."""
+        sent_at = document["sent_at"]
+        return cls(
+            id=str(document["id"]),
+            source=str(document.get("source") or ""),
+            to=[str(address) for address in document["to"]],
+            cc=[str(address) for address in document["cc"]],
+            subject=str(document["subject"]),
+            sent_at=None if sent_at is None else datetime.fromisoformat(str(sent_at)),
+            text=None if document["text"] is None else str(document["text"]),
+            html=None if document["html"] is None else str(document["html"]),
+            attachments=[
+                AttachmentInfo(str(a["filename"]), str(a["content_type"]), int(a["size"]))
+                for a in document["attachments"]
+            ],
+            moto={name: document[name] for name in MOTO_FIELDS if name in document},
+        )
+
 
 @dataclass(frozen=True)
 class _Sent:

@@ -76,10 +76,14 @@ class LocalResources:
             self.physical[logical_id] = {"Ref": logical_id, "Arn": arn}
         return self
 
-    def _create_secure_string_parameters(self) -> None:
-        """The SecureStrings the template lists under Metadata.LocalRunner (CloudFormation cannot create them)."""
+    def secure_string_parameters(self) -> list[str]:
+        """The names of the SecureStrings the template lists under Metadata.LocalRunner."""
         names = self.template.document.get("Metadata", {}).get("LocalRunner", {}).get("SecureStringParameters", [])
-        for name in self.resolver.resolve(names):
+        return [str(name) for name in self.resolver.resolve(names)]
+
+    def _create_secure_string_parameters(self) -> None:
+        """The SecureStrings the template lists (CloudFormation cannot create them), with random values."""
+        for name in self.secure_string_parameters():
             self.client("ssm").put_parameter(Name=name, Type="SecureString", Value=secrets.token_urlsafe(32))
 
     def _verify_email_identity(self, logical_id: str, props: dict[str, Any]) -> None:

@@ -28,7 +28,9 @@ from types import FrameType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from local import openapi, strict_dynamodb
+from botocore.exceptions import BotoCoreError, ClientError
+
+from local import openapi, snapshots, strict_dynamodb
 from local.aws import EmulatedAws
 from local.devtools import DevTools
 from local.diagnosis import ColdStartFailure, diagnose
@@ -54,6 +56,9 @@ MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 DRAIN_LIMIT = 64 * 1024 * 1024  # read (and drop) an oversized body up to this, so the client sees the 413
 SWAGGER_ASSETS = ("swagger-ui-bundle.min.js", "swagger-ui.min.css")
 API_DOC = Path(__file__).resolve().parent.parent / "docs" / "API.md"  # linked from the document
+SNAPSHOTS = "/_local/snapshots/"
+# How long a save waits for the triggers to deliver what the streams and queues hold.
+SETTLE_SECONDS = 10.0
 
 
 @dataclass
@@ -167,9 +172,12 @@ class LocalApi:
         self.devtools = DevTools(aws)
         self.layer_sync = LayerSync(layer_dir / "nexus")
         self._watcher: Watcher | None = None
+        self._state_lock = threading.Lock()  # one reset, save or load at a time
 
-    def start(self, *, reload: bool = False) -> LocalApi:
-        self.triggers.start(self.aws.resources)
+    def start(self, *, reload: bool = False, restored: bool = False) -> LocalApi:
+        """``reload``: watch the sources (local/reload.py); ``restored``: the emulated AWS holds a
+        loaded snapshot, whose stream records are not delivered again."""
+        self.triggers.start(self.aws.resources, skip_existing=restored)
         if reload:
             roots = [*{function.code_uri for function in self.functions.values()}, LAYER_SOURCE, TEMPLATE_PATH]
             self._watcher = Watcher(roots, self.apply_changes).start()
@@ -241,10 +249,48 @@ class LocalApi:
 
     def reset(self) -> None:
         # New resources come with a new secret value: workers started before hold the old one.
-        self.triggers.stop()
-        self.stop_workers()
-        self.aws.reset()
-        self.triggers.start(self.aws.resources)
+        with self._state_lock:
+            self.triggers.stop()
+            self.stop_workers()
+            self.aws.reset()
+            self.triggers.start(self.aws.resources)
+
+    def save(self, path: Path) -> snapshots.Snapshot:
+        """Once the triggers have delivered what the streams and queues hold, the data into ``path``."""
+        with self._state_lock:
+            late = self.triggers.settle(SETTLE_SECONDS)
+            if late:
+                print(
+                    f"snapshot: still delivering after {SETTLE_SECONDS:.0f} s: {', '.join(late)} "
+                    "(what they have not read yet is not delivered after a load)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            snapshot = snapshots.capture(self.aws)
+            snapshots.write(path, snapshot)
+            return snapshot
+
+    def load(self, path: Path, name: str | None = None) -> snapshots.Snapshot:
+        """Replace the data with the snapshot in ``path``: checked whole first, so a snapshot that
+        cannot be loaded changes nothing; one that fails while it is written leaves empty resources."""
+        snapshot = snapshots.read(path, name)
+        if not self.aws.embedded:
+            raise snapshots.NotEmbedded("snapshots need the embedded emulated AWS (AWS_ENDPOINT_URL is set)")
+        snapshots.check(snapshot, self.aws.resources, str(path))
+        with self._state_lock:
+            self.triggers.stop()
+            self.stop_workers()  # they hold the secrets' values of before
+            self.aws.reset()
+            try:
+                snapshots.restore(self.aws, snapshot)
+            except (ClientError, BotoCoreError, snapshots.SnapshotError, ValueError, KeyError, TypeError) as error:
+                self.aws.reset()
+                self.triggers.start(self.aws.resources)
+                raise snapshots.SnapshotError(
+                    f"{path} could not be loaded ({error}): the emulated AWS was left empty"
+                ) from error
+            self.triggers.start(self.aws.resources, skip_existing=True)
+        return snapshot
 
     def _cold_start_failure(self, name: str) -> ColdStartFailure | None:
         """Why ``name``'s cold start failed, as a file and a line (diagnosed once per reload)."""
@@ -332,6 +378,10 @@ class LocalApi:
             self.reset()
             self.devtools.forget_webhooks()
             return Reply.json(200, {"reset": True})
+        if request.method == "POST" and request.path.startswith(SNAPSHOTS):
+            name, _, action = request.path.removeprefix(SNAPSHOTS).partition("/")
+            if action in ("save", "load"):
+                return self._snapshot(unquote(name), action)
         return self._devtools_route(request)
 
     def _devtools_route(self, request: Request) -> Reply | None:
@@ -352,6 +402,17 @@ class LocalApi:
         elif key == ("GET", "/_local/webhooks"):
             answer = tools.webhooks()
         return None if answer is None else Reply.json(*answer)
+
+    def _snapshot(self, name: str, action: str) -> Reply:
+        """`python -m local snapshot save|load NAME`, done here: the mail and the triggers are this process's."""
+        try:
+            path = snapshots.snapshot_path(name)
+            snapshot = self.save(path) if action == "save" else self.load(path, name)
+        except snapshots.SnapshotError as error:
+            return Reply.message(error.status, str(error))
+        done = "saved" if action == "save" else "loaded"
+        print(f"snapshot {name} {done} ({path}): {snapshot.summary()}", file=sys.stderr, flush=True)
+        return Reply.json(200, {"name": name, "path": str(path), "summary": snapshot.summary()})
 
     def _emails(self, request: Request) -> Reply:
         """The inbox: HTML for a browser, JSON for scripts (see local.inbox.wants_html)."""
@@ -511,7 +572,7 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def _banner(port: int, seconds: float, aws_endpoint: str) -> str:
+def _banner(port: int, seconds: float, aws_endpoint: str, persisted: Path | None = None) -> str:
     token = make_token()
     base = f"http://127.0.0.1:{port}"
     return "\n".join(
@@ -520,6 +581,7 @@ def _banner(port: int, seconds: float, aws_endpoint: str) -> str:
             f"  docs: {base}/docs  openapi: {base}/openapi.json  emails: {base}/_local/emails",
             f"  webhooks: {base}/_local/webhooks  faults: {base}/_local/faults  invariants: {base}/_local/invariants",
             f"  emulated AWS: AWS_ENDPOINT_URL={aws_endpoint}",
+            *([f"  the data is saved to {persisted} when the server stops (--persist)"] if persisted else []),
             "  token with every scope (signature not checked locally):",
             f"  TOKEN={token}",
             f'  curl -H "Authorization: Bearer $TOKEN" {base}/users',
@@ -585,19 +647,66 @@ def write_openapi(out: str) -> int:
     return 0
 
 
+def _persisted_state(persist: bool) -> tuple[Path | None, snapshots.Snapshot | None] | str:
+    """--persist: where the state is kept and what it holds (None: none yet); an error line when it cannot be read."""
+    if not persist:
+        return None, None
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return "--persist keeps the embedded emulated AWS's data: AWS_ENDPOINT_URL is set, and that keeps its own"
+    path = snapshots.state_file()
+    if not path.exists():
+        return path, None
+    try:
+        return path, snapshots.read(path)
+    except snapshots.SnapshotError as error:
+        return f"{error}: move it away, or start without --persist"
+
+
+def _load_state(aws: EmulatedAws, path: Path, state: snapshots.Snapshot) -> str | None:
+    """The persisted state into the new emulated AWS; an error line when it cannot be."""
+    started = time.monotonic()
+    try:
+        snapshots.check(state, aws.resources, str(path))
+        snapshots.restore(aws, state)
+    except (ClientError, BotoCoreError, snapshots.SnapshotError, ValueError, KeyError, TypeError) as error:
+        return f"{path} could not be loaded ({error}): move it away, or start without --persist"
+    elapsed = time.monotonic() - started
+    print(f"loaded the state of {path} in {elapsed:.2f} s: {state.summary()}", file=sys.stderr, flush=True)
+    return None
+
+
+def _save_state(api: LocalApi, path: Path) -> None:
+    started = time.monotonic()
+    try:
+        snapshot = api.save(path)
+    except (ClientError, BotoCoreError, snapshots.SnapshotError, OSError) as error:
+        print(f"error: the state was not saved to {path}: {error}", file=sys.stderr, flush=True)
+        return
+    elapsed = time.monotonic() - started
+    print(f"saved the state to {path} in {elapsed:.2f} s: {snapshot.summary()}", file=sys.stderr, flush=True)
+
+
 def main(
     port: int,
     parameters: dict[str, str] | None = None,
     conflicts: tuple[float, float] = (0.0, 0.0),
+    persist: bool = False,
     *,
     reload: bool = True,
     debug: tuple[str, int] | None = None,
 ) -> int:
     """Serve the API; ``conflicts``: the share of DynamoDB transactions cancelled with
     TransactionConflict, and how long a transaction holds its items (local/strict_dynamodb.py);
-    ``reload``: a saved change is live on the next request (local/reload.py)."""
+    ``persist``: start from the data saved when the last such server stopped, save it when this
+    one stops; ``reload``: a saved change is live on the next request (local/reload.py);
+    ``debug``: (function, port) whose worker runs under debugpy."""
     started = time.monotonic()
     template = Template()
+    persisted = _persisted_state(persist)
+    if isinstance(persisted, str):
+        print(f"error: {persisted}", file=sys.stderr)
+        return 2
+    state_path, state = persisted
     runtime = _runtime()
     if runtime is None:
         return 2
@@ -614,13 +723,21 @@ def main(
     # Webhooks go to the server's own receiver (/_local/webhooks) unless told otherwise.
     parameters = {"WebhookUrls": f"{base_url}/_local/webhooks", **(parameters or {})}
     aws = EmulatedAws(template, os.environ.get("AWS_ENDPOINT_URL"), parameters).start()
+    if state_path is not None and state is not None:
+        failed = _load_state(aws, state_path, state)
+        if failed is not None:
+            server.server_close()
+            aws.stop()
+            print(f"error: {failed}", file=sys.stderr)
+            return 2
     strict_dynamodb.conflicts.rate, strict_dynamodb.conflicts.overlap_seconds = conflicts
-    api = LocalApi(template, aws, rie, runtime_dir, layer_dir, debug).start(reload=reload)
+    api = LocalApi(template, aws, rie, runtime_dir, layer_dir, debug).start(reload=reload, restored=state is not None)
     server.api = api
-    state_file = endpoint_file()
+    running_file = endpoint_file()
     resources = {name: found["Ref"] for name, found in aws.resources.physical.items()}
-    RunningApi(os.getpid(), base_url, aws.endpoint_url, resources).write(state_file)
-    print(_banner(server.server_address[1], time.monotonic() - started, aws.endpoint_url), file=sys.stderr, flush=True)
+    RunningApi(os.getpid(), base_url, aws.endpoint_url, resources).write(running_file)
+    ready = time.monotonic() - started
+    print(_banner(server.server_address[1], ready, aws.endpoint_url, state_path), file=sys.stderr, flush=True)
     if debug is not None:
         print(
             f"  debug: {debug[0]} runs under debugpy; at its first request it waits for a debugger on"
@@ -631,8 +748,10 @@ def main(
     try:
         server.serve_forever(poll_interval=0.1)
     finally:
-        remove_if_ours(state_file, os.getpid())
+        remove_if_ours(running_file, os.getpid())
         server.server_close()
+        if state_path is not None:
+            _save_state(api, state_path)  # no request comes in any more; the triggers still deliver
         api.stop()
         aws.stop()
         print("stopped", file=sys.stderr, flush=True)

@@ -117,7 +117,15 @@ class _Poller(threading.Thread):
         self.resources = resources
         self.invoke = invoke
         self.stopping = stop
+        self.wake = threading.Event()  # set: poll again now instead of after the idle pause
         self._clients: dict[str, Any] = {}
+        self._caught_up = threading.Condition()
+        self._empty_polls = 0  # polls that found nothing to deliver: the mapping had caught up
+
+    @property
+    def empty_polls(self) -> int:
+        with self._caught_up:
+            return self._empty_polls
 
     def client(self, service: str) -> Any:
         # One client per poller: building a boto3 client costs more than a poll.
@@ -127,13 +135,20 @@ class _Poller(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            self.wake.clear()
             try:
                 busy = self.poll_once()
             except Exception as error:  # noqa: BLE001 - a reset or a moto hiccup must not end the mapping
                 print(f"trigger {self.source.function}: {error!r}", file=sys.stderr, flush=True)
-                busy = False
+                self.wake.wait(IDLE_POLL_SECONDS)
+                continue
             if not busy:
-                self.stopping.wait(IDLE_POLL_SECONDS)
+                with self._caught_up:
+                    self._empty_polls += 1
+                self.wake.wait(IDLE_POLL_SECONDS)
+
+    def skip_existing(self) -> None:
+        """Start after what the source holds now (a stream's records; nothing for a queue)."""
 
     def poll_once(self) -> bool:
         raise NotImplementedError
@@ -190,6 +205,11 @@ class _StreamPoller(_Poller):
     def stream(self) -> dict[str, str]:
         """The stream's name and ARN, as the API calls and the records name them."""
         raise NotImplementedError
+
+    def skip_existing(self) -> None:
+        stream = self.stream()
+        for shard in self.shard_ids(stream):
+            self._iterators[shard] = self.iterator(stream, shard, "LATEST")
 
     def shard_ids(self, stream: dict[str, str]) -> list[str]:
         raise NotImplementedError
@@ -358,7 +378,10 @@ class Triggers:
         self._stop = threading.Event()
         self._threads: list[_Poller] = []
 
-    def start(self, resources: LocalResources) -> None:
+    def start(self, resources: LocalResources, *, skip_existing: bool = False) -> None:
+        """``skip_existing``: every stream mapping starts after the records its stream holds now,
+        whatever its StartingPosition (after a restored snapshot: they were delivered before it
+        was saved, or are the restore's own writes)."""
         self._stop = threading.Event()
         kinds: dict[str, type[_Poller]] = {
             "Kinesis": _KinesisPoller,
@@ -367,10 +390,29 @@ class Triggers:
         }
         self._threads = [kinds[s.kind](s, resources, self.invoke, self._stop) for s in self.sources]
         for thread in self._threads:
+            if skip_existing:
+                thread.skip_existing()  # before the thread runs and before any request: nothing slips past
             thread.start()
+
+    def settle(self, timeout: float) -> list[str]:
+        """Wait until every mapping has delivered what its stream or queue holds (each has polled
+        twice, begun after this call, and found nothing new); return the mappings that had not
+        within ``timeout`` seconds, as "<source> -> <function>"."""
+        marks = {thread: thread.empty_polls for thread in self._threads}
+        deadline = time.monotonic() + timeout
+        waiting = list(self._threads)
+        while waiting and time.monotonic() < deadline:
+            waiting = [t for t in waiting if t.is_alive() and t.empty_polls < marks[t] + 2]
+            for thread in waiting:
+                thread.wake.set()
+            if waiting:
+                time.sleep(0.02)
+        return [f"{t.source.source} -> {t.source.function}" for t in waiting]
 
     def stop(self) -> None:
         self._stop.set()
+        for thread in self._threads:
+            thread.wake.set()
         for thread in self._threads:
             thread.join(timeout=15)
         self._threads = []

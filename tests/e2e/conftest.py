@@ -86,23 +86,25 @@ def start_server(
     project: Path = ROOT,
     environment: dict[str, str] | None = None,
 ) -> LocalServer:
-    """``through_make``: `make start PORT=...` (make is then the process); ``background``: started
-    with SIGINT ignored, as a shell script's `make start &` is; ``project``: a copy of the
-    project to serve (tests/e2e/project_copy.py), with its ``environment``."""
+    """``through_make``: `make start PORT=... ARGUMENTS...` (make is then the process, the arguments
+    its variables); ``background``: started with SIGINT ignored, as a shell script's `make start &`
+    is; ``project``: a copy of the project to serve (tests/e2e/project_copy.py); ``environment``:
+    variables set for the server on top of this process's."""
     port = free_port()
     endpoint_file = log.with_name(f"{log.stem}-endpoint.json")
     if through_make:
-        command = ["make", "--no-print-directory", "-s", "start", f"PORT={port}"]
+        command = ["make", "--no-print-directory", "-s", "start", f"PORT={port}", *arguments]
     else:
         command = [sys.executable, "-m", "local", "start", "--port", str(port), *arguments]
-    environment = dict(environment or {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"})
-    environment[ENDPOINT_FILE_ENV] = str(endpoint_file)
+    variables = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    variables.update(environment or {})
+    variables[ENDPOINT_FILE_ENV] = str(endpoint_file)
     started = time.monotonic()
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603
             command,
             cwd=project,
-            env=environment,
+            env=variables,
             stdout=sink,
             stderr=subprocess.STDOUT,
             preexec_fn=_ignore_sigint if background else None,
