@@ -55,6 +55,12 @@ USAGE_ERRORS: list[tuple[list[str], str]] = [
     (["-e", str(GET_USER), "--env-vars", "@list.json"], "error: env vars file @list.json must hold {"),
     (["-e", str(GET_USER), "--env-vars", "@bad-section.json"], "error: env vars file @bad-section.json must hold"),
     (["-e", str(GET_USER), "--path", "id=1"], "error: --path 'id=1': GET /users/{user_id} takes user_id=VALUE"),
+    # `--path user_id=$ID` after the command that set ID failed: say where to look.
+    (
+        ["-e", str(GET_USER), "--path", "user_id="],
+        "error: --path 'user_id=': the value is empty: if it came from a shell variable, the command that set it "
+        "failed (its error is above)",
+    ),
     (["-e", str(GET_USER), "--aws", "running"], "error: --aws running: no `make start` is running (no live "),
 ]
 
