@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from local import strict_dynamodb
 from local.mail import SendRecorder, SentMail, sent_mail
 from local.resources import ACCOUNT, FAKE_CREDENTIALS, REGION, LocalResources
 from local.runtime import free_port
@@ -174,8 +173,11 @@ def provision(resources: LocalResources) -> None:
 
 def _serve_moto() -> tuple[Any, SendRecorder]:
     """moto's server app (as ThreadedMotoServer runs it) behind the SES send recorder, on a free port."""
+    # Imported here: an invoke against the running `make start`'s AWS loads no moto (about 0.5 s).
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
+
+    from local import strict_dynamodb
 
     strict_dynamodb.install()
     # One access-log line per AWS call drowns the functions' own logs.
