@@ -179,7 +179,7 @@ def test_the_readmes_invoke_against_the_running_api_runs_as_printed(server: Loca
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = _result(completed)
-    assert result["statusCode"] == 200
+    assert result["statusCode"] == 200, f"{result}\n{completed.stderr[-3000:]}"
     last = completed.stderr.splitlines()[-1]
     assert last.startswith("created: "), completed.stderr[-3000:]
     name = last.removeprefix("created: ")
