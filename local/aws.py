@@ -12,8 +12,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from local import strict_dynamodb
-from local.boundary import AwsBoundary
 from local.costs import UsageMeter
 from local.faults import Faults
 from local.mail import SendRecorder, SentMail, sent_mail
@@ -185,10 +183,15 @@ def provision(resources: LocalResources) -> None:
 def _serve_moto(faults: Faults, usage: UsageMeter) -> tuple[Any, SendRecorder]:
     """moto's server app (as ThreadedMotoServer runs it) behind the SES send recorder and the
     boundary (faults, per-caller usage), on a free port."""
+    # Imported here: an invoke against the running `make start`'s AWS loads no moto (about 0.5 s).
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from local import strict_dynamodb
+    from local.boundary import AwsBoundary
+
     strict_dynamodb.install()
+    usage.attach()
     # One access-log line per AWS call drowns the functions' own logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     recorder = SendRecorder(DomainDispatcherApplication(create_backend_app))

@@ -14,10 +14,12 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from local import strict_dynamodb
 from local.template import ROOT
+
+if TYPE_CHECKING:
+    from local.strict_dynamodb import Usage
 
 PRICES = ROOT / "bench" / "prices.json"
 MILLION = 1_000_000
@@ -96,11 +98,21 @@ class UsageMeter:
     def __init__(self) -> None:
         self._by_caller: dict[str, InvocationUsage] = {}
         self._lock = threading.Lock()
+        self._attached = False
+
+    def attach(self) -> None:
+        """Take DynamoDB's items and units from the strict emulator (the moto of this process)."""
+        from local import strict_dynamodb
+
         strict_dynamodb.listeners.append(self._dynamodb)
+        self._attached = True
 
     def close(self) -> None:
-        if self._dynamodb in strict_dynamodb.listeners:
+        if self._attached:
+            from local import strict_dynamodb
+
             strict_dynamodb.listeners.remove(self._dynamodb)
+            self._attached = False
 
     def _usage(self, caller: str) -> InvocationUsage:
         return self._by_caller.setdefault(caller, InvocationUsage())
@@ -113,7 +125,7 @@ class UsageMeter:
             usage.conflicts += conflict
             usage.kinesis_bytes += kinesis_bytes
 
-    def _dynamodb(self, record: strict_dynamodb.Usage) -> None:
+    def _dynamodb(self, record: Usage) -> None:
         if not record.caller:
             return
         with self._lock:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from local import strict_dynamodb
 
 # name -> what it does (the /_local/faults listing and `python -m local faults` print these).
 FAULTS: dict[str, str] = {
@@ -76,6 +75,8 @@ class Faults:
         with self._lock:
             self._on[name] = fault
         if name == "transaction_conflicts":
+            from local import strict_dynamodb  # the moto of this process: only a server with one turns faults on
+
             strict_dynamodb.conflicts.rate = rate
         return fault
 
@@ -87,8 +88,8 @@ class Faults:
             names = list(self._on) if name is None else [name]
             for each in names:
                 self._on.pop(each, None)
-        if name in (None, "transaction_conflicts"):
-            strict_dynamodb.conflicts.rate = 0.0
+        if name in (None, "transaction_conflicts") and "local.strict_dynamodb" in sys.modules:
+            sys.modules["local.strict_dynamodb"].conflicts.rate = 0.0
 
     def active(self) -> list[Fault]:
         with self._lock:

@@ -97,7 +97,11 @@ def with_path_parameters(event: Any, function: Function, values: list[str]) -> A
             wanted = ", ".join(f"{n}=VALUE" for n in names) or "none: the route has no path parameters"
             raise InvokeError(f"--path {value!r}: {route.route_key} takes {wanted}")
         if not setting:
-            raise InvokeError(f"--path {value!r}: the value is empty")
+            # Typically `--path user_id=$ID` after the command meant to set ID failed.
+            raise InvokeError(
+                f"--path {value!r}: the value is empty: if it came from a shell variable, "
+                "the command that set it failed (its error is above)"
+            )
         parameters[name] = setting
     missing = [name for name in names if name not in parameters]
     if missing:

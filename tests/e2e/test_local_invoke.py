@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,12 @@ USAGE_ERRORS: list[tuple[list[str], str]] = [
     (["-e", str(GET_USER), "--env-vars", "@list.json"], "error: env vars file @list.json must hold {"),
     (["-e", str(GET_USER), "--env-vars", "@bad-section.json"], "error: env vars file @bad-section.json must hold"),
     (["-e", str(GET_USER), "--path", "id=1"], "error: --path 'id=1': GET /users/{user_id} takes user_id=VALUE"),
+    # `--path user_id=$ID` after the command that set ID failed: say where to look.
+    (
+        ["-e", str(GET_USER), "--path", "user_id="],
+        "error: --path 'user_id=': the value is empty: if it came from a shell variable, the command that set it "
+        "failed (its error is above)",
+    ),
     (["-e", str(GET_USER), "--aws", "running"], "error: --aws running: no `make start` is running (no live "),
 ]
 
@@ -159,8 +164,8 @@ def test_the_readmes_invoke_against_the_running_api_runs_as_printed(server: Loca
     block = _readme_block("Invoke against the running API")
     lines = block.splitlines()
     assert lines[0].startswith("make start "), "the block starts the server: the fixture's stands in for it"
-    name = f"readme_{uuid.uuid4().hex[:8]}"  # the session's server may already hold an alice
-    script = "\n".join(lines[1:]).replace("http://127.0.0.1:3000", server.base_url).replace("alice", name)
+    # As printed, whatever the session's server holds: the block names its user; the name is echoed after it.
+    script = "\n".join([*lines[1:], 'echo "created: $NAME" >&2']).replace("http://127.0.0.1:3000", server.base_url)
     environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     environment[ENDPOINT_FILE_ENV] = str(server.endpoint_file)
     completed = subprocess.run(  # noqa: S603
@@ -174,7 +179,11 @@ def test_the_readmes_invoke_against_the_running_api_runs_as_printed(server: Loca
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = _result(completed)
-    assert result["statusCode"] == 200
+    assert result["statusCode"] == 200, f"{result}\n{completed.stderr[-3000:]}"
+    last = completed.stderr.splitlines()[-1]
+    assert last.startswith("created: "), completed.stderr[-3000:]
+    name = last.removeprefix("created: ")
+    assert name, "the block names a user of its own"
     assert json.loads(result["body"])["username"] == name
     assert "local invoke: AWS of the running `make start` (pid " in completed.stderr
 
