@@ -136,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return devtools_cli.invariants()
     if arguments.command == "openapi":
-        from local.server import write_openapi
+        from local import openapi
 
-        return write_openapi(arguments.out)
+        return openapi.write(arguments.out)
     if arguments.command == "snapshot":
         from local.snapshots import cli as snapshot_cli
 

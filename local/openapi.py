@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.runtime import base_python
 from local.template import Function, Route
+
+if TYPE_CHECKING:
+    from local.functions import Functions
 
 WORKER = Path(__file__).with_name("openapi_worker.py")
 BEARER = "bearerAuth"
@@ -100,3 +104,42 @@ def _drop_unused_schemas(document: dict[str, Any]) -> None:
             pending |= _references(schemas[name])
     for name in set(schemas) - used:
         del schemas[name]
+
+
+def openapi_text(document: dict[str, Any]) -> str:
+    """The document as `make openapi` commits it (docs/openapi.json) and the server serves it."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def document(functions: Functions, routes: list[Route]) -> dict[str, Any]:
+    """The document of these functions, each imported with the environment the template gives it."""
+    environment: dict[str, str] = {}
+    for function in functions.definitions.values():
+        environment.update(functions.environment(function))
+    return generate(list(functions.definitions.values()), environment, routes)
+
+
+def write(out: str) -> int:
+    """`make openapi`: the document from the functions' resolvers, over an embedded emulated AWS
+    (the functions read their configuration at import, as at a cold start)."""
+    from local.aws import EmulatedAws
+    from local.functions import Functions
+    from local.runtime import prepared_runtime
+    from local.template import Template
+
+    template = Template()
+    runtime = prepared_runtime()
+    if runtime is None:
+        return 2
+    runtime_dir, layer_dir, rie = runtime
+    aws = EmulatedAws(template).start()
+    try:
+        text = openapi_text(document(Functions(template, aws, rie, runtime_dir, layer_dir), template.routes()))
+    finally:
+        aws.stop()
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0

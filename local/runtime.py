@@ -636,3 +636,12 @@ def stop_all(workers: list[LambdaWorker]) -> None:
         worker.terminate()
     for worker in workers:
         worker.wait()
+
+
+def prepared_runtime() -> tuple[Path, Path, Path] | None:
+    """The runtime directory, the built layer and aws-lambda-rie; None (said on stderr) if one is missing."""
+    try:
+        return ensure_runtime_dir(), check_layer(LAYER_DIR), find_rie()
+    except RuntimeSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None

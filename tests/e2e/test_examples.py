@@ -36,7 +36,16 @@ Block = tuple[str, str, int]  # (document, the heading it is under, its index am
 TOUR: Block = ("README.md", "A 60-second tour", 0)
 INVOKE: Block = ("README.md", "Invoke locally", 0)
 RUNNING: Block = ("local/README.md", "Invoke against the running API", 0)
+FAULTS: Block = ("local/README.md", "Faults on demand: `/_local/faults`", 0)
 NOT_RUN: dict[Block, str] = {
+    (
+        "local/README.md",
+        "State that survives",
+        0,
+    ): "tests/e2e/test_persistence.py runs it as printed, on a data directory of its own",
+    ("local/README.md", "A debugger: `make start DEBUG=<Function>`", 0): (
+        "it starts a server under debugpy: tests/e2e/test_debugger.py starts one so and attaches to it"
+    ),
     ("README.md", "The two commands", 0): "`make start` is what the server fixture runs; `make test` is the suite",
     ("README.md", "Deploy", 0): "deploys to AWS: credentials and an account",
     ("README.md", "Invoke locally", 1): "`sam local` runs the functions in Docker",
@@ -75,8 +84,8 @@ def every_block() -> dict[Block, str]:
 
 def test_every_shell_example_is_run_or_says_why_not() -> None:
     blocks = set(every_block())
-    assert blocks >= {TOUR, INVOKE, RUNNING}, "a block these tests run has moved: follow it"
-    assert blocks - {TOUR, INVOKE, RUNNING} == set(NOT_RUN), (
+    assert blocks >= {TOUR, INVOKE, RUNNING, FAULTS}, "a block these tests run has moved: follow it"
+    assert blocks - {TOUR, INVOKE, RUNNING, FAULTS} == set(NOT_RUN), (
         "a shell example these tests neither run nor name in NOT_RUN: run it here, or say why not"
     )
 
@@ -215,3 +224,13 @@ def test_the_examples_run_as_printed_after_the_tour(order: list[str], toured: To
         assert server.request("GET", f"/users/{user_id}").json() == user
     assert counted(server, "user_created", len(users)) == len(users)
     assert counted(server, None, len(users) + 1) == len(users) + 1, "and the tour's one page_view"
+
+
+def test_the_faults_example_turns_faults_on_and_every_one_off_after_the_tour(toured: Toured) -> None:
+    listed, throttled, partial, slow, after = run(FAULTS, toured.server)
+    assert listed["active"] == []
+    assert "dynamodb_throttling" in listed["available"]
+    assert (throttled["fault"]["name"], throttled["fault"]["function"]) == ("dynamodb_throttling", "GetUserFunction")
+    assert (partial["fault"]["name"], partial["fault"]["rate"]) == ("kinesis_partial_failures", 0.5)
+    assert (slow["fault"]["name"], slow["fault"]["seconds"]) == ("slow_webhooks", 3.0)
+    assert after == {"active": []}

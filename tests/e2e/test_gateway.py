@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from local.gateway import function_reply
 from local.runtime import Invocation
-from local.server import function_reply
 from local.template import Template
 from local.tokens import InvalidToken, bearer_claims, make_token
 from local.triggers import event_sources, passes_filters
