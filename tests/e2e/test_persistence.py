@@ -15,7 +15,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,6 @@ from tests.e2e.conftest import LocalServer, start_server, stop_server
 
 DATA_DIR_ENV = "LOCAL_DATA_DIR"
 WAIT_SECONDS = 30.0
-READY_LIMIT_SECONDS = 5.0
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
@@ -212,25 +208,21 @@ def test_a_restart_with_persist_keeps_users_counts_events_mail_and_secrets(
     assert "state" not in third.log.read_text()
 
 
-def test_make_start_persist_ready_time_with_200_users(tmp_path: Path) -> None:
+def test_make_start_persist_1_starts_from_the_saved_state(tmp_path: Path) -> None:
+    """The Makefile's PERSIST=1 reaches the server. How fast such a start is ready with 200 users
+    is measured by `make bench` (bench/reload.py), not here."""
     data = tmp_path / "data"
     first = start(data, tmp_path / "first.log", "--persist")
     try:
-        empty_ready = banner_ready_seconds(first)
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            created = list(pool.map(lambda _: new_user(first)["id"], range(200)))
-        assert user_stats(first)["total_users"] == 200
+        created = [new_user(first)["id"] for _ in range(3)]
     finally:
         assert stop_server(first) == 0
 
     second = start(data, tmp_path / "second.log", "PERSIST=1", through_make=True)
     try:
         assert "loaded the state" in second.log.read_text()
-        ready = banner_ready_seconds(second)
-        print(f"make start PERSIST=1 ready in {ready:.2f} s with 200 users (empty start: {empty_ready:.2f} s)")
-        assert ready < READY_LIMIT_SECONDS
-        assert user_stats(second)["total_users"] == 200
-        assert second.request("GET", f"/users/{created[0]}").status == 200
+        assert user_stats(second)["total_users"] == 3
+        assert [second.request("GET", f"/users/{user_id}").status for user_id in created] == [200, 200, 200]
         # make dies of a SIGTERM it passes on: the server's own pid stops it, and make exits with it.
         os.kill(int(second.running["pid"]), signal.SIGTERM)
         assert second.process.wait(timeout=30) == 0
