@@ -32,6 +32,8 @@ from tests.e2e.conftest import LocalServer, start_server, stop_server
 
 DATA_DIR_ENV = "LOCAL_DATA_DIR"
 WAIT_SECONDS = 30.0
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
