@@ -38,22 +38,14 @@ SETTLE_SECONDS = 10.0
 class LocalApi:
     """What the server serves: the template's routes and functions, the local extras, the triggers."""
 
-    def __init__(
-        self,
-        template: Template,
-        aws: EmulatedAws,
-        rie: Path,
-        runtime_dir: Path,
-        layer_dir: Path,
-        debug: tuple[str, int] | None = None,
-    ) -> None:
+    def __init__(self, template: Template, aws: EmulatedAws, functions: Functions) -> None:
         self.template = template
         self.aws = aws
-        self.functions = Functions(template, aws, rie, runtime_dir, layer_dir, debug)
+        self.functions = functions
         self.gateway = Gateway(template.routes(), self.functions)
         self.extras = Extras(self)
         self.triggers = Triggers(template, self.functions.invoke)
-        self.layer_sync = LayerSync(layer_dir / "nexus")
+        self.layer_sync = LayerSync(functions.layer_dir / "nexus")
         self._watcher: Watcher | None = None
         self._openapi: dict[str, Any] | None = None
         self._openapi_lock = threading.Lock()
@@ -263,7 +255,8 @@ def main(
             print(f"error: {failed}", file=sys.stderr)
             return 2
     strict_dynamodb.conflicts.rate, strict_dynamodb.conflicts.overlap_seconds = conflicts
-    api = LocalApi(template, aws, rie, runtime_dir, layer_dir, debug).start(reload=reload, restored=state is not None)
+    functions = Functions(template, aws, rie, runtime_dir, layer_dir, debug)
+    api = LocalApi(template, aws, functions).start(reload=reload, restored=state is not None)
     server.api = api
     running_file = endpoint_file()
     resources = {name: found["Ref"] for name, found in aws.resources.physical.items()}

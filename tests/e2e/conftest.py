@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,35 @@ def start_server(
             time.sleep(0.05)
     stop_server(server)
     raise TimeoutError(f"server not ready within {READY_WITHIN}s:\n{log.read_text()}")
+
+
+def local_command(
+    *arguments: str, endpoint_file: Path, environment: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m local ARGUMENTS` from the clone, as a developer types it beside a running server
+    (``endpoint_file``: that server's, never the clone's own), with ``environment`` on top."""
+    variables = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    variables.update(environment or {})
+    variables[ENDPOINT_FILE_ENV] = str(endpoint_file)
+    return subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "local", *arguments],
+        cwd=ROOT,
+        env=variables,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def eventually[T](check: Callable[[], T], within: float = 15.0, every: float = 0.05) -> T:
+    """``check()``'s first true result, or its last result once ``within`` seconds have passed."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(every)
 
 
 def stop_server(server: LocalServer) -> int:

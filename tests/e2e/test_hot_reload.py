@@ -9,7 +9,6 @@ needs a restart. How fast a save is live is measured by `make bench` (bench/relo
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LocalServer, start_server, stop_server
+from tests.e2e.conftest import LocalServer, eventually, start_server, stop_server
 from tests.e2e.project_copy import copy_environment, copy_project
 
 HEALTH = Path("functions/health/app.py")
@@ -45,15 +44,6 @@ def save(project: Path, name: Path, text: str) -> None:
     partial.replace(path)
 
 
-def _eventually(check: Callable[[], Any], within: float = 15.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
-
-
 def _health(server: LocalServer) -> tuple[int, Any]:
     answer = server.request("GET", "/health", scope=None)
     return answer.status, answer.json()
@@ -69,7 +59,7 @@ def test_a_saved_function_is_live_on_the_next_request_and_the_data_stays(project
 
     save(project, HEALTH, original.replace('"""Check the service\'s health.', '"""Check the health (edited).'))
     # The docstring is the route's OpenAPI text: an edit there is the cheapest visible change.
-    assert _eventually(lambda: "reload: functions/health/app.py -> HealthFunction" in reloading.log.read_text())
+    assert eventually(lambda: "reload: functions/health/app.py -> HealthFunction" in reloading.log.read_text())
     assert _health(reloading)[0] == 200
     assert reloading.log.read_text().count("GET /health 200 HealthFunction cold") == colds + 1  # the new code
     # Another function's warm worker was not touched; the user is still there.
@@ -87,11 +77,11 @@ def test_a_saved_layer_module_is_live_in_every_function_that_uses_it(project: Pa
 
     save(project, HEALTH_OPERATIONS, edited)
     try:
-        checks = _eventually(lambda: _health(reloading)[1].get("checks", {}).get("edited"))
+        checks = eventually(lambda: _health(reloading)[1].get("checks", {}).get("edited"))
         assert checks == "ok"
     finally:
         save(project, HEALTH_OPERATIONS, original)
-    assert _eventually(lambda: "edited" not in _health(reloading)[1].get("checks", {"edited": 1}))
+    assert eventually(lambda: "edited" not in _health(reloading)[1].get("checks", {"edited": 1}))
 
 
 @pytest.mark.parametrize(
@@ -123,7 +113,7 @@ def test_a_broken_save_names_the_file_and_line_and_the_next_good_save_fixes_it(
 
     save(project, name, broken)
     try:
-        answer = _eventually(lambda: (a := reloading.request("GET", "/health", scope=None)).status == 500 and a)
+        answer = eventually(lambda: (a := reloading.request("GET", "/health", scope=None)).status == 500 and a)
         assert answer, "the broken save was not picked up"
         body = answer.json()
         assert body["message"] == "Internal Server Error"
@@ -134,7 +124,7 @@ def test_a_broken_save_names_the_file_and_line_and_the_next_good_save_fixes_it(
         assert reloading.request("GET", "/users?limit=1").status == 200
     finally:
         save(project, name, original)
-    assert _eventually(lambda: _health(reloading)[0] == 200)
+    assert eventually(lambda: _health(reloading)[0] == 200)
 
 
 def test_a_template_change_reloads_routes_and_names_what_needs_a_restart(project: Path, reloading: LocalServer) -> None:
@@ -150,7 +140,7 @@ def test_a_template_change_reloads_routes_and_names_what_needs_a_restart(project
 
     save(project, Path("template.yaml"), edited)
     try:
-        assert _eventually(lambda: "reload: template.yaml -> HealthFunction" in reloading.log.read_text())
+        assert eventually(lambda: "reload: template.yaml -> HealthFunction" in reloading.log.read_text())
         # The gateway now sends /healthz to the function (whose own resolver knows /health only: a
         # 404 from the function), and /health to nobody (API Gateway's 404).
         assert reloading.request("GET", "/healthz", scope=None).status == 404
@@ -162,7 +152,7 @@ def test_a_template_change_reloads_routes_and_names_what_needs_a_restart(project
         assert restart == ["reload: template.yaml: restart `make start` to apply UsersTable"]
     finally:
         save(project, Path("template.yaml"), original)
-    assert _eventually(lambda: reloading.request("GET", "/health", scope=None).status == 200)
+    assert eventually(lambda: reloading.request("GET", "/health", scope=None).status == 200)
 
 
 def _first_difference(before: str, after: str) -> int:

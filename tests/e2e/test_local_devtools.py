@@ -4,21 +4,18 @@ receiver, and what each invocation cost on its REPORT line (issue 26, items 3 an
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
 from local.resources import FAKE_CREDENTIALS, REGION
-from local.template import ROOT
-from tests.e2e.conftest import LocalServer, start_server, stop_server
+from tests.e2e.conftest import LocalServer, eventually, local_command, start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +30,6 @@ def devserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]
 def _no_faults_left(devserver: LocalServer) -> Iterator[None]:
     yield
     assert devserver.request("DELETE", "/_local/faults", scope=None).status == 200
-
-
-def _eventually(check: Callable[[], Any], within: float = 15.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def _fault(server: LocalServer, **body: Any) -> dict[str, Any]:
@@ -135,7 +123,7 @@ def test_an_ses_outage_queues_the_welcome_and_the_invariants_still_hold(devserve
         return sum(int(attributes[name]) for name in names)
 
     # The consumer is refused too: the message waits for its next try (VisibilityTimeout, 60 s).
-    assert _eventually(lambda: "1 failed" in devserver.log.read_text(), within=15)
+    assert eventually(lambda: "1 failed" in devserver.log.read_text(), within=15)
     assert waiting() == 1
 
 
@@ -157,7 +145,7 @@ def test_kinesis_partial_failures_and_a_resend_count_each_event_once(devserver: 
     def counted() -> int:
         return int(devserver.request("GET", f"/stats/events?event_type={event_type}&days=1").json()["total"])
 
-    assert _eventually(lambda: counted() >= 10)
+    assert eventually(lambda: counted() >= 10)
     time.sleep(1.5)  # a second count of a resent event would have arrived by now
     assert counted() == 10
 
@@ -171,8 +159,8 @@ def test_a_slow_webhook_receiver_holds_the_stream_consumer(devserver: LocalServe
         deliveries = devserver.request("GET", "/_local/webhooks", scope=None).json()["deliveries"]
         return any(user["id"] in delivery["body"] for delivery in deliveries)
 
-    assert _eventually(delivered, within=20)
-    reports = _eventually(lambda: _report_lines(devserver, "PublishWebhooksFunction")[before:])
+    assert eventually(delivered, within=20)
+    reports = eventually(lambda: _report_lines(devserver, "PublishWebhooksFunction")[before:])
     assert max(float(_field(line, "Duration").split()[0]) for line in reports) >= 1500
     [delivery] = [
         d
@@ -194,18 +182,8 @@ def test_a_function_timeout_is_the_gateways_500_and_the_next_request_is_served(d
 
 
 def test_the_cli_turns_faults_on_and_off_and_refuses_an_unknown_one(devserver: LocalServer) -> None:
-    environment = {**os.environ, "LOCAL_ENDPOINT_FILE": str(devserver.endpoint_file)}
-
     def cli(*arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "local", "faults", *arguments],
-            cwd=ROOT,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        return local_command("faults", *arguments, endpoint_file=devserver.endpoint_file)
 
     on = cli("on", "ses_rejections", "--rate", "0.5", "--function", "CreateUserFunction")
     assert on.returncode == 0, on.stderr
@@ -233,15 +211,7 @@ def test_the_invariants_hold_on_what_the_api_wrote_and_name_what_broke(devserver
     _aws(devserver, "dynamodb").put_item(TableName=table, Item={"pk": {"S": stray}, "user_id": {"S": user["id"]}})
     try:
         checked = devserver.request("GET", "/_local/invariants", scope=None).json()
-        cli = subprocess.run(
-            [sys.executable, "-m", "local", "invariants"],
-            cwd=ROOT,
-            env={**os.environ, "LOCAL_ENDPOINT_FILE": str(devserver.endpoint_file)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        cli = local_command("invariants", endpoint_file=devserver.endpoint_file)
     finally:
         _aws(devserver, "dynamodb").delete_item(TableName=table, Key={"pk": {"S": stray}})
 
@@ -264,7 +234,7 @@ def test_each_report_line_says_what_the_invocation_cost(devserver: LocalServer) 
     user = _new_user(devserver)
     devserver.request("GET", f"/users/{user['id']}")
 
-    create = _eventually(lambda: _report_lines(devserver, "CreateUserFunction")[before:])[-1]
+    create = eventually(lambda: _report_lines(devserver, "CreateUserFunction")[before:])[-1]
     read = _report_lines(devserver, "GetUserFunction")[-1]
 
     assert _field(create, "AWS Calls") == "3 (dynamodb.TransactWriteItems 1, kinesis.PutRecords 1, ses.SendEmail 1)"

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from local.resources import REGION
 from local.runtime import free_port
 from local.template import ROOT
 from nexus.webhooks import SIGNATURE_HEADER, verify
-from tests.e2e.conftest import LocalServer, start_server, stop_server
+from tests.e2e.conftest import LocalServer, local_command, start_server, stop_server
 
 DATA_DIR_ENV = "LOCAL_DATA_DIR"
 WAIT_SECONDS = 30.0
@@ -67,18 +66,10 @@ def banner_ready_seconds(server: LocalServer) -> float:
 
 def snapshot(data_dir: Path, *arguments: str, server: LocalServer | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m local snapshot ...` as a developer runs it in another terminal."""
-    environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    environment[DATA_DIR_ENV] = str(data_dir)
     # Without a server: an endpoint file nobody wrote, never the clone's own.
-    environment[ENDPOINT_FILE_ENV] = str(server.endpoint_file if server else data_dir / "no-server.json")
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "local", "snapshot", *arguments],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    endpoint = server.endpoint_file if server else data_dir / "no-server.json"
+    return local_command(
+        "snapshot", *arguments, endpoint_file=endpoint, environment={DATA_DIR_ENV: str(data_dir)}, timeout=120
     )
 
 
@@ -322,16 +313,13 @@ def test_persist_refuses_a_state_of_another_layout_in_one_line(tmp_path: Path) -
     data = tmp_path / "data"
     (data / "state").mkdir(parents=True)
     (data / "state" / "local.json").write_text(json.dumps({"layout": 0}))
-    environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    environment |= {DATA_DIR_ENV: str(data), ENDPOINT_FILE_ENV: str(tmp_path / "endpoint.json")}
-    completed = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "local", "start", "--persist", "--port", str(free_port())],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    completed = local_command(
+        "start",
+        "--persist",
+        "--port",
+        str(free_port()),
+        endpoint_file=tmp_path / "endpoint.json",
+        environment={DATA_DIR_ENV: str(data)},
     )
     line = one_error_line(completed)
     assert "layout 0" in line
