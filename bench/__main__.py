@@ -84,7 +84,7 @@ def cold_starts(template: Template) -> dict[str, Any]:
 
 
 def aws_calls(template: Template) -> dict[str, dict[str, int]]:
-    from tests.aws_calls import USAGE, count_aws_calls, run_scenarios
+    from devkit.aws_calls import USAGE, count_aws_calls, run_scenarios
 
     with in_process_stack(template) as resources, count_aws_calls(usage=True) as counter:
         USAGE.clear()
@@ -205,7 +205,7 @@ def print_report(results: dict[str, Any], parts: set[str] | frozenset[str] = fro
             top = ", ".join(f"{p['package']} {p['ms']}" for p in profile["beyond_floor_ms_by_package"][:8])
             print(f"  importtime {function}, self ms beyond the floor by package: {top}")
     if "calls" in parts and "aws_calls" in results:
-        from tests.aws_calls import PHYSICAL_LIMITS
+        from devkit.aws_calls import PHYSICAL_LIMITS
 
         print("\n2. AWS calls per composite operation (moto in process, botocore before-call; limit: issue 13's)")
         print(f"  {'scenario':32} {'calls':>5} {'limit':>5}")
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
         print("cold starts ...", flush=True)
         results["cold_start"] = cold_starts(template)
     if "calls" in parts:
-        from tests.aws_calls import USAGE
+        from devkit.aws_calls import USAGE
 
         print("AWS calls ...", flush=True)
         results["aws_calls"] = aws_calls(template)
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         print("warm invocations ...", flush=True)
         with tempfile.TemporaryDirectory() as scratch:
             results["warm"] = warm(Path(scratch) / "recording.json")
-        from tests.aws_calls import consumer_batch_event
+        from devkit.aws_calls import consumer_batch_event
 
         record_bytes = max(len(r["kinesis"]["data"]) * 3 // 4 for r in consumer_batch_event()["Records"])
         consumer = next(r for r in results["warm"] if r["scenario"] == "consumer_batch_100")

@@ -27,7 +27,7 @@ OVERLAP_SECONDS = 0.02
 
 def _records(shards: int) -> tuple[list[list[dict[str, Any]]], int]:
     """Per shard, its records in order; and how many distinct events they carry."""
-    from tests.kinesis import kinesis_record
+    from devkit.kinesis import kinesis_record
 
     moment = datetime.now(UTC).isoformat()
     per_shard: list[list[dict[str, Any]]] = [[] for _ in range(shards)]
@@ -46,8 +46,8 @@ def _records(shards: int) -> tuple[list[list[dict[str, Any]]], int]:
 
 
 def _run(consumer: Any, shards: int) -> dict[str, Any]:
-    from tests.conftest import lambda_context
-    from tests.kinesis import kinesis_event
+    from devkit.handlers import lambda_context
+    from devkit.kinesis import kinesis_event
 
     per_shard, distinct = _records(shards)
     strict_dynamodb.conflicts.reset()

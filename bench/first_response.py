@@ -23,7 +23,7 @@ The children run as the cold-start bench's (``python -s -S``, the function's dir
 built layer and the byte-compiled runtime directory on ``sys.path``, no bytecode written). The
 goals: every HTTP read function's median ≤ 0.85x the textbook's, create user's ≤ 1.10x. Each
 verdict also comes from the round-by-round ratios: their median with its 95 % interval
-(``tests.intervals``), per function and for the six reads pooled.
+(``devkit.intervals``), per function and for the six reads pooled.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from devkit.intervals import median_interval, pooled, verdict
 from local.resources import FAKE_CREDENTIALS, LocalResources
 from local.runtime import LAYER_DIR, base_python, ensure_runtime_dir
 from local.template import ROOT, Function, Template
-from tests.intervals import median_interval, pooled, verdict
 
 MARK = "BENCH-FIRST "
 READ_GOAL = 0.85
@@ -246,7 +246,7 @@ def emulated_aws(template: Template) -> Iterator[tuple[LocalResources, str]]:
 
     import boto3
 
-    from tests.moto_server import serialized_moto_server
+    from devkit.moto_server import serialized_moto_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     saved = dict(os.environ)
@@ -383,7 +383,7 @@ def first_responses(template: Template, runs: int, only: list[str] | None = None
 
 
 def pooled_reads(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Every HTTP read function's paired ratios together (``tests.intervals.pooled``)."""
+    """Every HTTP read function's paired ratios together (``devkit.intervals.pooled``)."""
     return pooled(rows, READ_FUNCTIONS, READ_GOAL)
 
 

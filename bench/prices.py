@@ -2,7 +2,7 @@
 
 Inputs, all from the same ``make bench`` run except the price list:
 
-- the billed usage of each scenario (``tests.aws_calls``: DynamoDB's consumed capacity, asked
+- the billed usage of each scenario (``devkit.aws_calls``: DynamoDB's consumed capacity, asked
   for with ``ReturnConsumedCapacity``, Kinesis record KB, SES recipients, SQS requests, Secrets
   Manager calls), through the real handlers against moto;
 - the function's memory (template.yaml) and duration: the warm replay's median (our code's

@@ -1,6 +1,6 @@
 """Save -> new code answers (issue 26, item 1): the local loop's hot reload against its baseline.
 
-A `python -m local start` serves a copy of the project (tests/e2e/project_copy.py). Each round
+A `python -m local start` serves a copy of the project (devkit/project_copy.py). Each round
 saves an edit that the next answer shows (a response header in functions/health/app.py; a check
 name in layers/shared/nexus/operations/health.py), then asks GET /health until the answer shows
 it: the time from the save to that answer. The baseline, measured in the same run and
@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from devkit.local_server import LocalServer, start_server, stop_server
+from devkit.project_copy import copy_environment, copy_project
 from local.snapshots import DATA_DIR_ENV
-from tests.e2e.conftest import LocalServer, start_server, stop_server
-from tests.e2e.project_copy import copy_environment, copy_project
 
 HEALTH = Path("functions/health/app.py")
 HEALTH_OPERATIONS = Path("layers/shared/nexus/operations/health.py")

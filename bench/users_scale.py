@@ -99,8 +99,8 @@ def _sign_ups_under_conflicts(service: Any, rate: float, overlap: float, tag: st
 
 def measure(template: Template) -> dict[str, Any]:
     from bench.environment import in_process_stack
-    from tests.api_client import ApiClient
-    from tests.scale import read_per_request, seed_users, user_service
+    from devkit.api_client import ApiClient
+    from devkit.scale import read_per_request, seed_users, user_service
 
     strict_dynamodb.install()
     result: dict[str, Any] = {"limit": LIMIT, "reads": {}, "writes": {}}

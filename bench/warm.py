@@ -30,12 +30,12 @@ from typing import Any
 import botocore.session
 from botocore.awsrequest import AWSResponse
 
+from devkit.aws_calls import consumer_batch_event
 from local.events import RouteMatch, build_http_event, match_route
 from local.resources import FAKE_CREDENTIALS
 from local.template import ROOT, Template
-from tests.aws_calls import consumer_batch_event
+from local.tokens import ALL_SCOPES
 
-ALL_SCOPES = "users:read users:write analytics:read analytics:write"
 CONTEXT_ARN = "arn:aws:lambda:us-east-1:123456789012:function:bench"
 
 

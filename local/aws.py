@@ -60,7 +60,8 @@ class EmulatedAws:
 
     def start(self) -> EmulatedAws:
         if self.embedded:
-            self._server, self.recorder = _serve_moto(self.faults, self.usage)
+            longest = max(function.timeout for function in self.template.functions(self.parameters).values())
+            self._server, self.recorder = _serve_moto(self.faults, self.usage, longest + 5.0)
             self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
             self.resources = self._resources()
         provision(self.resources)
@@ -180,10 +181,11 @@ def provision(resources: LocalResources) -> None:
     resources.create_all()
 
 
-def _serve_moto(faults: Faults, usage: UsageMeter) -> tuple[Any, SendRecorder]:
+def _serve_moto(faults: Faults, usage: UsageMeter, stall_seconds: float) -> tuple[Any, SendRecorder]:
     """moto's server app (as ThreadedMotoServer runs it) behind the SES send recorder and the
     boundary (faults, per-caller usage), on a free port."""
     # Imported here: an invoke against the running `make start`'s AWS loads no moto (about 0.5 s).
+    from moto.moto_server import werkzeug_app
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -192,10 +194,14 @@ def _serve_moto(faults: Faults, usage: UsageMeter) -> tuple[Any, SendRecorder]:
 
     strict_dynamodb.install()
     usage.attach()
+    # No CORS headers (moto adds them to every answer): a web page must not read the emulated
+    # AWS. The boundary refuses any Host but 127.0.0.1 and localhost (DNS rebinding).
+    werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
     # One access-log line per AWS call drowns the functions' own logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     recorder = SendRecorder(DomainDispatcherApplication(create_backend_app))
-    boundary = AwsBoundary(recorder, faults, usage)  # outside the recorder: a rejected send is not recorded
+    # Outside the recorder: a send the boundary rejects is not recorded as sent.
+    boundary = AwsBoundary(recorder, faults, usage, stall_seconds)
     server = make_server("127.0.0.1", free_port(), boundary, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
     return server, recorder

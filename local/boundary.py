@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from local import faults as fault_answers
 from local import strict_dynamodb
@@ -23,8 +24,8 @@ from local.faults import Faults, Injected
 _APP_ID = re.compile(r"(?:^| )app/([A-Za-z0-9._-]+)")
 _SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
 _SES_SEND = "/v2/email/outbound-emails"
-# What the function_timeout fault stalls a call for: past any function's Timeout here.
-STALL_SECONDS = 35.0
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_THROTTLES = ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -47,12 +48,18 @@ def operation_of(environ: dict[str, Any]) -> str:
 
 
 class AwsBoundary:
-    def __init__(self, app: WsgiApp, faults: Faults, meter: UsageMeter) -> None:
+    def __init__(self, app: WsgiApp, faults: Faults, meter: UsageMeter, stall_seconds: float) -> None:
         self.app = app
         self.faults = faults
         self.meter = meter
+        # What the function_timeout fault stalls a call for: past every function's Timeout.
+        self.stall_seconds = stall_seconds
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        host = urlsplit(f"//{environ.get('HTTP_HOST', '127.0.0.1')}").hostname
+        if host not in _LOCAL_HOSTS:  # a web page elsewhere must not reach the emulated AWS (DNS rebinding)
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"this emulated AWS answers Host 127.0.0.1 or localhost only"]
         caller = caller_of(environ)
         if caller is None:  # the runner's own calls (provisioning, the inbox, snapshots)
             return self.app(environ, start_response)
@@ -61,11 +68,15 @@ class AwsBoundary:
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         environ["wsgi.input"] = io.BytesIO(body)
         status, headers, answer = self._answer(caller, operation, environ, body)
+        error = _error_type(status, headers, answer)
         self.meter.call(
             caller,
             operation,
-            throttled=b"ThroughputExceeded" in answer or b"ThrottlingException" in answer,
-            conflict=b"TransactionConflict" in answer,
+            succeeded=status.startswith("2"),
+            throttled=error in _THROTTLES,
+            # DynamoDB's cancelled transaction names its reasons; a plain write refused: TransactionConflictException.
+            conflict=error == "TransactionConflictException"
+            or (error == "TransactionCanceledException" and b'"TransactionConflict"' in answer),
             kinesis_bytes=_kinesis_bytes(operation, body),
         )
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -76,7 +87,7 @@ class AwsBoundary:
         self, caller: str, operation: str, environ: dict[str, Any], body: bytes
     ) -> tuple[str, list[tuple[str, str]], bytes]:
         if self.faults.hits("function_timeout", caller):
-            time.sleep(STALL_SECONDS)  # the function's Timeout ends the invocation meanwhile
+            time.sleep(self.stall_seconds)  # the function's Timeout ends the invocation meanwhile
             return _as_tuple(fault_answers.stalled())
         service = operation.split(".", 1)[0]
         if service == "dynamodb" and self.faults.hits("dynamodb_throttling", caller):
@@ -108,6 +119,21 @@ class AwsBoundary:
 
 def _as_tuple(injected: Injected) -> tuple[str, list[tuple[str, str]], bytes]:
     return injected.status, injected.headers, injected.body
+
+
+def _error_type(status: str, headers: list[tuple[str, str]], answer: bytes) -> str | None:
+    """The AWS error an answer carries (JSON protocols' ``__type``, REST's ``x-amzn-ErrorType``)."""
+    if status.startswith("2"):
+        return None
+    for name, value in headers:
+        if name.lower() == "x-amzn-errortype":
+            return value.split(":", 1)[0]
+    try:
+        document = json.loads(answer)
+    except ValueError:
+        return None
+    kind = document.get("__type") if isinstance(document, dict) else None
+    return str(kind).rsplit("#", 1)[-1] if kind else None
 
 
 def _kinesis_bytes(operation: str, body: bytes) -> int:

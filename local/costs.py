@@ -68,6 +68,7 @@ class InvocationUsage:
     conflicts: int = 0
     throttles: int = 0
     kinesis_bytes: int = 0
+    emails_sent: int = 0  # SES bills what it accepts
 
     def report(self, *, memory_mb: int, duration_ms: float, http: bool) -> str:
         """What the REPORT line adds."""
@@ -78,7 +79,7 @@ class InvocationUsage:
             read_units=self.read_units,
             write_units=self.write_units,
             kinesis_bytes=self.kinesis_bytes,
-            ses_emails=self.calls["ses.SendEmail"],
+            ses_emails=self.emails_sent,
             sqs_requests=sum(n for call, n in self.calls.items() if call.startswith("sqs.")),
             secrets_calls=sum(n for call, n in self.calls.items() if call.startswith("secretsmanager.")),
         )
@@ -117,10 +118,13 @@ class UsageMeter:
     def _usage(self, caller: str) -> InvocationUsage:
         return self._by_caller.setdefault(caller, InvocationUsage())
 
-    def call(self, caller: str, name: str, *, throttled: bool, conflict: bool, kinesis_bytes: int = 0) -> None:
+    def call(
+        self, caller: str, name: str, *, succeeded: bool, throttled: bool, conflict: bool, kinesis_bytes: int = 0
+    ) -> None:
         with self._lock:
             usage = self._usage(caller)
             usage.calls[name] += 1
+            usage.emails_sent += succeeded and name == "ses.SendEmail"
             usage.throttles += throttled
             usage.conflicts += conflict
             usage.kinesis_bytes += kinesis_bytes

@@ -27,6 +27,10 @@ FAULTS: dict[str, str] = {
 }
 
 
+# Faults that cannot tell callers apart: the strict emulator's conflicts, the receiver's delay.
+_EVERY_FUNCTION = frozenset({"transaction_conflicts", "slow_webhooks"})
+
+
 class FaultError(ValueError):
     """A fault request that cannot be applied (unknown name, rate outside 0-1, ...)."""
 
@@ -59,6 +63,8 @@ class Faults:
         self._on: dict[str, Fault] = {}
         self._lock = threading.Lock()
         self._random = random.Random(seed)  # noqa: S311 - a fault's dice, not a secret
+        # `make start CONFLICT_RATE=...`: what turning transaction_conflicts off goes back to.
+        self.base_conflict_rate = 0.0
 
     def turn_on(self, name: str, rate: float = 1.0, function: str | None = None, seconds: float = 0.0) -> Fault:
         if name not in FAULTS:
@@ -71,6 +77,8 @@ class Faults:
             raise FaultError(f"seconds {seconds} is not from 0 to 60")
         if name == "slow_webhooks" and seconds == 0.0:
             raise FaultError("slow_webhooks needs `seconds`, the receiver's delay")
+        if function is not None and name in _EVERY_FUNCTION:
+            raise FaultError(f"{name} applies to every function: no `function`")
         fault = Fault(name, rate, function, seconds)
         with self._lock:
             self._on[name] = fault
@@ -89,7 +97,7 @@ class Faults:
             for each in names:
                 self._on.pop(each, None)
         if name in (None, "transaction_conflicts") and "local.strict_dynamodb" in sys.modules:
-            sys.modules["local.strict_dynamodb"].conflicts.rate = 0.0
+            sys.modules["local.strict_dynamodb"].conflicts.rate = self.base_conflict_rate
 
     def active(self) -> list[Fault]:
         with self._lock:
@@ -115,7 +123,7 @@ class Faults:
 
 
 def _function_of(caller: str | None) -> str | None:
-    return caller.rsplit(".", 1)[0] if caller else None
+    return caller.split(".", 1)[0] if caller else None
 
 
 def dynamodb_throttled() -> Injected:

@@ -35,6 +35,8 @@ class Functions:
         self.debug = debug  # (function, port): that function's worker runs under debugpy
         self.definitions = template.functions(aws.parameters)
         self._pools: dict[str, FunctionPool] = {}
+        self._retired: list[FunctionPool] = []  # replaced by a reload, their busy workers still finishing
+        self._debug_turn = threading.Semaphore(1)
         self._failures: dict[str, ColdStartFailure | None] = {}  # a failed cold start, diagnosed once
         self._lock = threading.Lock()
 
@@ -52,7 +54,9 @@ class Functions:
                 # The REPORT line's costs: the boundary sees the calls only of moto in this process.
                 usage = self.aws.usage.take if self.aws.embedded else None
                 port = self.debug[1] if self.debug and self.debug[0] == name else None
-                self._pools[name] = FunctionPool(function, self.environment(function), self.rie, usage, port)
+                self._pools[name] = FunctionPool(
+                    function, self.environment(function), self.rie, usage, port, self._debug_turn
+                )
             return self._pools[name]
 
     def redefine(self, template: Template) -> None:
@@ -62,8 +66,16 @@ class Functions:
 
     def retire(self, names: set[str]) -> None:
         """These functions' next invocations start new workers (the busy ones finish first)."""
+        debugged = self.debug[0] if self.debug else None
+        if debugged in names:
+            # Its worker holds the debug port: stopped before a new pool can start another.
+            with self._lock:
+                pool = self._pools.get(debugged)
+            if pool is not None:
+                pool.retire()
         with self._lock:
             pools = [self._pools.pop(name) for name in names if name in self._pools]
+            self._retired = [pool for pool in [*self._retired, *pools] if not pool.empty]
             for name in names:
                 self._failures.pop(name, None)
         for pool in pools:
@@ -71,7 +83,8 @@ class Functions:
 
     def stop(self) -> None:
         with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
+            pools, self._pools = [*self._pools.values(), *self._retired], {}
+            self._retired = []
         stop_all([worker for pool in pools for worker in pool.detach()])
 
     def cold_start_failure(self, name: str) -> ColdStartFailure | None:

@@ -397,7 +397,8 @@ class LambdaWorker:
         self.debug_port = debug_port
         # Its AWS calls carry app/<function>.<n> in botocore's user agent: the emulated AWS
         # attributes them (faults for one function, this worker's REPORT costs).
-        self.caller = f"{function.logical_id}.{next(_worker_numbers)}"
+        # The pid keeps a `local invoke` beside a running server from sharing a worker's id.
+        self.caller = f"{function.logical_id}.{os.getpid()}.{next(_worker_numbers)}"
         self.environment = {**environment, "AWS_SDK_UA_APP_ID": self.caller}
         if debug_port is not None:
             # A paused function must not time out under the debugger.
@@ -570,14 +571,16 @@ class FunctionPool:
         rie: Path,
         usage: UsageSource | None = None,
         debug_port: int | None = None,
+        turn: threading.Semaphore | None = None,
     ) -> None:
         self.function = function
         self.environment = environment
         self.rie = rie
         self.usage = usage
-        # Debugged: one worker, the one the debugger is attached to; requests take turns.
+        # Debugged: one worker, the one the debugger is attached to; requests take ``turn`` (shared
+        # with the pool a reload replaces this one by, so that two never hold the port).
         self.debug_port = debug_port
-        self._turn = threading.Semaphore(1) if debug_port is not None else None
+        self._turn = turn if debug_port is not None else None
         self._retired = False
         self._idle: list[LambdaWorker] = []
         self._all: list[LambdaWorker] = []
@@ -606,6 +609,11 @@ class FunctionPool:
             idle, self._idle = self._idle, []
             self._all = [worker for worker in self._all if worker not in idle]
         stop_all(idle)
+
+    @property
+    def empty(self) -> bool:
+        with self._lock:
+            return not self._all
 
     def invoke(self, event: Any) -> Invocation:
         if self._turn is not None:

@@ -255,6 +255,7 @@ def main(
             print(f"error: {failed}", file=sys.stderr)
             return 2
     strict_dynamodb.conflicts.rate, strict_dynamodb.conflicts.overlap_seconds = conflicts
+    aws.faults.base_conflict_rate = conflicts[0]
     functions = Functions(template, aws, rie, runtime_dir, layer_dir, debug)
     api = LocalApi(template, aws, functions).start(reload=reload, restored=state is not None)
     server.api = api

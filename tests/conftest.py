@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterator
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -15,13 +13,13 @@ import pytest
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
 
+from devkit.redis_server import RedisServer, redis_server
 from local import strict_dynamodb
-from local.resources import FAKE_CREDENTIALS, REGION, LocalResources
-from local.template import ROOT, Template, import_file
+from local.resources import FAKE_CREDENTIALS, LocalResources
+from local.template import Template
 from nexus import aws as aws_clients
 from nexus.observability import metrics
 from nexus.services import registry
-from tests.redis_server import RedisServer, redis_server
 
 # botocore's loader keeps each JSON model it parses (service models, endpoints, rule sets), but
 # per session, and the tests make a new session per test (the `aws` fixture's boto3.Session(),
@@ -100,11 +98,11 @@ def table_items(aws: LocalResources) -> Callable[[str], list[dict[str, Any]]]:
 
 @pytest.fixture
 def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterator[LocalResources]:
-    """moto in server mode over real HTTP (serialized, see tests/moto_server.py), with the
+    """moto in server mode over real HTTP (serialized, see devkit/moto_server.py), with the
     template's resources, the create function's environment and its composite started."""
+    from devkit.moto_server import serialized_moto_server
     from nexus import container
     from nexus.operations.registration import UserRegistration
-    from tests.moto_server import serialized_moto_server
 
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
@@ -115,34 +113,6 @@ def server_stack(monkeypatch: pytest.MonkeyPatch, template: Template) -> Iterato
             monkeypatch.setenv(name, value)
         container.start(UserRegistration)
         yield resources
-
-
-def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py under a unique module name (its cold start runs here)."""
-    return import_file(ROOT / "functions" / name / "app.py", f"function_{name}")
-
-
-EVENTS = ROOT / "events"
-
-
-def event_file(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
-
-
-def lambda_context(function_name: str = "test") -> Any:
-    class Context:
-        function_name = "test"
-        memory_limit_in_mb = 512
-        invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:test"
-        aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-        @staticmethod
-        def get_remaining_time_in_millis() -> int:
-            return 10_000
-
-    context = Context()
-    context.function_name = function_name
-    return context
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The tests stand on their own: the benchmarks may use the tests' helpers, never the reverse."""
+"""Who may import whom: the tests and the bench share devkit/; devkit imports neither, the tests
+never import the bench, and nothing imports a conftest (fixtures reach tests through pytest)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,39 @@ import pytest
 
 from local.template import ROOT
 
-TEST_FILES = sorted((ROOT / "tests").rglob("*.py"))
+CHECKED = sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "devkit").rglob("*.py"), *(ROOT / "bench").rglob("*.py")])
 
 
-@pytest.mark.parametrize("path", TEST_FILES, ids=lambda path: str(path.relative_to(ROOT)))
-def test_no_test_imports_the_bench(path: Path) -> None:
+def _imported(path: Path) -> list[str]:
     tree = ast.parse(path.read_text())
-    imported = [
+    return [
         name
         for node in ast.walk(tree)
         for name in (
             [alias.name for alias in node.names]
             if isinstance(node, ast.Import)
-            else [node.module or ""]
+            else [node.module or "", *(f"{node.module}.{alias.name}" for alias in node.names)]
             if isinstance(node, ast.ImportFrom)
             else []
         )
     ]
 
-    assert not [name for name in imported if name == "bench" or name.startswith("bench.")], (
-        f"{path} imports bench/: move what it needs into tests/ (bench/ may import tests/)"
+
+def _under(name: str, package: str) -> bool:
+    return name == package or name.startswith(f"{package}.")
+
+
+@pytest.mark.parametrize("path", CHECKED, ids=lambda path: str(path.relative_to(ROOT)))
+def test_imports_go_one_way(path: Path) -> None:
+    imported = _imported(path)
+    top = path.relative_to(ROOT).parts[0]
+
+    assert not [name for name in imported if name.endswith("conftest")], (
+        f"{path}: import helpers from devkit/, not from a conftest (its fixtures come through pytest)"
     )
+    if top in ("tests", "devkit"):
+        assert not [name for name in imported if _under(name, "bench")], f"{path} imports bench/: move it to devkit/"
+    if top in ("devkit", "bench"):
+        assert not [name for name in imported if _under(name, "tests")], (
+            f"{path} imports tests/: what the tests and the bench share lives in devkit/"
+        )

@@ -397,8 +397,15 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
     )
     # per function (Fn::ForEach::FunctionOperations), DLQs, streams, API, metrics
     # + the streams unread (2), the welcome queue's age, 401/403, SES bounce and complaint rates
-    assert len(_alarms(expanded)) == 14 * 2 + 4 + 2 + 1 + 8 + 6, "a new function adds 2 alarms: raise the 14"
+    # + each deployed function's rollback trigger (Fn::ForEach::RollbackAlarms)
+    assert len(_alarms(expanded)) == 14 * 2 + 4 + 2 + 1 + 8 + 6 + 13, "a new function adds 2 alarms: raise the 14"
+    triggers = _rollback_triggers(expanded)
     for name, alarm in _alarms(expanded).items():
+        if name.endswith("LiveErrorsAlarm"):
+            # CodeDeploy's trigger, not a page: <Name>ErrorsAlarm pages for the same errors.
+            assert name in triggers, name
+            assert "AlarmActions" not in alarm, name
+            continue
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert "docs/OPERATIONS.md#" in alarm["AlarmDescription"], name
     if mode == "redis":  # expanded with AlarmEmail set
@@ -413,7 +420,8 @@ def test_every_function_has_an_errors_and_a_throttles_alarm(expanded: dict[str, 
         ("Errors", "FunctionErrorsAlarmThreshold"),
         ("Throttles", "FunctionThrottlesAlarmThreshold"),
     ):
-        alarms = _alarms_on(expanded, "AWS/Lambda", metric)
+        # Each function's own (every invocation); the rollback triggers (the alias only) are checked below.
+        alarms = {n: a for n, a in _alarms_on(expanded, "AWS/Lambda", metric).items() if len(a["Dimensions"]) == 1}
         assert sorted(_dimension(a)["Fn::Sub"] for a in alarms.values()) == sorted(
             f"${{{name}}}" for name in _functions(expanded)
         ), metric
@@ -696,7 +704,15 @@ def test_every_function_but_the_hook_shifts_its_alias_through_codedeploy_after_t
         assert config == expected, function
 
 
-def test_a_canary_rolls_back_on_its_functions_errors_and_no_alarm_that_stays_in_alarm(
+def _rollback_triggers(expanded: dict[str, Any]) -> set[str]:
+    return {
+        alarm["Name"]["Ref"]
+        for group in _of_type(expanded, "AWS::CodeDeploy::DeploymentGroup").values()
+        for alarm in group["Properties"]["AlarmConfiguration"]["Alarms"]
+    }
+
+
+def test_a_deployment_rolls_back_on_its_alias_errors_and_no_alarm_that_stays_in_alarm(
     expanded: dict[str, Any],
 ) -> None:
     groups = _of_type(expanded, "AWS::CodeDeploy::DeploymentGroup")
@@ -704,13 +720,68 @@ def test_a_canary_rolls_back_on_its_functions_errors_and_no_alarm_that_stays_in_
     for name, group in groups.items():
         function = name.removesuffix("DeploymentGroup")
         names = {alarm["Name"]["Ref"] for alarm in group["Properties"]["AlarmConfiguration"]["Alarms"]}
-        own_errors = function.removesuffix("Function") + "ErrorsAlarm"
-        assert {own_errors, "UnhandledErrorsAlarm"} <= names, function
-        assert ("Api5xxAlarm" in names) == bool(Template().functions()[function].routes), function
+        live_errors = function.removesuffix("Function") + "LiveErrorsAlarm"
+        assert names == {live_errors, "UnhandledErrorsAlarm"}, function
+        # The alias's errors only: the hook's probe of a new version does not trip its rollback alarm.
+        assert alarms[live_errors]["Dimensions"] == [
+            {"Name": "FunctionName", "Value": {"Fn::Sub": f"${{{function}}}"}},
+            {"Name": "Resource", "Value": {"Fn::Sub": f"${{{function}}}:live"}},
+        ]
         for alarm in names:
             # A dead-letter queue alarm stays in ALARM until someone empties the queue: as a
             # rollback trigger it would block every deploy meanwhile.
             assert alarms[alarm]["TreatMissingData"] == "notBreaching", alarm
+
+
+def _references(value: Any) -> set[str]:
+    """The logical ids a value refers to: Ref, Fn::GetAtt, and Fn::Sub's ${X} and ${X.Attr}."""
+    if isinstance(value, dict):
+        found: set[str] = set()
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else str(inner).split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+                if isinstance(inner, list):
+                    found |= _references(inner[1])
+            else:
+                found |= _references(inner)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_references(item) for item in value)) if value else set()
+    return set()
+
+
+def test_the_expanded_template_has_no_dependency_cycle(expanded: dict[str, Any]) -> None:
+    """CloudFormation counts references in Properties, UpdatePolicy and DependsOn: an alarm that
+    watches the API, listed in the deployment group its aliases' UpdatePolicy names, was one."""
+    resources = expanded["Resources"]
+    edges = {
+        name: {
+            other
+            for other in _references(resource.get("Properties", {}))
+            | _references(resource.get("UpdatePolicy", {}))
+            | set(_as_list(resource.get("DependsOn", [])))
+            if other in resources and other != name
+        }
+        for name, resource in resources.items()
+    }
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = "open"
+        for other in sorted(edges[name]):
+            assert state.get(other) != "open", " -> ".join([*path, name, other])
+            if other not in state:
+                visit(other, [*path, name])
+        state[name] = "done"
+
+    for name in sorted(edges):
+        if name not in state:
+            visit(name, [])
 
 
 def test_codedeploy_may_move_only_the_stacks_aliases_and_run_only_the_hook(expanded: dict[str, Any]) -> None:

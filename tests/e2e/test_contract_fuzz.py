@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devkit.local_server import LocalServer
 from local.template import ROOT
 from local.tokens import ALL_SCOPES, make_token
-from tests.e2e.conftest import LocalServer
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 

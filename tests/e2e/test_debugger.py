@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from devkit.local_server import LocalServer, Response, start_server, stop_server
 from local.runtime import free_port
 from local.template import ROOT
-from tests.e2e.conftest import LocalServer, Response, start_server, stop_server
 
 HANDLER = ROOT / "functions" / "health" / "app.py"
 BREAK_AT = next(

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
+from devkit.local_server import LocalServer, start_server, stop_server
 from local.endpoint import ENDPOINT_FILE_ENV
 from local.template import ROOT
-from tests.e2e.conftest import LocalServer, start_server, stop_server
 
 DOCUMENTS = ("README.md", "local/README.md")
 LANGUAGES = {"sh", "bash", "shell", "console"}

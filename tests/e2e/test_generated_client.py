@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from devkit.local_server import LocalServer
 from local.template import ROOT
 from local.tokens import ALL_SCOPES, make_token
-from tests.e2e.conftest import LocalServer
 
 PACKAGE = "nexus_generated_client"
 

@@ -1,5 +1,5 @@
 """Hot reload (issue 26, item 1), over real HTTP against `python -m local start` serving a copy of
-the project (tests/e2e/project_copy.py), whose files the tests save as an editor would.
+the project (devkit/project_copy.py), whose files the tests save as an editor would.
 
 A saved change is live on the next request for the functions it affects, the emulated AWS's
 data stays, a syntax or import error answers that function's routes with a 500 naming the file
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LocalServer, eventually, start_server, stop_server
-from tests.e2e.project_copy import copy_environment, copy_project
+from devkit.local_server import LocalServer, eventually, start_server, stop_server
+from devkit.project_copy import copy_environment, copy_project
 
 HEALTH = Path("functions/health/app.py")
 HEALTH_OPERATIONS = Path("layers/shared/nexus/operations/health.py")

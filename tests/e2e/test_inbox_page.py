@@ -23,9 +23,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
+from devkit.local_server import LocalServer
 from local.resources import FAKE_CREDENTIALS, REGION
 from local.template import ROOT
-from tests.e2e.conftest import LocalServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from devkit.local_server import LocalServer, descendants, start_server, stop_server
 from local.template import Template
 from local.tokens import make_token
-from tests.e2e.conftest import LocalServer, descendants, start_server, stop_server
 
 NOT_FOUND = {"message": "Not Found"}
 UNAUTHORIZED = {"message": "Unauthorized"}

@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
+from devkit.local_server import LocalServer, eventually, local_command, start_server, stop_server
 from local.resources import FAKE_CREDENTIALS, REGION
-from tests.e2e.conftest import LocalServer, eventually, local_command, start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,7 @@ def test_the_faults_are_listed_and_a_bad_request_changes_nothing(devserver: Loca
 def test_dynamodb_throttling_of_one_function_fails_its_reads_only_while_on(devserver: LocalServer) -> None:
     user = _new_user(devserver)
     _fault(devserver, name="dynamodb_throttling", function="GetUserFunction")
+    reports = len(_report_lines(devserver, "GetUserFunction"))
 
     throttled = devserver.request("GET", f"/users/{user['id']}")
     listed = devserver.request("GET", "/users?limit=1")
@@ -102,7 +103,7 @@ def test_dynamodb_throttling_of_one_function_fails_its_reads_only_while_on(devse
     assert throttled.status == 500, throttled.body
     assert throttled.json()["error"]["code"] == "internal_error"
     assert listed.status == 200  # another function's calls are not throttled
-    report = _report_lines(devserver, "GetUserFunction")[-1]
+    [report] = eventually(lambda: _report_lines(devserver, "GetUserFunction")[reports:])
     assert int(_field(report, "Throttles")) >= 2  # every attempt botocore made
     devserver.request("DELETE", "/_local/faults/dynamodb_throttling", scope=None)
     assert devserver.request("GET", f"/users/{user['id']}").status == 200
@@ -110,6 +111,7 @@ def test_dynamodb_throttling_of_one_function_fails_its_reads_only_while_on(devse
 
 def test_an_ses_outage_queues_the_welcome_and_the_invariants_still_hold(devserver: LocalServer) -> None:
     _fault(devserver, name="ses_rejections")
+    refused_before = devserver.log.read_text().count("SendWelcomeEmailFunction 1 records 1 failed")
     user = _new_user(devserver)  # the sign-up does not fail: its welcome is queued
 
     emails = devserver.request("GET", "/_local/emails?format=json", scope=None).json()["emails"]
@@ -123,7 +125,8 @@ def test_an_ses_outage_queues_the_welcome_and_the_invariants_still_hold(devserve
         return sum(int(attributes[name]) for name in names)
 
     # The consumer is refused too: the message waits for its next try (VisibilityTimeout, 60 s).
-    assert eventually(lambda: "1 failed" in devserver.log.read_text(), within=15)
+    refused = "SendWelcomeEmailFunction 1 records 1 failed"
+    assert eventually(lambda: devserver.log.read_text().count(refused) > refused_before, within=15)
     assert waiting() == 1
 
 
@@ -145,7 +148,7 @@ def test_kinesis_partial_failures_and_a_resend_count_each_event_once(devserver: 
     def counted() -> int:
         return int(devserver.request("GET", f"/stats/events?event_type={event_type}&days=1").json()["total"])
 
-    assert eventually(lambda: counted() >= 10)
+    assert eventually(lambda: counted() >= 10, within=30), f"counted {counted()} of 10"
     time.sleep(1.5)  # a second count of a resent event would have arrived by now
     assert counted() == 10
 
@@ -231,11 +234,12 @@ def test_the_invariants_hold_on_what_the_api_wrote_and_name_what_broke(devserver
 
 def test_each_report_line_says_what_the_invocation_cost(devserver: LocalServer) -> None:
     before = len(_report_lines(devserver, "CreateUserFunction"))
+    reads_before = len(_report_lines(devserver, "GetUserFunction"))
     user = _new_user(devserver)
     devserver.request("GET", f"/users/{user['id']}")
 
-    create = eventually(lambda: _report_lines(devserver, "CreateUserFunction")[before:])[-1]
-    read = _report_lines(devserver, "GetUserFunction")[-1]
+    [create] = eventually(lambda: _report_lines(devserver, "CreateUserFunction")[before:])
+    [read] = eventually(lambda: _report_lines(devserver, "GetUserFunction")[reads_before:])
 
     assert _field(create, "AWS Calls") == "3 (dynamodb.TransactWriteItems 1, kinesis.PutRecords 1, ses.SendEmail 1)"
     assert int(_field(create, "Items Written")) >= 5  # the user, its 2 sentinels, a counter shard, entries
@@ -248,3 +252,19 @@ def test_each_report_line_says_what_the_invocation_cost(devserver: LocalServer) 
         "0",
         "0",
     )
+
+
+def test_the_emulated_aws_answers_only_its_own_host_and_sends_no_cors_headers(devserver: LocalServer) -> None:
+    """A web page elsewhere must not read or reset the emulated AWS (DNS rebinding, CORS)."""
+    import urllib.error
+    import urllib.request
+
+    endpoint = devserver.running["aws_endpoint_url"]
+    rebound = urllib.request.Request(f"{endpoint}/moto-api/data.json", headers={"Host": "evil.example"})  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(rebound, timeout=10)  # noqa: S310
+    assert refused.value.code == 403
+    page = urllib.request.Request(f"{endpoint}/moto-api/data.json", headers={"Origin": "https://evil.example"})  # noqa: S310
+    with urllib.request.urlopen(page, timeout=10) as answer:  # noqa: S310
+        assert answer.status == 200
+        assert "Access-Control-Allow-Origin" not in answer.headers

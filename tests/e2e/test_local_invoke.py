@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from devkit.local_server import LocalServer
 from local.__main__ import main as cli
 from local.endpoint import ENDPOINT_FILE_ENV, RunningApi, running_api
 from local.invoke import InvokeError, with_path_parameters
 from local.template import ROOT, Template
 from local.tokens import ALL_SCOPES, bearer_claims
-from tests.e2e.conftest import LocalServer
 
 GET_USER = ROOT / "events" / "get_user.json"
 

@@ -6,8 +6,8 @@ import json
 import socket
 from urllib.parse import urlsplit
 
+from devkit.local_server import LocalServer
 from local.template import ROOT
-from tests.e2e.conftest import LocalServer
 
 COMMITTED = ROOT / "docs" / "openapi.json"
 NOT_FOUND = {"message": "Not Found"}

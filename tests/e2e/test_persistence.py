@@ -22,12 +22,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from devkit.local_server import LocalServer, local_command, start_server, stop_server
 from local.endpoint import ENDPOINT_FILE_ENV
 from local.resources import REGION
 from local.runtime import free_port
 from local.template import ROOT
 from nexus.webhooks import SIGNATURE_HEADER, verify
-from tests.e2e.conftest import LocalServer, local_command, start_server, stop_server
 
 DATA_DIR_ENV = "LOCAL_DATA_DIR"
 WAIT_SECONDS = 30.0

@@ -8,8 +8,8 @@ import re
 import subprocess
 import uuid
 
+from devkit.local_server import LocalServer
 from local.template import ROOT
-from tests.e2e.conftest import LocalServer
 
 
 def _tour() -> list[str]:

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from devkit.local_server import LocalServer, descendants, start_server, stop_server
 from local.runtime import _LogPump
 from local.template import ROOT
-from tests.e2e.conftest import LocalServer, descendants, start_server, stop_server
 
 STOPPED_WITHIN = 15.0
 

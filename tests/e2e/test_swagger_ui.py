@@ -7,7 +7,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.e2e.conftest import LocalServer
+from devkit.local_server import LocalServer
 from tests.e2e.test_inbox_page import browser  # noqa: F401 - the module's chromium fixture
 
 

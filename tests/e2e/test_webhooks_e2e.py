@@ -14,9 +14,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from devkit.local_server import LocalServer, start_server, stop_server
 from local.resources import REGION
 from nexus.webhooks import SIGNATURE_HEADER, verify
-from tests.e2e.conftest import LocalServer, start_server, stop_server
 
 
 def _aws_endpoint(server: LocalServer) -> str:

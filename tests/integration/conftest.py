@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from devkit.api_client import ApiClient
 from local.template import Template
-from tests.api_client import ApiClient
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from devkit.api_client import ApiClient
+from devkit.handlers import lambda_context
+from devkit.kinesis import kinesis_event, kinesis_record, read_stream
 from local.resources import LocalResources
 from nexus.analytics import AnalyticsService
 from nexus.analytics.counts import EventCountStore
 from nexus.operations.count_events import EventCountConsumer
-from tests.api_client import ApiClient
-from tests.conftest import lambda_context
-from tests.kinesis import kinesis_event, kinesis_record, read_stream
 
 TODAY = datetime.now(UTC).date()
 

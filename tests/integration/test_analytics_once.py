@@ -16,15 +16,15 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from devkit.api_client import ApiClient, assert_error
+from devkit.handlers import lambda_context
+from devkit.kinesis import kinesis_event, kinesis_record, read_stream
 from local import strict_dynamodb
 from local.resources import LocalResources
 from local.template import Template
 from nexus import aws as aws_clients
 from nexus.analytics.counts import EventCountStore
 from nexus.operations.count_events import EventCountConsumer
-from tests.api_client import ApiClient, assert_error
-from tests.conftest import lambda_context
-from tests.kinesis import kinesis_event, kinesis_record, read_stream
 
 TODAY = datetime.now(UTC).date()
 MAX_ITEM_BYTES = 400 * 1024

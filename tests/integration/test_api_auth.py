@@ -1,6 +1,6 @@
 """Tokens and scopes on the users routes, the scope prefix, and GET /health without a token.
 
-Shared helpers: tests/users_api.py.
+Shared helpers: devkit/users_api.py.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from local.events import build_http_event
-from nexus.users import UserService
-from tests.api_client import ApiClient, assert_error, check_each
-from tests.conftest import lambda_context
-from tests.users_api import (
+from devkit.api_client import ApiClient, assert_error, check_each
+from devkit.handlers import lambda_context
+from devkit.users_api import (
     READ_SCOPE,
     WRITE_SCOPE,
     Items,
@@ -23,6 +21,8 @@ from tests.users_api import (
     explode,
     user_body,
 )
+from local.events import build_http_event
+from nexus.users import UserService
 
 # Auth ----------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The error body of every failure, the 500 that names no internals, and the body limit.
 
-Shared helpers: tests/users_api.py.
+Shared helpers: devkit/users_api.py.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ import re
 
 import pytest
 
-from local.events import build_http_event
-from nexus.users import UserService
-from tests.api_client import ERROR_FIELDS, ApiClient, ApiResponse, assert_error, check_each
-from tests.conftest import lambda_context
-from tests.users_api import (
+from devkit.api_client import ERROR_FIELDS, ApiClient, ApiResponse, assert_error, check_each
+from devkit.handlers import lambda_context
+from devkit.users_api import (
     BODY_LIMIT,
     READ_SCOPE,
     UNKNOWN_ID,
@@ -25,6 +23,8 @@ from tests.users_api import (
     padded_json,
     user_body,
 )
+from local.events import build_http_event
+from nexus.users import UserService
 
 # Errors --------------------------------------------------------------------------------------
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from devkit.api_client import ApiClient
 from local.resources import LocalResources
 from local.template import Template
-from tests.api_client import ApiClient
 
 
 def writes(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """AWS round trips per composite operation: exact, so that an extra call fails the build.
 
 Counted with botocore's ``before-call`` hook on every client the handlers create (see
-``tests/aws_calls.py``; ``make bench`` prints the same counts), on the DynamoDB cache
+``devkit/aws_calls.py``; ``make bench`` prints the same counts), on the DynamoDB cache
 backend. The physical limits (issue 13): create 3 (transaction, SendEmail, PutRecords) and at
 most 2 more with an Idempotency-Key; get 1, hit or miss; an unfiltered page 2 (counters,
 Query); a filtered page 3 (counters, Query, the users: issue 23); update and delete 3; a
@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
+from devkit.api_client import ApiClient
+from devkit.aws_calls import PHYSICAL_LIMITS, CallCounter, count_aws_calls, run_scenarios
+from devkit.handlers import lambda_context, load_function
 from local.resources import LocalResources
 from local.template import Template
-from tests.api_client import ApiClient
-from tests.aws_calls import PHYSICAL_LIMITS, CallCounter, count_aws_calls, run_scenarios
-from tests.conftest import lambda_context, load_function
 from tests.integration.test_welcome_email import SENDER, _queued_retries, _sqs_event
 
 EXPECTED: dict[str, dict[str, int]] = {

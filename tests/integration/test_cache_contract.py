@@ -5,7 +5,7 @@
 The users domain's caching (``nexus.users.caching``: versions, tombstones, generations) runs
 here too, with every kind of entry turned on, since it relies on ``set_if_newer``.
 
-* Redis: a real redis-server (tests/redis_server.py) with authentication on, the backend
+* Redis: a real redis-server (devkit/redis_server.py) with authentication on, the backend
   connecting as the template's cache user (its access string, a password read through a
   function as from the secret). Time moves on by shortening every key's remaining TTL with
   PEXPIRE (or deleting the key when none remains), which is what waiting would do, without
@@ -27,7 +27,10 @@ import boto3
 import pytest
 import redis
 
-from local.resources import LocalResources
+from devkit.fakes import FakeClock
+from devkit.moto_server import serialized_moto_server
+from devkit.redis_server import RedisServer
+from local.resources import FAKE_CREDENTIALS, LocalResources
 from local.template import Template
 from nexus.cache import CacheBackend, CacheBackendError, CacheService, NotAnIntegerError
 from nexus.cache.dynamodb import DynamoDBCacheBackend
@@ -35,10 +38,6 @@ from nexus.cache.redis import RedisCacheBackend
 from nexus.settings import CacheSettings, UsersSettings
 from nexus.users.caching import CachePolicy, UserCache
 from nexus.users.schemas import User, UserFilters, UserPage
-from tests.conftest import FAKE_CREDENTIALS
-from tests.fakes import FakeClock
-from tests.moto_server import serialized_moto_server
-from tests.redis_server import RedisServer
 
 BACKENDS = ["dynamodb", "redis"]
 USER_ID = "01JD0000000000000000000000"

@@ -16,10 +16,10 @@ import boto3
 import pytest
 from pytest_httpserver import HTTPServer
 
+from devkit.api_client import ApiClient
+from devkit.handlers import lambda_context, load_function
 from local.resources import LocalResources
 from local.template import Template
-from tests.api_client import ApiClient
-from tests.conftest import lambda_context, load_function
 from tests.integration.test_webhooks import _secret, _stream_event
 
 EMAIL = "very.private.person@example.com"

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
+from devkit.api_client import ApiClient
+from devkit.handlers import lambda_context, load_function
+from devkit.kinesis import kinesis_event, kinesis_record
 from local.resources import LocalResources
 from local.template import Template
 from nexus.operations.count_events import EventCountConsumer
-from tests.api_client import ApiClient
-from tests.conftest import lambda_context, load_function
 from tests.integration.test_analytics import _dead_letters, _event_data, consumer  # noqa: F401 - fixture
 from tests.integration.test_webhooks import _stream_event
-from tests.kinesis import kinesis_event, kinesis_record
 
 
 def messages(caplog: pytest.LogCaptureFixture, text: str) -> list[Any]:

@@ -14,13 +14,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from devkit.handlers import load_function
 from local.resources import FAKE_CREDENTIALS, LocalResources
 from local.template import Template
 from nexus import aws as aws_clients
 from nexus.services import registry
 from nexus.services.registry import key_of
 from nexus.settings import SECTIONS
-from tests.conftest import load_function
 
 TEMPLATE = Template()
 FUNCTIONS = TEMPLATE.functions()

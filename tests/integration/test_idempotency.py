@@ -11,6 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
+from devkit.api_client import ApiClient
+from devkit.kinesis import read_stream
+from devkit.users_api import counts
 from local.resources import LocalResources
 from local.template import Template
 from nexus.api.errors import status_for
@@ -18,9 +21,6 @@ from nexus.errors import ConflictError
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser, UserService
-from tests.api_client import ApiClient
-from tests.kinesis import read_stream
-from tests.users_api import counts
 
 BODY = {"username": "once", "email": "once@example.com", "full_name": "Once Only"}
 
@@ -213,12 +213,10 @@ def test_with_too_little_time_left_the_welcome_is_queued_not_sent(
 ) -> None:
     """Every call after the commit is budgeted from the time left: a sign-up that reaches its
     welcome with less than the send's budget queues it instead of risking the function's end."""
-    from tests import conftest
+    from devkit import api_client, handlers
 
-    context = conftest.lambda_context("CreateUserFunction")
+    context = handlers.lambda_context("CreateUserFunction")
     context.get_remaining_time_in_millis = lambda: 4_000  # type: ignore[method-assign]
-    monkeypatch.setattr(conftest, "lambda_context", lambda name="test": context)
-    from tests import api_client
 
     monkeypatch.setattr(api_client, "lambda_context", lambda name="test": context)
 

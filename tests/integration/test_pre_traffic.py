@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from devkit.handlers import lambda_context, load_function
 from local.resources import LocalResources
 from local.template import Template
 from nexus import aws as aws_clients
@@ -23,7 +24,6 @@ from nexus.deploys.probes import PROBES, HttpProbe
 from nexus.observability import metrics
 from nexus.operations.pre_traffic import PreTrafficCheck
 from nexus.settings import PreTrafficSettings
-from tests.conftest import lambda_context, load_function
 
 HOOK = "PreTrafficHookFunction"
 DEPLOYMENT_ID = "d-ABCDEF123"

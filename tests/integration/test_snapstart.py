@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import snapshot_restore_py  # type: ignore[import-untyped,unused-ignore]
 
+from devkit.api_client import ApiClient
 from local.resources import LocalResources
 from local.template import Template
 from nexus import aws
-from tests.api_client import ApiClient
 
 CHILDREN = 3
 # The moto server runs on a thread of this process; a child only uses its main thread, and the

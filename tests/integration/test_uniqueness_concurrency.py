@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from devkit.users_api import counts
 from local import strict_dynamodb
 from local.invariants import broken_rules
 from local.resources import LocalResources
@@ -19,7 +20,6 @@ from nexus.errors import ConflictError
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser
-from tests.users_api import counts
 
 WRITERS = 16
 

@@ -19,10 +19,10 @@ import boto3
 import pytest
 import redis
 
+from devkit.api_client import ApiClient
+from devkit.redis_server import RedisServer
 from local.resources import LocalResources
 from local.template import Template
-from tests.api_client import ApiClient
-from tests.redis_server import RedisServer
 
 Items = Callable[[str], list[dict[str, Any]]]
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from devkit.api_client import ApiClient
+from devkit.users_api import Items, counts, snapshot, tag_counts
 from local.invariants import broken_rules
 from local.resources import LocalResources
 from local.template import Template
 from nexus.users import backfill
-from tests.api_client import ApiClient
-from tests.users_api import Items, counts, snapshot, tag_counts
 
 LEGACY_USERS = [
     # (id, username, email, full name, active, tags)

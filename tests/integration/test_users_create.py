@@ -1,6 +1,6 @@
 """POST /users: create, its field rules, uniqueness and Idempotency-Key.
 
-Shared helpers: tests/users_api.py.
+Shared helpers: devkit/users_api.py.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.api_client import ApiClient, assert_error, check_each
-from tests.users_api import (
+from devkit.api_client import ApiClient, assert_error, check_each
+from devkit.users_api import (
     ISO_MS_Z_RE,
     ULID_RE,
     UNKNOWN_ID,

@@ -1,12 +1,12 @@
 """DELETE /users/{user_id}: the user, its sentinels and the counters go together.
 
-Shared helpers: tests/users_api.py.
+Shared helpers: devkit/users_api.py.
 """
 
 from __future__ import annotations
 
-from tests.api_client import ApiClient, assert_error, check_each
-from tests.users_api import (
+from devkit.api_client import ApiClient, assert_error, check_each
+from devkit.users_api import (
     UNKNOWN_ID,
     Items,
     NothingWritten,

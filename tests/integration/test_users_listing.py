@@ -1,6 +1,6 @@
 """GET /users (API.md): newest first, limit, opaque cursors, filters, counted totals, freshness.
 
-Runs the Lambda handlers in-process against in-process moto (see tests/api_client.py). The
+Runs the Lambda handlers in-process against in-process moto (see devkit/api_client.py). The
 functions read their settings at cold start, and each ApiClient loads fresh function modules,
 so a test that sets USER_LIST_SHARDS before its first request gets a sharded listing.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from devkit.api_client import ApiClient, assert_error, check_each
 from local.template import Template
-from tests.api_client import ApiClient, assert_error, check_each
 
 Items = Callable[[str], list[dict[str, Any]]]
 Query = dict[str, Any] | list[tuple[str, str]]

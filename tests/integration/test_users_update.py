@@ -1,6 +1,6 @@
 """PATCH /users/{user_id}: partial changes, uniqueness, the counters.
 
-Shared helpers: tests/users_api.py.
+Shared helpers: devkit/users_api.py.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.api_client import ApiClient, assert_error, check_each
-from tests.users_api import (
+from devkit.api_client import ApiClient, assert_error, check_each
+from devkit.users_api import (
     ISO_MS_Z_RE,
     UNKNOWN_ID,
     USER_FIELDS,

@@ -13,12 +13,12 @@ from botocore.config import Config
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from devkit.api_client import ApiClient
+from devkit.dynamodb_streams import read_table_stream
+from devkit.handlers import lambda_context, load_function
 from local.resources import LocalResources
 from local.template import Template
 from nexus.webhooks import SIGNATURE_HEADER, sign, verify
-from tests.api_client import ApiClient
-from tests.conftest import lambda_context, load_function
-from tests.dynamodb_streams import read_table_stream
 
 SECRET_PARAMETER = "/nexus/webhook-secret"
 

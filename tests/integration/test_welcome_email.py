@@ -13,6 +13,8 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from devkit.api_client import ApiClient
+from devkit.handlers import lambda_context, load_function
 from local.resources import REGION, LocalResources
 from local.template import Template
 from nexus.email import EmailService
@@ -20,8 +22,6 @@ from nexus.errors import ConflictError
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
 from nexus.users import NewUser, UserService
-from tests.api_client import ApiClient
-from tests.conftest import lambda_context, load_function
 
 SENDER = "noreply@example.com"
 

@@ -14,16 +14,16 @@ from typing import Any
 import boto3
 import pytest
 
+from devkit.api_client import ApiClient
+from devkit.aws_calls import consumer_batch_event
+from devkit.handlers import lambda_context, load_function
+from devkit.users_api import Items, counts, tag_counts
 from local import strict_dynamodb
 from local.invariants import broken_rules
 from local.resources import LocalResources
 from local.template import Template
 from nexus import conflicts as nexus_conflicts
-from tests.api_client import ApiClient
-from tests.aws_calls import consumer_batch_event
-from tests.conftest import lambda_context, load_function
 from tests.integration.test_welcome_email import SENDER, _queued_retries, _sqs_event
-from tests.users_api import Items, counts, tag_counts
 
 conflicts = strict_dynamodb.conflicts
 

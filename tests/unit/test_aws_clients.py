@@ -10,10 +10,10 @@ from typing import Any
 import botocore.session
 import pytest
 
+from devkit.api_client import ApiClient
 from local.resources import FAKE_CREDENTIALS, LocalResources
 from local.template import Template
 from nexus import aws as clients
-from tests.api_client import ApiClient
 
 
 @pytest.fixture

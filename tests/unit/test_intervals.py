@@ -1,8 +1,8 @@
-"""tests.intervals: the median's confidence interval, and the verdict it gives on a goal."""
+"""devkit.intervals: the median's confidence interval, and the verdict it gives on a goal."""
 
 import pytest
 
-from tests.intervals import median_interval, pooled, verdict
+from devkit.intervals import median_interval, pooled, verdict
 
 READS = ("GetUserFunction", "ListUsersFunction", "HealthFunction")
 

@@ -15,10 +15,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from nexus.api.auth import ANALYTICS_READ, ANALYTICS_WRITE, USERS_READ, USERS_WRITE
+
 # A well-formed id that no user has: ULIDs carry their creation time, and this one's is 1970.
 ABSENT_USER_ID = "0" * 26
 EMPTY_BATCH: dict[str, Any] = {"Records": []}
-ALL_SCOPES = ("users:read", "users:write", "analytics:read", "analytics:write")
+ALL_SCOPES = (USERS_READ, USERS_WRITE, ANALYTICS_READ, ANALYTICS_WRITE)
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,8 @@ _READ = frozenset({200})
 _ABSENT = frozenset({404})
 _REFUSED = frozenset({422})  # validation_error, before any AWS call
 
-# By the function's logical id (tests/test_deploys.py: every deployed function has one, and
-# each, run on emulated AWS, is accepted and writes nothing).
+# By the function's logical id (tests/integration/test_pre_traffic.py: every deployed function has
+# one, and each, run on emulated AWS, is accepted and writes nothing).
 PROBES: dict[str, Probe] = {
     "CreateUserFunction": HttpProbe("POST", "/users", "/users", _REFUSED, body="{}"),
     "GetUserFunction": HttpProbe("GET", "/users/{user_id}", f"/users/{ABSENT_USER_ID}", _ABSENT),

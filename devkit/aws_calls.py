@@ -3,7 +3,7 @@
 Every botocore client created while ``count_aws_calls()`` is active (boto3's and
 pynamodb's alike: both go through ``botocore.session.Session.create_client``) gets a
 ``before-call`` handler, which fires once per API call (retries are not extra calls).
-``run_scenarios`` drives the real handlers through ``tests.api_client.ApiClient`` and
+``run_scenarios`` drives the real handlers through ``devkit.api_client.ApiClient`` and
 returns ``{"scenario": {"service.Operation": count}}``; the test
 ``tests/integration/test_aws_call_counts.py`` asserts these exactly and ``make bench``
 prints them.
@@ -20,11 +20,11 @@ from typing import Any
 
 import botocore.session
 
+from devkit.api_client import ApiClient
+from devkit.handlers import lambda_context, load_function
+from devkit.kinesis import kinesis_event, kinesis_record
 from local.resources import LocalResources
 from local.template import Template
-from tests.api_client import ApiClient
-from tests.conftest import lambda_context, load_function
-from tests.kinesis import kinesis_event, kinesis_record
 
 CONSUMER_BATCH = 100  # the template's BatchSize for CountEventsFunction
 

@@ -10,11 +10,10 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
+from devkit.handlers import lambda_context, load_function
 from local.events import RouteMatch, build_http_event, match_route
 from local.template import Template
-from tests.conftest import lambda_context, load_function
-
-ALL_SCOPES = "users:read users:write analytics:read analytics:write"
+from local.tokens import ALL_SCOPES
 
 
 @dataclass

@@ -12,10 +12,10 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from devkit.api_client import ApiClient
 from local import strict_dynamodb
 from nexus.settings import UsersSettings
 from nexus.users import NewUser, UserChanges, UserService
-from tests.api_client import ApiClient
 
 TAGS = [f"tag{n}" for n in range(8)]
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.api_client import ApiClient, ApiResponse, assert_error
+from devkit.api_client import ApiClient, ApiResponse, assert_error
 
 ULID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 ISO_MS_Z_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
