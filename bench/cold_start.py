@@ -2,7 +2,7 @@
 
 The child runs ``python -s -S`` (no site-packages) with ``sys.path`` = the function's
 directory, the built layer (``.build/layer/python``) and the runtime's own packages
-(``local.runtime.ensure_runtime_dir``: boto3, botocore, ... as the python3.13 runtime
+(``local.runtime_dir.ensure_runtime_dir``: boto3, botocore, ... as the python3.13 runtime
 ships them). Importing ``app`` runs ``lambda_entrypoint``/``event_entrypoint``: the
 services and their clients are built, no AWS call is made. The baseline is a bare handler's
 init: ``import boto3`` and the clients that function needs. The floor is that bare handler
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.environment import function_environment
-from local.runtime import LAYER_DIR, base_python, ensure_runtime_dir
+from local.runtime_dir import LAYER_DIR, base_python, ensure_runtime_dir
 from local.template import Function, Template
 
 MARK = "BENCH-INIT-MS "

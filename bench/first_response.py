@@ -40,7 +40,7 @@ from typing import Any
 
 from devkit.intervals import median_interval, pooled, verdict
 from local.resources import FAKE_CREDENTIALS, LocalResources
-from local.runtime import LAYER_DIR, base_python, ensure_runtime_dir
+from local.runtime_dir import LAYER_DIR, base_python, ensure_runtime_dir
 from local.template import ROOT, Function, Template
 
 MARK = "BENCH-FIRST "

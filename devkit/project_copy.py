@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from local.runtime import LAYER_DIR, RIE_ENV, RUNTIME_DIR, find_rie
+from local.runtime_dir import LAYER_DIR, RIE_ENV, RUNTIME_DIR, find_rie
 from local.template import ROOT
 
 COPIED = ("functions", "layers/shared", "local", "template.yaml", "docs/API.md", "bench/prices.json")

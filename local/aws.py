@@ -184,7 +184,7 @@ def provision(resources: LocalResources) -> None:
 def _serve_moto(faults: Faults, usage: UsageMeter, stall_seconds: float) -> tuple[Any, SendRecorder]:
     """moto's server app (as ThreadedMotoServer runs it) behind the SES send recorder and the
     boundary (faults, per-caller usage), on a free port."""
-    # Imported here: an invoke against the running `make start`'s AWS loads no moto (about 0.5 s).
+    # Imported here: an invoke against the running `make start`'s AWS loads no moto.
     from moto.moto_server import werkzeug_app
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server

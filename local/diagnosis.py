@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from local.runtime import LAYER_DIR, base_python
+from local.runtime_dir import LAYER_DIR, base_python
 from local.template import ROOT, Function
 
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)', re.MULTILINE)

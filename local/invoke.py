@@ -16,16 +16,8 @@ from urllib.parse import quote
 
 from local.aws import EmulatedAws, ProvisioningError
 from local.endpoint import endpoint_file, running_api
-from local.runtime import (
-    LAYER_DIR,
-    Invocation,
-    LambdaWorker,
-    RuntimeSetupError,
-    check_layer,
-    ensure_runtime_dir,
-    find_rie,
-    lambda_environment,
-)
+from local.runtime import Invocation, LambdaWorker, lambda_environment
+from local.runtime_dir import LAYER_DIR, RuntimeSetupError, check_layer, ensure_runtime_dir, find_rie
 from local.template import Function, Template
 
 AWS_CHOICES = ("auto", "running", "embedded")

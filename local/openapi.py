@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from local.runtime import base_python
+from local.runtime_dir import base_python
 from local.template import Function, Route
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def write(out: str) -> int:
     (the functions read their configuration at import, as at a cold start)."""
     from local.aws import EmulatedAws
     from local.functions import Functions
-    from local.runtime import prepared_runtime
+    from local.runtime_dir import prepared_runtime
     from local.template import Template
 
     template = Template()

@@ -26,7 +26,7 @@ from local.functions import Functions
 from local.gateway import Gateway
 from local.http_server import Reply, Request, bind, stop_on_signals
 from local.reload import LAYER_SOURCE, LayerSync, Watcher, template_change
-from local.runtime import prepared_runtime
+from local.runtime_dir import prepared_runtime
 from local.template import ROOT, TEMPLATE_PATH, Template
 from local.tokens import make_token
 from local.triggers import Triggers

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from local.invoke import env_var_overrides
-from local.runtime import LambdaWorker, ensure_runtime_dir, find_rie, free_port, lambda_environment
+from local.runtime import LambdaWorker, free_port, lambda_environment
+from local.runtime_dir import ensure_runtime_dir, find_rie
 from local.template import ROOT, Function, Template
 from local.tokens import ALL_SCOPES
 

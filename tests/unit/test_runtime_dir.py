@@ -1,4 +1,4 @@
-"""The runtime directory (``local.runtime.ensure_runtime_dir``) holds what the managed runtime holds.
+"""The runtime directory (``local.runtime_dir.ensure_runtime_dir``) holds what the managed runtime holds.
 
 Real files with their ``.pyc`` next to them (a fresh interpreter that writes no bytecode loads
 them instead of compiling), built once per interpreter and package versions, swapped in whole.
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from local import runtime
-from local.runtime import RUNTIME_PACKAGES, base_python, ensure_runtime_dir, runtime_fingerprint
+from local import runtime_dir as runtime
+from local.runtime_dir import RUNTIME_PACKAGES, base_python, ensure_runtime_dir, runtime_fingerprint
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,13 @@ the end of the first invocation.
 
 A cold start builds some 100,000 objects that live as long as the execution environment
 (modules, classes, botocore's models, pydantic's validators) and about 500 that are cyclic
-garbage. The collector still runs some 40 collections over the growing heap while it is built:
-about 22 ms of a read's ~300 ms time to first response on the bench machine, 8 % of it
-(docs/PERFORMANCE.md). Python's documentation gives the pattern for a process that initializes
+garbage. The collector still runs dozens of collections over the growing heap while it is built,
+a measurable share of a read's time to first response (docs/PERFORMANCE.md has the figures).
+Python's documentation gives the pattern for a process that initializes
 once, then serves: ``gc.disable()`` early, ``gc.freeze()`` once initialized (the objects move to
 the permanent generation, which later collections skip: warm invocations' collections stay
-small), ``gc.enable()``. The ~500 garbage objects of the cold start are frozen with the rest
-rather than collected: a full collection there would cost ~50 ms, to free some 100 kB once.
+small), ``gc.enable()``. The cold start's few garbage objects are frozen with the rest rather
+than collected: a full collection there would cost more than it frees (docs/decisions.md).
 
 Only in a Lambda execution environment (``AWS_LAMBDA_FUNCTION_NAME``, which the runtime, the local
 runner and the bench set): tests, tools and scripts that import the layer keep their collector.

@@ -1,7 +1,7 @@
 """The idempotency table, as Powertools' DynamoDB persistence layer, built at its first use.
 
-Importing Powertools' idempotency utility loads boto3 and the persistence layer (about 70 ms of
-a create function's cold start, docs/PERFORMANCE.md). Only a sign-up with an
+Importing Powertools' idempotency utility loads boto3 and the persistence layer, a share of the
+create function's cold start (docs/PERFORMANCE.md has the measurement). Only a sign-up with an
 ``Idempotency-Key`` needs it, so a cold start without one does not pay for it.
 """
 

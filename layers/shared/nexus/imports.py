@@ -4,7 +4,7 @@
 import everything they hold: ``event_handler`` every resolver (AppSync's brings asyncio and
 ssl, then Bedrock's, VPC Lattice's, ...) where an HTTP function uses ``APIGatewayHttpResolver``,
 and ``utilities.data_classes`` some 40 event classes where a function reads one or two.
-Together about 80 ms of a cold start (docs/PERFORMANCE.md has the measurement);
+Together a large share of a cold start (docs/PERFORMANCE.md has the measurement);
 ``nexus/__init__.py`` defers both.
 """
 

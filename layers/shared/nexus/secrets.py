@@ -5,8 +5,8 @@ stack, and anyone who may read its configuration, would see it): the function ge
 secret's ARN and reads the value when it first needs it, once per ``max_age_seconds``
 (a rotated value is picked up within that time). One ``GetSecretValue`` per execution
 environment and period, through the environment's one botocore client (``nexus.aws``):
-Powertools' parameters utility would import boto3 for it (~90 ms more of cold start on the
-list function, docs/decisions.md).
+Powertools' parameters utility would import boto3 for it, a cost on the list function's cold
+start (docs/decisions.md has the measurement).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class EmailService(Service):
         if self._given_client is not None:  # the container gives the environment's lazy client
             self._client = self._given_client
             return
-        import boto3  # only for a service built without a client (boto3 costs ~20 ms of imports)
+        import boto3  # only for a service built without a client (boto3's imports cost a cold start)
 
         self._client = boto3.client("sesv2", config=CLIENT_CONFIG)
 
