@@ -36,3 +36,12 @@ def lambda_context(function_name: str = "test") -> Any:
     context = Context()
     context.function_name = function_name
     return context
+
+
+def started[T](service: type[T]) -> T:
+    """``service`` as a cold start that has it as a root builds it (with what it depends on)."""
+    from nexus import container
+    from nexus.services import get_service
+
+    container.start(service)
+    return get_service(service)

@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 
 from devkit.api_client import ApiClient
 from devkit.dynamodb_streams import read_table_stream
-from devkit.handlers import lambda_context, load_function
+from devkit.handlers import lambda_context, load_function, started
 from local.resources import LocalResources
 from local.template import Template
 from nexus.webhooks import SIGNATURE_HEADER, sign, verify
@@ -153,12 +153,11 @@ def test_only_user_items_are_published(api: ApiClient, aws: LocalResources, http
 def test_the_welcome_emails_retry_marker_is_not_a_user_change(
     api: ApiClient, aws: LocalResources, httpserver: HTTPServer
 ) -> None:
-    from nexus.services import get_service
-    from nexus.users import UserService
+    from nexus.users.welcome_lease import WelcomeLeases
 
     httpserver.expect_request("/hooks/users").respond_with_data("ok")
     user = api.post("/users", {"username": "welcomed", "email": "welcomed@example.com"}).json()
-    users = get_service(UserService)
+    users = started(WelcomeLeases)
     users.claim_welcome(user["id"], lease_seconds=60)  # what a welcome retry writes
     users.welcome_sent(user["id"])
     event = _user_records(_stream_event(aws))

@@ -14,14 +14,15 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from devkit.api_client import ApiClient
-from devkit.handlers import lambda_context, load_function
+from devkit.handlers import lambda_context, load_function, started
 from local.resources import REGION, LocalResources
 from local.template import Template
 from nexus.email import EmailService
 from nexus.errors import ConflictError
 from nexus.operations.registration import UserRegistration
 from nexus.services import get_service
-from nexus.users import NewUser, UserService
+from nexus.users import NewUser
+from nexus.users.welcome_lease import WelcomeLeases
 
 SENDER = "noreply@example.com"
 
@@ -224,7 +225,7 @@ def test_a_message_for_a_user_another_consumer_is_sending_comes_back_and_is_then
 ) -> None:
     user_id, message = _queued_after_ses_failure(api, aws, "raced")
     retry = load_function("send_welcome_email")
-    users = get_service(UserService)
+    users = started(WelcomeLeases)
     lease = users.claim_welcome(user_id, lease_seconds=60)  # another consumer, mid-send
     assert lease.claim.value == "claimed"
 
@@ -241,7 +242,7 @@ def test_a_consumer_whose_lease_lapsed_and_was_taken_over_leaves_the_new_lease_a
     api: ApiClient, aws: LocalResources, table_items: Any
 ) -> None:
     user_id = api.post("/users", {"username": "slow", "email": "slow@example.com"}).json()["id"]
-    users = get_service(UserService)
+    users = started(WelcomeLeases)
     slow = users.claim_welcome(user_id, lease_seconds=0)  # lapses at once
     taken_over = users.claim_welcome(user_id, lease_seconds=60)
     assert (slow.claim.value, taken_over.claim.value) == ("claimed", "claimed")
@@ -259,7 +260,7 @@ def test_a_lease_that_lapsed_with_its_consumer_is_taken_over_and_the_email_sent_
 ) -> None:
     user_id, message = _queued_after_ses_failure(api, aws, "orphaned")
     retry = load_function("send_welcome_email")
-    get_service(UserService).claim_welcome(user_id, lease_seconds=60)  # a consumer that then died
+    started(WelcomeLeases).claim_welcome(user_id, lease_seconds=60)  # a consumer that then died
     boto3.client("dynamodb").update_item(  # ...60 seconds ago
         TableName=aws.physical["UsersTable"]["Ref"],
         Key={"pk": {"S": f"USER#{user_id}"}},
@@ -345,7 +346,7 @@ def test_concurrent_duplicates_send_one_email(server_stack: LocalResources) -> N
 @pytest.mark.server
 def test_concurrent_consumers_of_one_user_take_one_lease(server_stack: LocalResources) -> None:
     registration = get_service(UserRegistration)
-    users = get_service(UserService)
+    users = started(WelcomeLeases)
     user = registration.create_user_with_welcome(NewUser(username="leased", email="leased@example.com"))
     start = threading.Barrier(8)
 
@@ -365,10 +366,10 @@ def test_a_sent_email_whose_marker_cannot_be_written_is_not_retried(
     _, message = _queued_after_ses_failure(api, aws, "unmarked")
     retry = load_function("send_welcome_email")
 
-    def throttled(self: UserService, user_id: str) -> None:
+    def throttled(self: WelcomeLeases, user_id: str) -> None:
         raise RuntimeError("ProvisionedThroughputExceededException")
 
-    monkeypatch.setattr(UserService, "welcome_sent", throttled)
+    monkeypatch.setattr(WelcomeLeases, "welcome_sent", throttled)
 
     response = retry.handler(_sqs_event([message]), lambda_context("SendWelcomeEmailFunction"))
 

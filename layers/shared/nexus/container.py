@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from nexus.users.caching import UserCache
     from nexus.users.cursor import CursorCodec
     from nexus.users.service import UserService
+    from nexus.users.welcome_lease import WelcomeLeases
 
 # Each reference is typed by the class it names (go-to-definition follows the annotation);
 # tests/unit/test_container.py checks that every path and its annotation agree.
@@ -56,6 +57,7 @@ CACHE_BACKEND: ServiceRef[CacheBackend] = ServiceRef("nexus.cache.backend:CacheB
 CACHE: ServiceRef[CacheService] = ServiceRef("nexus.cache.service:CacheService")
 USER_CACHE: ServiceRef[UserCache] = ServiceRef("nexus.users.caching:UserCache")
 USERS: ServiceRef[UserService] = ServiceRef("nexus.users.service:UserService")
+WELCOME_LEASES: ServiceRef[WelcomeLeases] = ServiceRef("nexus.users.welcome_lease:WelcomeLeases")
 CURSORS: ServiceRef[CursorCodec] = ServiceRef("nexus.users.cursor:CursorCodec")
 ANALYTICS: ServiceRef[AnalyticsService] = ServiceRef("nexus.analytics.service:AnalyticsService")
 EVENT_COUNTS: ServiceRef[EventCountStore] = ServiceRef("nexus.analytics.counts:EventCountStore")
@@ -196,6 +198,7 @@ def register_all() -> None:
     registry.register(CACHE)
     registry.register(USER_CACHE)
     registry.register(USERS)
+    registry.register(WELCOME_LEASES)
     registry.register(CURSORS, _cursors, dependencies=[CursorSettings])
     registry.register(IDEMPOTENCY_STORE)
     registry.register(ANALYTICS, _analytics, dependencies=[AnalyticsStreamSettings])

@@ -2,7 +2,7 @@
 
 A message may arrive more than once (SQS delivers at least once; a failed attempt comes
 back), so each send runs under a lease kept in the user item itself
-(``UserService.claim_welcome``: one conditional UpdateItem):
+(``WelcomeLeases.claim_welcome``: one conditional UpdateItem):
 
 - claimed: send, then mark the user item ``welcome_sent_at`` (which ends the lease); a
   failed send drops the lease and the message comes back later; a marker that cannot be
@@ -29,8 +29,7 @@ from nexus.observability import logger
 from nexus.operations.batch import EventType, failed_records, partial_response
 from nexus.operations.welcome import WelcomeEmails
 from nexus.services import Service, inject
-from nexus.users import UserService
-from nexus.users.service import WelcomeClaim
+from nexus.users.welcome_lease import WelcomeClaim, WelcomeLeases
 
 # The lease when the invocation's remaining time is unknown (called outside Lambda).
 _DEFAULT_LEASE_SECONDS = 60
@@ -46,10 +45,10 @@ class WelcomeStillSending(NexusError):
 
 
 class WelcomeRetries(Service):
-    def __init__(self, welcome: WelcomeEmails = inject(), users: UserService = inject()) -> None:
+    def __init__(self, welcome: WelcomeEmails = inject(), leases: WelcomeLeases = inject()) -> None:
         super().__init__()
         self._welcome = welcome
-        self._users = users
+        self._leases = leases
         self._lease_seconds = _DEFAULT_LEASE_SECONDS
 
     def begin_invocation(self, context: object) -> None:
@@ -63,7 +62,7 @@ class WelcomeRetries(Service):
 
     def _retry(self, record: SQSRecord) -> None:
         user_id = json.loads(record.body)["user_id"]
-        lease = self._users.claim_welcome(user_id, self._lease_seconds)
+        lease = self._leases.claim_welcome(user_id, self._lease_seconds)
         if lease.claim is WelcomeClaim.NO_USER:
             logger.info("welcome email dropped: the user was deleted", user_id=user_id)
             return
@@ -76,11 +75,11 @@ class WelcomeRetries(Service):
             self._welcome.send(lease.user)
         except Exception:
             try:
-                self._users.release_welcome(user_id, lease)
+                self._leases.release_welcome(user_id, lease)
             except Exception:  # noqa: BLE001 - the send's error is the one to report; the lease lapses
                 logger.warning("welcome email lease not released; it lapses by itself", user_id=user_id)
             raise
         try:
-            self._users.welcome_sent(user_id)
+            self._leases.welcome_sent(user_id)
         except Exception:  # noqa: BLE001 - the email went out: a redelivery would only send it again
             logger.warning("welcome email sent but not marked; the message is done", user_id=user_id)

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -69,7 +65,7 @@ def _new_ulid() -> str:
     return str(ULID())
 
 
-def _to_user(item: UserItem) -> User:
+def to_user(item: UserItem) -> User:
     return User(
         id=item.user_id,
         username=item.username,
@@ -124,31 +120,6 @@ def _taken(exc: TransactWriteError, candidates: list[tuple[str, str]]) -> Confli
 
 def _number(item: dict[str, Any] | None, name: str) -> int:
     return int(item[name]["N"]) if item and name in item else 0
-
-
-class WelcomeClaim(Enum):
-    """What ``claim_welcome`` found."""
-
-    CLAIMED = "claimed"
-    """This caller holds the lease: send, then ``welcome_sent`` (or ``release_welcome``)."""
-    ALREADY_SENT = "already_sent"
-    IN_PROGRESS = "in_progress"
-    """Another caller's lease is live: try again after it."""
-    NO_USER = "no_user"
-
-
-@dataclass(frozen=True)
-class WelcomeLease:
-    """``claim_welcome``'s answer: what it found, and with ``CLAIMED`` the user and the lease's end."""
-
-    claim: WelcomeClaim
-    user: User | None = None
-    lease_id: str = ""
-    """``release_welcome`` drops the lease only while it is still this one."""
-
-
-def _condition_check_failed(exc: UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
 class UserService(Service):
@@ -272,19 +243,19 @@ class UserService(Service):
             if conflict is not None:
                 raise conflict from exc
             raise
-        return _to_user(item)
+        return to_user(item)
 
     # Read --------------------------------------------------------------------------------
 
-    def _get_item(self, user_id: str) -> UserItem | None:
+    def get_item(self, user_id: str) -> UserItem | None:
         try:
             return UserItem.get(user_key(user_id), consistent_read=True)
         except DoesNotExist:
             return None
 
     def get_user_by_id(self, user_id: str) -> User | None:
-        item = self._get_item(user_id)
-        return _to_user(item) if item else None
+        item = self.get_item(user_id)
+        return to_user(item) if item else None
 
     def get_user_by_username(self, username: str) -> User | None:
         try:
@@ -331,65 +302,6 @@ class UserService(Service):
             tagged=sum(_number(found.get(key), "total") for key in tag_keys) if tag is not None else None,
         )
 
-    # The welcome email's retry marker -------------------------------------------------------
-    # Conditional updates of the user item itself: no record of its own, and a deleted user
-    # takes its marker with it. Only the retry path writes them (nexus.operations.welcome).
-
-    def claim_welcome(self, user_id: str, lease_seconds: int) -> WelcomeLease:
-        """Take the lease on sending ``user_id``'s welcome email, unless it was sent or is leased.
-
-        One conditional UpdateItem that returns the user on success; a consistent GetItem only
-        when the condition fails, to say why.
-        """
-        now = math.floor(self._clock().timestamp())
-        lease_id = uuid.uuid4().hex
-        free = UserItem.welcome_lease_until.does_not_exist() | (UserItem.welcome_lease_until <= now)
-        item = UserItem(user_key(user_id))
-
-        def claim() -> None:
-            item.update(
-                actions=[
-                    UserItem.welcome_lease_until.set(now + lease_seconds),
-                    UserItem.welcome_lease_id.set(lease_id),
-                ],
-                condition=UsersTableItem.pk.exists() & UserItem.welcome_sent_at.does_not_exist() & free,
-            )
-
-        try:
-            retry_conflicts(claim, "claim_welcome")
-        except UpdateError as exc:
-            if not _condition_check_failed(exc):
-                raise
-            current = self._get_item(user_id)
-            if current is None:
-                return WelcomeLease(WelcomeClaim.NO_USER)
-            if current.welcome_sent_at is not None:
-                return WelcomeLease(WelcomeClaim.ALREADY_SENT)
-            return WelcomeLease(WelcomeClaim.IN_PROGRESS)
-        return WelcomeLease(WelcomeClaim.CLAIMED, _to_user(item), lease_id)
-
-    def welcome_sent(self, user_id: str) -> None:
-        """Record that the welcome email went out (and drop the lease); nothing if the user is gone."""
-        self._end_welcome_lease(user_id, [UserItem.welcome_sent_at.set(self._now())], UsersTableItem.pk.exists())
-
-    def release_welcome(self, user_id: str, lease: WelcomeLease) -> None:
-        """Drop ``lease`` after a failed send, so that the next delivery may try at once; a lease
-        that lapsed and was taken by another consumer is that consumer's and stays."""
-        self._end_welcome_lease(user_id, [], UsersTableItem.pk.exists() & (UserItem.welcome_lease_id == lease.lease_id))
-
-    def _end_welcome_lease(self, user_id: str, actions: list[Action], condition: Condition) -> None:
-        def end() -> None:
-            UserItem(user_key(user_id)).update(
-                actions=[*actions, UserItem.welcome_lease_until.remove(), UserItem.welcome_lease_id.remove()],
-                condition=condition,
-            )
-
-        try:
-            retry_conflicts(end, "end_welcome_lease")
-        except UpdateError as exc:
-            if not _condition_check_failed(exc):  # deleted meanwhile, or not our lease: nothing to do
-                raise
-
     # Update ------------------------------------------------------------------------------
 
     def update_user(self, user_id: str, changes: UserChanges) -> User | None:
@@ -405,7 +317,7 @@ class UserService(Service):
         """``write(current)`` on the user as read; ``absent`` when there is none. A write that
         lost to another writer of the user (``_VersionConflict``) reads it again and retries."""
         for _ in range(_WRITE_ATTEMPTS):
-            current = self._get_item(user_id)
+            current = self.get_item(user_id)
             if current is None:
                 return absent
             try:
@@ -504,7 +416,7 @@ class UserService(Service):
 
         def delete(current: UserItem) -> User:
             self._transact_at_version(self._deletion(current), "delete_user")
-            deleted = _to_user(current)
+            deleted = to_user(current)
             return deleted.model_copy(update={"version": deleted.version + 1})
 
         return self._read_modify_write(user_id, delete, None)
@@ -607,7 +519,7 @@ class UserService(Service):
         users: list[User] = []
         for position, user_id in enumerate(ids):
             raw = found.get(user_id)
-            user = _to_user(UserItem.from_raw_data(raw)) if raw else None
+            user = to_user(UserItem.from_raw_data(raw)) if raw else None
             if user is not None and index.matches(IndexedUser.of(user), filters):
                 users.append(user)
             if len(users) == limit:
