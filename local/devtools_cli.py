@@ -27,6 +27,9 @@ def _call(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[i
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        print(f"error: the server at {running.api_url} did not answer ({error}): is it still running?", file=sys.stderr)
+        return None
 
 
 def _print(answer: tuple[int, dict[str, Any]] | None) -> int:
