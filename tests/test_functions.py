@@ -50,7 +50,7 @@ def _entrypoint_call(function: Function, module: ast.Module) -> ast.Call:
     pytest.fail(
         f"{function.logical_id}: {_handler_file(function).relative_to(ROOT)} must end with "
         f"`{handler_name} = lambda_entrypoint(app, <Operations>, scope=...)` (HTTP) or "
-        f"`{handler_name} = event_entrypoint(<function>, <Operations>)` (a trigger)"
+        f"`{handler_name} = event_entrypoint(<Operations>)` (a trigger: its composite's handle(event, context))"
     )
 
 
@@ -69,7 +69,8 @@ def test_the_roots_it_starts_are_registered_in_the_container(name: str) -> None:
     function = FUNCTIONS[name]
     module = _module(function)
     imported = _imported_names(module)
-    roots = _entrypoint_call(function, module).args[1:]
+    call = _entrypoint_call(function, module)
+    roots = call.args[1:] if function.routes else call.args  # lambda_entrypoint(app, ...) / event_entrypoint(...)
     assert roots, f"{name}: pass the composite it calls to the entrypoint, so the cold start builds it"
     container.register_all()
 
@@ -107,3 +108,20 @@ def test_it_has_an_event_file(name: str) -> None:
     )
     for file in files:
         assert (ROOT / "events" / file).is_file(), f"{name}: events/{file} is listed in tests/test_events.py"
+
+
+@pytest.mark.parametrize("name", sorted(name for name, function in FUNCTIONS.items() if not function.routes))
+def test_a_trigger_is_its_composite_and_nothing_else(name: str) -> None:
+    """A trigger's module names its composite once: `handler = event_entrypoint(TheComposite)`."""
+    function = FUNCTIONS[name]
+    module = _module(function)
+    call = _entrypoint_call(function, module)
+    (root,) = call.args
+    assert isinstance(root, ast.Name)
+    definitions = [node for node in module.body if isinstance(node, ast.FunctionDef | ast.ClassDef)]
+    assert definitions == [], f"{name}: the work belongs in {root.id}.handle, not in the handler module"
+    imported = _imported_names(module)
+    module_name, _, class_name = imported[root.id].partition(":")
+    assert callable(getattr(getattr(importlib.import_module(module_name), class_name), "handle", None)), (
+        f"{name}: {root.id} needs handle(event, context), which the entrypoint calls"
+    )

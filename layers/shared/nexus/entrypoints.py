@@ -8,7 +8,7 @@ import Powertools' event handler (its resolvers, their event classes and asyncio
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -38,7 +38,18 @@ def wrap(function: Handler, *, correlation_id_path: str | None = None) -> Handle
     return handler
 
 
-def event_entrypoint(function: Handler, *services: type) -> Handler:
-    """A stream or queue trigger's handler; cold start builds ``services``."""
-    container.start(*services)
-    return wrap(function)
+class EventConsumer(Protocol):
+    """A trigger's composite: one event (a batch, a hook's call) in, Lambda's answer out."""
+
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]: ...
+
+
+def event_entrypoint(consumer: type[EventConsumer]) -> Handler:
+    """A stream, queue or hook trigger's handler: the cold start builds ``consumer``; every
+    event goes to its ``handle``."""
+    container.start(consumer)
+
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return registry.get(consumer).handle(event, context)
+
+    return wrap(handle)

@@ -55,6 +55,11 @@ class PreTrafficCheck(Service):
         self._codedeploy = codedeploy or aws.client("codedeploy")
         self._lambda = lambda_client or aws.client("lambda")
 
+    def handle(self, event: dict[str, Any], context: object) -> dict[str, Any]:
+        """Lambda's entry: the outcome as the hook's answer (CodeDeploy reads only the report)."""
+        del context
+        return self.run(event).model_dump()
+
     def run(self, event: dict[str, Any]) -> PreTrafficOutcome:
         """Probe the deployment's new version(s) and report to CodeDeploy."""
         execution = HookExecution.model_validate(event)  # an invalid event has no one to report to
