@@ -5,30 +5,17 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import quote
 
-from local.endpoint import running_api
+from local.endpoint import ServerUnreachable, call_running
 
 
 def _call(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]] | None:
-    running = running_api()
-    if running is None:
-        print("error: no `make start` runs in this clone: start it first", file=sys.stderr)
-        return None
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - the local server's own address
-        f"{running.api_url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=90) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-        print(f"error: the server at {running.api_url} did not answer ({error}): is it still running?", file=sys.stderr)
+        return call_running(method, path, body)
+    except ServerUnreachable as error:
+        print(f"error: {error}", file=sys.stderr)
         return None
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import os
 import socket
+import urllib.error
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from local.template import ROOT
@@ -82,3 +85,38 @@ def remove_if_ours(path: Path, pid: int) -> None:
             path.unlink()
     except (OSError, ValueError, KeyError, TypeError):
         return
+
+
+class ServerUnreachable(RuntimeError):
+    """No `make start` runs in this clone (``running`` False), or it did not answer: one line."""
+
+    def __init__(self, message: str, *, running: bool) -> None:
+        super().__init__(message)
+        self.running = running
+
+
+def call_running(
+    method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float = 90.0
+) -> tuple[int, dict[str, Any]]:
+    """A request to the running `make start`'s own endpoints (``/_local/...``): its status and JSON
+    document (an error status included); ``ServerUnreachable`` when there is no one to ask."""
+    running = running_api()
+    if running is None:
+        raise ServerUnreachable(
+            f"no `make start` runs in this clone ({endpoint_file()} names none alive)", running=False
+        )
+    data = json.dumps(body or {}).encode() if method == "POST" else None
+    request = urllib.request.Request(  # noqa: S310 - the local server's own address
+        f"{running.api_url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            return answer.status, dict(json.loads(answer.read()))
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, dict(json.loads(error.read() or b"{}"))
+        except (ValueError, TypeError):
+            return error.code, {"message": f"the server answered {error.code}"}
+    except (OSError, ValueError) as error:  # URLError, a timeout, a reset, a body that is not JSON
+        message = f"the server at {running.api_url} did not answer ({error}): is it still running?"
+        raise ServerUnreachable(message, running=True) from None

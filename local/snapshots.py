@@ -28,8 +28,6 @@ import json
 import os
 import re
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -481,7 +479,7 @@ def _send_messages(resources: LocalResources, url: str, messages: list[dict[str,
 def cli(action: str, name: str | None) -> int:
     """save and load ask the running `make start` (found through its endpoint file) to do it:
     the sent mail and the triggers live in that process."""
-    from local.endpoint import endpoint_file, running_api
+    from local.endpoint import ServerUnreachable, call_running
 
     if action == "list":
         for entry in listed():
@@ -491,26 +489,14 @@ def cli(action: str, name: str | None) -> int:
         path = snapshot_path(name or "")
     except SnapshotError as error:
         return _error(str(error))
-    running = running_api()
-    if running is None:
-        return _error(
-            f"no `make start` runs in this clone ({endpoint_file()} names none alive): start it, "
-            f"then `python -m local snapshot {action} {name}`"
-        )
-    request = urllib.request.Request(  # noqa: S310 - the local server's own URL
-        f"{running.api_url}/_local/snapshots/{name}/{action}", data=b"", method="POST"
-    )
     try:
-        with urllib.request.urlopen(request, timeout=300) as answer:  # noqa: S310
-            result = json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        try:
-            message = str(json.loads(error.read())["message"])
-        except (ValueError, KeyError, TypeError):
-            message = f"the server answered {error.code}"
-        return _error(message, 2 if 400 <= error.code < 500 else 1)
-    except (OSError, ValueError) as error:
-        return _error(f"the server at {running.api_url} did not answer: {error}", 1)
+        status, result = call_running("POST", f"/_local/snapshots/{name}/{action}", timeout=300)
+    except ServerUnreachable as error:
+        return _error(
+            f"{error}: start it, then `python -m local snapshot {action} {name}`", 1 if "answer" in str(error) else 2
+        )
+    if status >= 400:
+        return _error(str(result.get("message", f"the server answered {status}")), 2 if status < 500 else 1)
     done = "saved" if action == "save" else "loaded"
     print(f"{done} snapshot {name} ({result.get('path') or path}): {result['summary']}")
     return 0
