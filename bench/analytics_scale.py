@@ -81,16 +81,14 @@ def measure(template: Template) -> dict[str, Any]:
 
     from bench.environment import in_process_stack
     from nexus.analytics.counts import EventCountStore
-    from nexus.operations.count_events import EventCountConsumer
+    from nexus.operations.count_events import EventCounting
 
     strict_dynamodb.install()
     result: dict[str, Any] = {}
     for shards in (1, 4):
         with in_process_stack(template) as resources:
             store = EventCountStore(resources.physical["AnalyticsTable"]["Ref"], boto3.client("dynamodb"))
-            consumer = EventCountConsumer(
-                store, resources.physical["AnalyticsDeadLetterQueue"]["Ref"], boto3.client("sqs")
-            )
+            consumer = EventCounting(store, resources.physical["AnalyticsDeadLetterQueue"]["Ref"], boto3.client("sqs"))
             consumer.initialize()
             run = _run(consumer, shards)
             today = datetime.now(UTC).date()

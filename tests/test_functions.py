@@ -49,8 +49,8 @@ def _entrypoint_call(function: Function, module: ast.Module) -> ast.Call:
                 return call
     pytest.fail(
         f"{function.logical_id}: {_handler_file(function).relative_to(ROOT)} must end with "
-        f"`{handler_name} = lambda_entrypoint(app, <Operations>, scope=...)` (HTTP) or "
-        f"`{handler_name} = event_entrypoint(<Operations>)` (a trigger: its composite's handle(event, context))"
+        f"`{handler_name} = lambda_entrypoint(app)` (HTTP, after `app = create_app(<Composite>, scope=...)`) or "
+        f"`{handler_name} = event_entrypoint(<Composite>)` (a trigger: its composite's handle(event, context))"
     )
 
 
@@ -64,14 +64,30 @@ def test_the_handler_module_ends_with_one_entrypoint(name: str) -> None:
     )
 
 
+def _create_app_call(function: Function, module: ast.Module) -> ast.Call:
+    for node in module.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["app"]:
+            call = node.value
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "create_app":
+                return call
+    pytest.fail(
+        f"{function.logical_id}: an HTTP function's module starts with `app = create_app(<Composite>, scope=...)`"
+    )
+
+
+def _roots(function: Function, module: ast.Module) -> list[ast.expr]:
+    """The composites the cold start builds: create_app's (HTTP) or event_entrypoint's (a trigger)."""
+    return _create_app_call(function, module).args if function.routes else _entrypoint_call(function, module).args
+
+
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_the_roots_it_starts_are_registered_in_the_container(name: str) -> None:
     function = FUNCTIONS[name]
     module = _module(function)
     imported = _imported_names(module)
-    call = _entrypoint_call(function, module)
-    roots = call.args[1:] if function.routes else call.args  # lambda_entrypoint(app, ...) / event_entrypoint(...)
-    assert roots, f"{name}: pass the composite it calls to the entrypoint, so the cold start builds it"
+    _entrypoint_call(function, module)
+    roots = _roots(function, module)
+    assert roots, f"{name}: pass the composite it calls to create_app or event_entrypoint, so the cold start builds it"
     container.register_all()
 
     for root in roots:
@@ -108,6 +124,18 @@ def test_it_has_an_event_file(name: str) -> None:
     )
     for file in files:
         assert (ROOT / "events" / file).is_file(), f"{name}: events/{file} is listed in tests/test_events.py"
+
+
+@pytest.mark.parametrize("name", sorted(name for name, function in FUNCTIONS.items() if function.routes))
+def test_an_http_function_names_its_composite_once(name: str) -> None:
+    """`app = create_app(TheComposite, scope=...)`; routes call `app.operation`, the entrypoint takes `app`."""
+    function = FUNCTIONS[name]
+    module = _module(function)
+    (root,) = _create_app_call(function, module).args
+    assert isinstance(root, ast.Name)
+    uses = [node for node in ast.walk(module) if isinstance(node, ast.Name) and node.id == root.id]
+    assert len(uses) == 1, f"{name}: {root.id} is named in create_app only; routes call app.operation"
+    assert [ast.unparse(arg) for arg in _entrypoint_call(function, module).args] == ["app"]
 
 
 @pytest.mark.parametrize("name", sorted(name for name, function in FUNCTIONS.items() if not function.routes))

@@ -10,15 +10,13 @@ from nexus.api import (
     create_app,
     json_response,
     lambda_entrypoint,
-    token_subject,
 )
 from nexus.api.docs import LOCATION_HEADER, responses
 from nexus.operations.registration import UserRegistration
-from nexus.services import get_service
 from nexus.users import NewUser, User
 from nexus.users.schemas import IdempotencyKey
 
-app = create_app()
+app = create_app(UserRegistration, scope=USERS_WRITE)
 
 
 @app.post(
@@ -37,9 +35,8 @@ def create_user(
     same body within 24 hours gets the first `201` again; another body with the key is a `409`.
     Keys are the caller's own (the token's subject).
     """
-    caller = token_subject(app.current_event.raw_event)
-    user = get_service(UserRegistration).create_user_once(new_user, idempotency_key, caller)
+    user = app.operation.create_user_once(new_user, idempotency_key, app.caller.subject)
     return json_response(201, user, headers={"Location": f"/users/{user.id}"})
 
 
-handler = lambda_entrypoint(app, UserRegistration, scope=USERS_WRITE)
+handler = lambda_entrypoint(app)

@@ -3,10 +3,9 @@
 from nexus.api import USERS_WRITE, Response, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.user_commands import UserCommands
-from nexus.services import get_service
 from nexus.users.values import parse_user_id
 
-app = create_app()
+app = create_app(UserCommands, scope=USERS_WRITE)
 
 
 @app.delete(
@@ -18,8 +17,8 @@ def delete_user(user_id: str) -> Response[None]:
     Frees the username and the email for reuse, removes the user from the cache and records a
     `user_deleted` event. Answers `204` with no body.
     """
-    get_service(UserCommands).delete_user(parse_user_id(user_id))
+    app.operation.delete_user(parse_user_id(user_id))
     return Response(status_code=204)
 
 
-handler = lambda_entrypoint(app, UserCommands, scope=USERS_WRITE)
+handler = lambda_entrypoint(app)

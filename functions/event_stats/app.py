@@ -5,10 +5,9 @@ from typing import Annotated
 from nexus.analytics.schemas import EventStats, EventTypeFilter, StatsDays
 from nexus.api import ANALYTICS_READ, Query, create_app, lambda_entrypoint
 from nexus.api.docs import responses
-from nexus.operations.event_stats import EventStatsOperations
-from nexus.services import get_service
+from nexus.operations.event_stats import EventStatistics
 
-app = create_app()
+app = create_app(EventStatistics, scope=ANALYTICS_READ)
 
 
 @app.get("/stats/events", tags=["stats"], responses=responses(200, EventStats, 400, 401, 403, 422))
@@ -21,7 +20,7 @@ def event_stats(
     Exact counts of accepted events per UTC day for the last `days` days ending today, oldest
     first with zeros included; of one `event_type`, or of every type.
     """
-    return get_service(EventStatsOperations).event_stats(event_type, days)
+    return app.operation.event_stats(event_type, days)
 
 
-handler = lambda_entrypoint(app, EventStatsOperations, scope=ANALYTICS_READ)
+handler = lambda_entrypoint(app)

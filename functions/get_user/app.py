@@ -3,11 +3,10 @@
 from nexus.api import USERS_READ, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.user_queries import UserQueries
-from nexus.services import get_service
 from nexus.users import User
 from nexus.users.values import parse_user_id
 
-app = create_app()
+app = create_app(UserQueries, scope=USERS_READ)
 
 
 @app.get("/users/<user_id>", tags=["users"], responses=responses(200, User, 401, 403, 404))
@@ -16,7 +15,7 @@ def get_user(user_id: str) -> User:
 
     The user with this id (a ULID); `404` when there is none, also for a deleted user.
     """
-    return get_service(UserQueries).get_user(parse_user_id(user_id))
+    return app.operation.get_user(parse_user_id(user_id))
 
 
-handler = lambda_entrypoint(app, UserQueries, scope=USERS_READ)
+handler = lambda_entrypoint(app)

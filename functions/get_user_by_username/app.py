@@ -3,11 +3,10 @@
 from nexus.api import USERS_READ, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.user_queries import UserQueries
-from nexus.services import get_service
 from nexus.users import User
 from nexus.users.values import parse_username
 
-app = create_app()
+app = create_app(UserQueries, scope=USERS_READ)
 
 
 @app.get("/users/by-username/<username>", tags=["users"], responses=responses(200, User, 401, 403, 404))
@@ -16,7 +15,7 @@ def get_user_by_username(username: str) -> User:
 
     The username is matched without regard to case; `404` when no user has it.
     """
-    return get_service(UserQueries).get_user_by_username(parse_username(username))
+    return app.operation.get_user_by_username(parse_username(username))
 
 
-handler = lambda_entrypoint(app, UserQueries, scope=USERS_READ)
+handler = lambda_entrypoint(app)

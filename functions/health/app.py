@@ -2,10 +2,9 @@
 
 from nexus.api import Response, create_app, json_response, lambda_entrypoint
 from nexus.api.docs import responses
-from nexus.operations.health import Health, HealthOperations
-from nexus.services import get_service
+from nexus.operations.health import Health, HealthCheck
 
-app = create_app()
+app = create_app(HealthCheck, scope=None)
 
 
 @app.get("/health", tags=["health"], responses=responses(200, Health, 503))
@@ -15,8 +14,8 @@ def health() -> Response[Health]:
     Pings the users table and the cache: `200` when both answer, `503` with the same body
     (`status` `unavailable`) when one does not. No token needed.
     """
-    result = get_service(HealthOperations).check()
+    result = app.operation.check()
     return json_response(200 if result.healthy else 503, result)
 
 
-handler = lambda_entrypoint(app, HealthOperations, scope=None)
+handler = lambda_entrypoint(app)

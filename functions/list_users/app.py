@@ -5,7 +5,6 @@ from typing import Annotated
 from nexus.api import USERS_READ, Query, create_app, lambda_entrypoint
 from nexus.api.docs import responses
 from nexus.operations.user_listing import UserListing
-from nexus.services import get_service
 from nexus.users.schemas import (
     MAX_TAGS,
     TAG_FILTER_DESCRIPTION,
@@ -18,7 +17,7 @@ from nexus.users.schemas import (
     UserPage,
 )
 
-app = create_app()
+app = create_app(UserListing, scope=USERS_READ)
 
 
 @app.get("/users", tags=["users"], responses=responses(200, UserPage, 400, 401, 403, 422))
@@ -36,7 +35,7 @@ def list_users(
     `null` on the last one.
     """
     filters = UserFilters(search=search, is_active=is_active, tags=tuple(tag))
-    return get_service(UserListing).list_users(filters, limit, cursor)
+    return app.operation.list_users(filters, limit, cursor)
 
 
-handler = lambda_entrypoint(app, UserListing, scope=USERS_READ)
+handler = lambda_entrypoint(app)

@@ -11,13 +11,11 @@ from nexus.api import (
     create_app,
     json_response,
     lambda_entrypoint,
-    token_subject,
 )
 from nexus.api.docs import responses
-from nexus.operations.analytics import AnalyticsOperations
-from nexus.services import get_service
+from nexus.operations.event_tracking import EventTracking
 
-app = create_app()
+app = create_app(EventTracking, scope=ANALYTICS_WRITE, body_limit=256 * 1024)
 
 
 @app.post(
@@ -32,9 +30,8 @@ def track_events(body: Annotated[TrackEventsBody, Body()]) -> Response[Accepted]
     again (events with an `event_id` are then not counted twice). An invalid event: `422`,
     nothing is accepted.
     """
-    caller = token_subject(app.current_event.raw_event)
-    accepted = get_service(AnalyticsOperations).track_events(TrackEventsRequest.of(body), caller)
+    accepted = app.operation.track_events(TrackEventsRequest.of(body), app.caller.subject)
     return json_response(202, Accepted(accepted=accepted))
 
 
-handler = lambda_entrypoint(app, AnalyticsOperations, scope=ANALYTICS_WRITE, body_limit=256 * 1024)
+handler = lambda_entrypoint(app)

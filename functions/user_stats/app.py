@@ -2,11 +2,10 @@
 
 from nexus.api import ANALYTICS_READ, create_app, lambda_entrypoint
 from nexus.api.docs import responses
-from nexus.operations.user_stats import UserStatsOperations
-from nexus.services import get_service
+from nexus.operations.user_stats import UserStatistics
 from nexus.users.schemas import UserStats
 
-app = create_app()
+app = create_app(UserStatistics, scope=ANALYTICS_READ)
 
 
 @app.get("/stats/users", tags=["stats"], responses=responses(200, UserStats, 401, 403))
@@ -15,7 +14,7 @@ def user_stats() -> UserStats:
 
     Total, active and inactive users and the activity rate, exact as of the last completed write.
     """
-    return get_service(UserStatsOperations).user_stats()
+    return app.operation.user_stats()
 
 
-handler = lambda_entrypoint(app, UserStatsOperations, scope=ANALYTICS_READ)
+handler = lambda_entrypoint(app)

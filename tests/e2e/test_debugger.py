@@ -18,9 +18,7 @@ from local.runtime import free_port
 from local.template import ROOT
 
 HANDLER = ROOT / "functions" / "health" / "app.py"
-BREAK_AT = next(
-    n for n, line in enumerate(HANDLER.read_text().splitlines(), 1) if "get_service(HealthOperations)" in line
-)
+BREAK_AT = next(n for n, line in enumerate(HANDLER.read_text().splitlines(), 1) if "app.operation.check()" in line)
 
 
 class DapClient:

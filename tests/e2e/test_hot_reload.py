@@ -87,16 +87,16 @@ def test_a_saved_layer_module_is_live_in_every_function_that_uses_it(project: Pa
 @pytest.mark.parametrize(
     ("name", "breaking", "line"),
     [
-        (HEALTH, lambda text: text.replace("app = create_app()", "app = create_app(\n"), None),
+        (HEALTH, lambda text: text.replace("app = create_app(HealthCheck, scope=None)", "app = create_app(\n"), None),
         (
             HEALTH_OPERATIONS,
-            lambda text: text.replace("class HealthOperations(Service):", "class HealthOperations(Service)"),
+            lambda text: text.replace("class HealthCheck(Service):", "class HealthCheck(Service)"),
             None,
         ),
         (
             HEALTH,
             lambda text: text.replace(
-                "from nexus.services import get_service", "from nexus.services import nothing_here"
+                "from nexus.api.docs import responses", "from nexus.api.docs import nothing_here"
             ),
             None,
         ),

@@ -17,7 +17,7 @@ from devkit.kinesis import kinesis_event, kinesis_record, read_stream
 from local.resources import LocalResources
 from nexus.analytics import AnalyticsService
 from nexus.analytics.counts import EventCountStore
-from nexus.operations.count_events import EventCountConsumer
+from nexus.operations.count_events import EventCounting
 
 TODAY = datetime.now(UTC).date()
 
@@ -218,10 +218,10 @@ def _event_data(event_type: str, day: datetime | None = None) -> bytes:
 
 
 @pytest.fixture
-def consumer(aws: LocalResources) -> EventCountConsumer:
+def consumer(aws: LocalResources) -> EventCounting:
     dynamodb = boto3.client("dynamodb")
     store = EventCountStore(aws.physical["AnalyticsTable"]["Ref"], dynamodb)
-    consumer = EventCountConsumer(store, aws.physical["AnalyticsDeadLetterQueue"]["Ref"], boto3.client("sqs"))
+    consumer = EventCounting(store, aws.physical["AnalyticsDeadLetterQueue"]["Ref"], boto3.client("sqs"))
     consumer.initialize()
     consumer.dynamodb_calls = CallLog(dynamodb)  # type: ignore[attr-defined]
     return consumer
@@ -241,9 +241,7 @@ def _dead_letters(aws: LocalResources) -> list[dict[str, Any]]:
     return [json.loads(message["Body"]) for message in messages]
 
 
-def test_a_batch_is_counted_by_type_and_day_in_one_transaction(
-    consumer: EventCountConsumer, aws: LocalResources
-) -> None:
+def test_a_batch_is_counted_by_type_and_day_in_one_transaction(consumer: EventCounting, aws: LocalResources) -> None:
     yesterday = datetime.now(UTC) - timedelta(days=1)
     records = [kinesis_record(_event_data("signup"), 10 + i) for i in range(3)]
     records.append(kinesis_record(_event_data("login", yesterday), 20))
@@ -258,7 +256,7 @@ def test_a_batch_is_counted_by_type_and_day_in_one_transaction(
     assert sum(_counts(aws).values()) == 4
 
 
-def test_a_redelivered_record_is_not_counted_twice(consumer: EventCountConsumer, aws: LocalResources) -> None:
+def test_a_redelivered_record_is_not_counted_twice(consumer: EventCounting, aws: LocalResources) -> None:
     first = [kinesis_record(_event_data("signup"), n) for n in (100, 101, 102)]
     consumer.handle(kinesis_event(first), lambda_context())
 
@@ -268,9 +266,7 @@ def test_a_redelivered_record_is_not_counted_twice(consumer: EventCountConsumer,
     assert _counts(aws, "signup")[TODAY.isoformat()] == 4
 
 
-def test_a_batch_replayed_after_a_partial_failure_counts_exactly(
-    consumer: EventCountConsumer, aws: LocalResources
-) -> None:
+def test_a_batch_replayed_after_a_partial_failure_counts_exactly(consumer: EventCounting, aws: LocalResources) -> None:
     batch = [kinesis_record(_event_data("signup"), n) for n in range(200, 205)]
     batch[2] = kinesis_record(b"not json", 202)
     sqs = consumer._sqs  # the dead-letter send fails once for the poison record
@@ -298,7 +294,7 @@ def test_a_batch_replayed_after_a_partial_failure_counts_exactly(
     "poison", [b"not json", b'{"event_type": "x"}', b'{"event_type": 5, "timestamp": "2026-01-01T00:00:00Z"}']
 )
 def test_a_poison_record_is_dead_lettered_and_the_rest_counted(
-    consumer: EventCountConsumer, aws: LocalResources, poison
+    consumer: EventCounting, aws: LocalResources, poison
 ) -> None:
     batch = [
         kinesis_record(_event_data("signup"), 300),
@@ -315,7 +311,7 @@ def test_a_poison_record_is_dead_lettered_and_the_rest_counted(
 
 
 def test_a_failed_commit_reports_the_batch_and_the_retry_counts_once(
-    consumer: EventCountConsumer, aws: LocalResources
+    consumer: EventCounting, aws: LocalResources
 ) -> None:
     batch = [kinesis_record(_event_data("signup"), n) for n in (400, 401)]
     dynamodb = consumer._store._client
@@ -339,7 +335,7 @@ def test_a_failed_commit_reports_the_batch_and_the_retry_counts_once(
 
 
 def test_round_trip_api_stream_consumer_stats(
-    api: ApiClient, aws: LocalResources, kinesis: Any, consumer: EventCountConsumer
+    api: ApiClient, aws: LocalResources, kinesis: Any, consumer: EventCounting
 ) -> None:
     api.post(
         "/events",

@@ -24,7 +24,7 @@ from local.resources import LocalResources
 from local.template import Template
 from nexus import aws as aws_clients
 from nexus.analytics.counts import EventCountStore
-from nexus.operations.count_events import EventCountConsumer
+from nexus.operations.count_events import EventCounting
 
 TODAY = datetime.now(UTC).date()
 MAX_ITEM_BYTES = 400 * 1024
@@ -36,9 +36,9 @@ def api(aws: LocalResources, template: Template) -> ApiClient:
 
 
 @pytest.fixture
-def consumer(aws: LocalResources) -> EventCountConsumer:
+def consumer(aws: LocalResources) -> EventCounting:
     store = EventCountStore(aws.physical["AnalyticsTable"]["Ref"], boto3.client("dynamodb"))
-    consumer = EventCountConsumer(store, aws.physical["AnalyticsDeadLetterQueue"]["Ref"], boto3.client("sqs"))
+    consumer = EventCounting(store, aws.physical["AnalyticsDeadLetterQueue"]["Ref"], boto3.client("sqs"))
     consumer.initialize()
     return consumer
 
@@ -47,7 +47,7 @@ def stream_records(aws: LocalResources) -> list[dict[str, Any]]:
     return read_stream(boto3.client("kinesis"), aws.physical["AnalyticsStream"]["Ref"])
 
 
-def count_everything(consumer: EventCountConsumer, records: list[dict[str, Any]], batch: int = 100) -> None:
+def count_everything(consumer: EventCounting, records: list[dict[str, Any]], batch: int = 100) -> None:
     """As Lambda delivers a shard: in order, ``batch`` records at a time."""
     by_shard: dict[str, list[dict[str, Any]]] = {}
     for record in records:
@@ -68,7 +68,7 @@ def page_views(*ids: str) -> dict[str, Any]:
 
 
 def test_a_batch_sent_three_times_with_the_same_ids_counts_once(
-    api: ApiClient, aws: LocalResources, consumer: EventCountConsumer
+    api: ApiClient, aws: LocalResources, consumer: EventCounting
 ) -> None:
     for _ in range(3):
         response = api.post("/events", page_views("a-1", "a-2", "a-3"))
@@ -84,7 +84,7 @@ def test_a_batch_sent_three_times_with_the_same_ids_counts_once(
 
 
 def test_an_id_twice_in_one_request_is_accepted_twice_and_sent_and_counted_once(
-    api: ApiClient, aws: LocalResources, consumer: EventCountConsumer
+    api: ApiClient, aws: LocalResources, consumer: EventCounting
 ) -> None:
     body = page_views("b-1", "b-2", "b-1")
     body["events"].append({"event_type": "signup"})  # no id: today's semantics
@@ -119,7 +119,7 @@ def _refuse_first_entries(count: int) -> Any:
 
 
 def test_a_partial_kinesis_failure_is_a_503_with_the_number_and_a_resend_counts_nothing_twice(
-    api: ApiClient, aws: LocalResources, consumer: EventCountConsumer, caplog: pytest.LogCaptureFixture
+    api: ApiClient, aws: LocalResources, consumer: EventCounting, caplog: pytest.LogCaptureFixture
 ) -> None:
     api.module("TrackEventsFunction")  # its cold start builds the Kinesis client the hook goes on
     kinesis = aws_clients.client("kinesis")
@@ -150,7 +150,7 @@ def test_a_partial_kinesis_failure_is_a_503_with_the_number_and_a_resend_counts_
 
 
 def test_ten_thousand_types_in_a_day_then_an_ordinary_event_are_all_counted_and_no_item_grows(
-    aws: LocalResources, consumer: EventCountConsumer, table_items: Any
+    aws: LocalResources, consumer: EventCounting, table_items: Any
 ) -> None:
     moment = datetime.now(UTC).isoformat()
     records = [
@@ -176,7 +176,7 @@ def test_ten_thousand_types_in_a_day_then_an_ordinary_event_are_all_counted_and_
 
 
 def test_two_shards_consumers_interleaved_write_no_common_item_and_count_exactly(
-    aws: LocalResources, consumer: EventCountConsumer
+    aws: LocalResources, consumer: EventCounting
 ) -> None:
     """DynamoDB cancels a transaction that overlaps another on any item: two shards' consumers
     run at the same time, so they must share none (each writes its own checkpoint and count

@@ -35,17 +35,16 @@ from local.template import Template
 from nexus.cache import CacheBackend, CacheBackendError, CacheService, NotAnIntegerError
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.cache.redis import RedisCacheBackend
-from nexus.settings import CacheSettings, UsersSettings
-from nexus.users.caching import CachePolicy, UserCache
+from nexus.settings import CacheSettings
+from nexus.users.caching import PageCache, UserCache
 from nexus.users.schemas import User, UserFilters, UserPage
 
 BACKENDS = ["dynamodb", "redis"]
 USER_ID = "01JD0000000000000000000000"
-# CacheService and UserCache read only these: skip validating the settings they do not use.
+# CacheService and the users caches read only these: skip validating the settings they do not use.
 SETTINGS = CacheSettings.model_construct(
     cache_default_ttl_seconds=3600, user_cache_ttl_seconds=300, list_cache_ttl_seconds=60
 )
-USERS_SETTINGS = UsersSettings.model_construct(user_list_shards=1)
 FILTERED = UserFilters(tags=("beta",))
 
 
@@ -119,10 +118,13 @@ def cache(backend: CacheBackend) -> CacheService:
 
 @pytest.fixture
 def user_cache(cache: CacheService) -> UserCache:
-    """The users domain's cache with every kind of entry on (the Redis policy, on any backend)."""
-    service = UserCache(cache, SETTINGS, USERS_SETTINGS, policy=CachePolicy.everything())
-    service.initialize()
-    return service
+    """The users domain's cached users (what Redis deployments keep), on either backend."""
+    return UserCache(cache, SETTINGS.user_cache_ttl_seconds)
+
+
+@pytest.fixture
+def page_cache(cache: CacheService) -> PageCache:
+    return PageCache(cache, SETTINGS.list_cache_ttl_seconds)
 
 
 def _user(version: int, name: str = "alice") -> User:
@@ -356,22 +358,22 @@ def test_a_cached_user_expires_with_the_user_ttl(user_cache: UserCache, harness:
     assert user_cache.get_user(USER_ID) is None
 
 
-def test_list_pages_round_trip_per_generation(user_cache: UserCache) -> None:
+def test_list_pages_round_trip_per_generation(page_cache: PageCache) -> None:
     page = UserPage(items=[_user(1)], next_cursor=None, total=1)
-    user_cache.put_page(7, UserFilters(), 20, None, page)
+    page_cache.put(7, UserFilters(), 20, None, page)
     filtered = UserPage(items=[_user(1)], next_cursor=None, total=None)
-    user_cache.put_page(7, FILTERED, 20, None, filtered)
+    page_cache.put(7, FILTERED, 20, None, filtered)
 
-    cached = user_cache.get_page(7, UserFilters(), 20, None)
+    cached = page_cache.get(7, UserFilters(), 20, None)
     assert cached is not None
     assert cached.model_dump() == page.model_dump()
-    assert user_cache.get_page(8, UserFilters(), 20, None) is None  # a write bumped the generation
-    assert user_cache.get_page(7, UserFilters(), 10, None) is None
-    assert user_cache.get_page(7, FILTERED, 10, None) is None
-    cached_filtered = user_cache.get_page(7, FILTERED, 20, None)
+    assert page_cache.get(8, UserFilters(), 20, None) is None  # a write bumped the generation
+    assert page_cache.get(7, UserFilters(), 10, None) is None
+    assert page_cache.get(7, FILTERED, 10, None) is None
+    cached_filtered = page_cache.get(7, FILTERED, 20, None)
     assert cached_filtered is not None
     assert cached_filtered.model_dump() == filtered.model_dump()
-    assert user_cache.get_page(8, FILTERED, 20, None) is None
+    assert page_cache.get(8, FILTERED, 20, None) is None
 
 
 # Concurrency -----------------------------------------------------------------------------
@@ -452,16 +454,16 @@ def test_redis_an_unreachable_server_degrades_to_misses_and_counts_errors() -> N
     cache = CacheService(backend, SETTINGS)
     cache.initialize()
 
-    user_cache = UserCache(cache, SETTINGS, USERS_SETTINGS)  # the Redis policy: everything is cached
-    user_cache.initialize()
+    user_cache = UserCache(cache, SETTINGS.user_cache_ttl_seconds)
+    page_cache = PageCache(cache, SETTINGS.list_cache_ttl_seconds)
 
     cache.set("key", 1)
     user_cache.put_user(_user(1))
     user_cache.user_deleted(USER_ID, deleted_version=2)
-    user_cache.put_page(1, UserFilters(), 20, None, UserPage(items=[], next_cursor=None, total=0))
+    page_cache.put(1, UserFilters(), 20, None, UserPage(items=[], next_cursor=None, total=0))
     assert cache.get("key", default="miss") == "miss"
     assert user_cache.get_user(USER_ID) is None
-    assert user_cache.get_page(1, UserFilters(), 20, None) is None
+    assert page_cache.get(1, UserFilters(), 20, None) is None
     assert cache.exists("key") is False
     assert cache.delete("key") is False
     with pytest.raises(CacheBackendError) as raised:

@@ -12,7 +12,7 @@ from devkit.handlers import lambda_context, load_function
 from devkit.kinesis import kinesis_event, kinesis_record
 from local.resources import LocalResources
 from local.template import Template
-from nexus.operations.count_events import EventCountConsumer
+from nexus.operations.count_events import EventCounting
 from tests.integration.test_analytics import _dead_letters, _event_data, consumer  # noqa: F401 - fixture
 from tests.integration.test_webhooks import _stream_event
 
@@ -65,7 +65,7 @@ def test_stream_records_of_other_items_are_skipped_with_a_line_naming_their_kind
 
 
 def test_a_batch_holding_a_poison_record_delivered_twice_dead_letters_it_once(
-    consumer: EventCountConsumer,  # noqa: F811 - the fixture
+    consumer: EventCounting,  # noqa: F811 - the fixture
     aws: LocalResources,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -4,7 +4,7 @@ import pytest
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from nexus.api.auth import granted_scopes, require_scope, scope_prefix, token_subject
+from nexus.api.auth import require_scope, scope_prefix, verified_caller
 from nexus.api.errors import error_response, from_pydantic_errors, status_for
 from nexus.errors import (
     BadRequestError,
@@ -17,7 +17,7 @@ from nexus.errors import (
 from nexus.users.schemas import NewUser, PageLimit
 
 
-def _event(claims: dict[str, object] | None, scopes: list[str] | None = None) -> dict[str, object]:
+def _event(claims: dict[str, Any] | None, scopes: list[str] | None = None) -> dict[str, Any]:
     if claims is None:
         return {"requestContext": {}}
     return {"requestContext": {"authorizer": {"jwt": {"claims": claims, "scopes": scopes}}}}
@@ -34,23 +34,26 @@ def _event(claims: dict[str, object] | None, scopes: list[str] | None = None) ->
     ],
 )
 def test_scopes_come_from_scope_scopes_or_the_authorizer(claims, scopes, expected) -> None:
-    assert granted_scopes(_event(claims, scopes)) == expected
+    caller = verified_caller(_event(claims, scopes))
+    assert caller is not None
+    assert caller.scopes == expected
 
 
 def test_no_token_is_401_and_missing_scope_is_403() -> None:
     with pytest.raises(UnauthorizedError):
-        require_scope(_event(None), "users:read")
+        require_scope(verified_caller(_event(None)), "users:read")
+    reader = verified_caller(_event({"sub": "client-a", "scope": "users:read"}))
     with pytest.raises(ForbiddenError, match="users:write"):
-        require_scope(_event({"scope": "users:read"}), "users:write")
-    require_scope(_event({"scope": "users:read"}), "users:read")
+        require_scope(reader, "users:write")
+    assert require_scope(reader, "users:read") is reader
 
 
 def test_with_a_prefix_only_the_prefixed_scope_grants() -> None:
-    cognito = _event({"scope": "nexus/users:read"})
+    cognito = verified_caller(_event({"scope": "nexus/users:read"}))
 
     require_scope(cognito, "users:read", "nexus/")
     with pytest.raises(ForbiddenError, match="nexus/users:read"):
-        require_scope(_event({"scope": "users:read"}), "users:read", "nexus/")
+        require_scope(verified_caller(_event({"scope": "users:read"})), "users:read", "nexus/")
     with pytest.raises(ForbiddenError):
         require_scope(cognito, "users:read")
 
@@ -130,10 +133,15 @@ def test_query_type_errors_are_400_and_rule_errors_422() -> None:
         ({"jwt": {"claims": {"sub": "client-a", "scope": "users:write"}}}, "client-a"),
         ({"jwt": {"claims": {"scope": "users:write"}}}, ""),
         ({"jwt": {"claims": {"sub": 42}}}, ""),
-        ({"jwt": "not a jwt"}, ""),
-        ({}, ""),
     ],
 )
-def test_the_token_subject_is_the_verified_sub_claim_or_empty(authorizer: dict[str, Any], expected: str) -> None:
-    assert token_subject({"requestContext": {"authorizer": authorizer}}) == expected
-    assert token_subject({}) == ""
+def test_the_callers_subject_is_the_verified_sub_claim_or_empty(authorizer: dict[str, Any], expected: str) -> None:
+    caller = verified_caller({"requestContext": {"authorizer": authorizer}})
+    assert caller is not None
+    assert caller.subject == expected
+
+
+@pytest.mark.parametrize("authorizer", [{"jwt": "not a jwt"}, {"jwt": {"scopes": ["users:read"]}}, {}])
+def test_without_a_verified_token_there_is_no_caller(authorizer: dict[str, Any]) -> None:
+    assert verified_caller({"requestContext": {"authorizer": authorizer}}) is None
+    assert verified_caller({}) is None

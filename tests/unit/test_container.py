@@ -105,7 +105,7 @@ def test_no_api_function_builds_the_webhook_publisher_and_only_sign_up_sends_ema
 @pytest.mark.parametrize(
     ("root", "not_needed"),
     [
-        (container.ANALYTICS_OPERATIONS, container.USERS),
+        (container.EVENT_TRACKING, container.USERS),
         (container.EVENT_STATS, container.USERS),
         (container.USER_STATS, container.EVENT_COUNTS),
         (container.USER_QUERIES, container.ANALYTICS),
@@ -125,7 +125,7 @@ def test_a_function_builds_no_store_it_does_not_read(root: ServiceRef[Service], 
 
 
 @pytest.mark.parametrize(
-    "trigger", [container.EVENT_CONSUMER, container.WEBHOOKS, container.WELCOME_RETRIES], ids=lambda ref: ref.path
+    "trigger", [container.EVENT_COUNTING, container.WEBHOOKS, container.WELCOME_RETRIES], ids=lambda ref: ref.path
 )
 def test_every_trigger_composite_lives_in_operations_with_one_entry(trigger: ServiceRef[Service]) -> None:
     cls = trigger.load()

@@ -245,3 +245,32 @@ def test_register_after_build_is_refused(registry: Registry) -> None:
 
     with pytest.raises(RuntimeError, match="already built"):
         registry.register(Store)
+
+
+def test_an_optional_service_is_none_where_the_configuration_has_none() -> None:
+    registry = Registry()
+    registry.register_optional(Clock, lambda: None, dependencies=[])
+
+    class Reader(Service):
+        def __init__(self, leaf: Clock | None = inject()) -> None:
+            super().__init__()
+            self.leaf = leaf
+
+    registry.register(Reader)
+    registry.start(Reader)
+
+    assert registry.get(Reader).leaf is None
+
+
+def test_only_a_parameter_that_accepts_none_may_depend_on_an_optional_service() -> None:
+    registry = Registry()
+    registry.register_optional(Clock, Clock, dependencies=[])
+
+    class Careless(Service):
+        def __init__(self, leaf: Clock = inject()) -> None:
+            super().__init__()
+
+    registry.register(Careless)
+
+    with pytest.raises(RegistryError, match=r"Careless: Clock may not be configured: annotate leaf as Clock \| None"):
+        registry.validate()

@@ -1,4 +1,4 @@
-"""WebhookPublisher's delivery rules, with a fake HTTP, a fake clock and a fake Lambda context.
+"""WebhookPublishing's delivery rules, with a fake HTTP, a fake clock and a fake Lambda context.
 
 The rules (nexus/operations/publish_webhooks.py): every subscriber in stream order and stopping at
 its first failure; one deadline (remaining time minus the safety margin) for everything;
@@ -14,7 +14,7 @@ from typing import Any
 
 from nexus.http import DeadlineExceededError, HTTPResult, OutboundRequestError
 from nexus.observability import metrics
-from nexus.operations.publish_webhooks import WebhookPublisher
+from nexus.operations.publish_webhooks import WebhookPublishing
 
 FAST = "https://fast.example/hooks"
 SLOW = "https://slow.example/hooks"
@@ -102,8 +102,8 @@ def sequences(response: dict[str, Any]) -> list[str]:
     return [item["itemIdentifier"] for item in response["batchItemFailures"]]
 
 
-def publisher(http: FakeHttp, clock: Callable[[], float], **options: Any) -> WebhookPublisher:
-    service = WebhookPublisher(http, list(http.behaviours), lambda: {"*": (b"secret",)}, monotonic=clock, **options)  # type: ignore[arg-type]
+def publisher(http: FakeHttp, clock: Callable[[], float], **options: Any) -> WebhookPublishing:
+    service = WebhookPublishing(http, list(http.behaviours), lambda: {"*": (b"secret",)}, monotonic=clock, **options)  # type: ignore[arg-type]
     service.initialize()
     return service
 
@@ -224,7 +224,7 @@ def test_records_of_other_items_are_skipped_and_never_block() -> None:
 
 def test_no_subscribers_means_nothing_to_do() -> None:
     clock = Clock()
-    service = WebhookPublisher(FakeHttp({}), [], lambda: {"*": (b"secret",)}, monotonic=clock)  # type: ignore[arg-type]
+    service = WebhookPublishing(FakeHttp({}), [], lambda: {"*": (b"secret",)}, monotonic=clock)  # type: ignore[arg-type]
     service.initialize()
 
     assert service.handle(batch(2), Context(clock, 30_000)) == {"batchItemFailures": []}

@@ -33,20 +33,20 @@ if TYPE_CHECKING:
     from nexus.email.service import EmailService
     from nexus.http.service import HTTPService
     from nexus.idempotency import IdempotencyStore
-    from nexus.operations.analytics import AnalyticsOperations
-    from nexus.operations.count_events import EventCountConsumer
-    from nexus.operations.event_stats import EventStatsOperations
-    from nexus.operations.health import HealthOperations
+    from nexus.operations.count_events import EventCounting
+    from nexus.operations.event_stats import EventStatistics
+    from nexus.operations.event_tracking import EventTracking
+    from nexus.operations.health import HealthCheck
     from nexus.operations.pre_traffic import PreTrafficCheck
-    from nexus.operations.publish_webhooks import WebhookPublisher
+    from nexus.operations.publish_webhooks import WebhookPublishing
     from nexus.operations.registration import UserRegistration
     from nexus.operations.user_commands import UserCommands
     from nexus.operations.user_listing import UserListing
     from nexus.operations.user_queries import UserQueries
-    from nexus.operations.user_stats import UserStatsOperations
+    from nexus.operations.user_stats import UserStatistics
     from nexus.operations.welcome import WelcomeEmails
     from nexus.operations.welcome_retries import WelcomeRetries
-    from nexus.users.caching import UserCache
+    from nexus.users.caching import PageCache, UserCache
     from nexus.users.cursor import CursorCodec
     from nexus.users.service import UserService
     from nexus.users.welcome_lease import WelcomeLeases
@@ -56,15 +56,16 @@ if TYPE_CHECKING:
 CACHE_BACKEND: ServiceRef[CacheBackend] = ServiceRef("nexus.cache.backend:CacheBackend")
 CACHE: ServiceRef[CacheService] = ServiceRef("nexus.cache.service:CacheService")
 USER_CACHE: ServiceRef[UserCache] = ServiceRef("nexus.users.caching:UserCache")
+PAGE_CACHE: ServiceRef[PageCache] = ServiceRef("nexus.users.caching:PageCache")
 USERS: ServiceRef[UserService] = ServiceRef("nexus.users.service:UserService")
 WELCOME_LEASES: ServiceRef[WelcomeLeases] = ServiceRef("nexus.users.welcome_lease:WelcomeLeases")
 CURSORS: ServiceRef[CursorCodec] = ServiceRef("nexus.users.cursor:CursorCodec")
 ANALYTICS: ServiceRef[AnalyticsService] = ServiceRef("nexus.analytics.service:AnalyticsService")
 EVENT_COUNTS: ServiceRef[EventCountStore] = ServiceRef("nexus.analytics.counts:EventCountStore")
-EVENT_CONSUMER: ServiceRef[EventCountConsumer] = ServiceRef("nexus.operations.count_events:EventCountConsumer")
+EVENT_COUNTING: ServiceRef[EventCounting] = ServiceRef("nexus.operations.count_events:EventCounting")
 EMAIL: ServiceRef[EmailService] = ServiceRef("nexus.email.service:EmailService")
 HTTP: ServiceRef[HTTPService] = ServiceRef("nexus.http.service:HTTPService")
-WEBHOOKS: ServiceRef[WebhookPublisher] = ServiceRef("nexus.operations.publish_webhooks:WebhookPublisher")
+WEBHOOKS: ServiceRef[WebhookPublishing] = ServiceRef("nexus.operations.publish_webhooks:WebhookPublishing")
 IDEMPOTENCY_STORE: ServiceRef[IdempotencyStore] = ServiceRef("nexus.idempotency:IdempotencyStore")
 
 # The composites, one per function (or shared by a few): the roots a handler starts.
@@ -74,10 +75,10 @@ USER_QUERIES: ServiceRef[UserQueries] = ServiceRef("nexus.operations.user_querie
 USER_LISTING: ServiceRef[UserListing] = ServiceRef("nexus.operations.user_listing:UserListing")
 USER_COMMANDS: ServiceRef[UserCommands] = ServiceRef("nexus.operations.user_commands:UserCommands")
 REGISTRATION: ServiceRef[UserRegistration] = ServiceRef("nexus.operations.registration:UserRegistration")
-ANALYTICS_OPERATIONS: ServiceRef[AnalyticsOperations] = ServiceRef("nexus.operations.analytics:AnalyticsOperations")
-USER_STATS: ServiceRef[UserStatsOperations] = ServiceRef("nexus.operations.user_stats:UserStatsOperations")
-EVENT_STATS: ServiceRef[EventStatsOperations] = ServiceRef("nexus.operations.event_stats:EventStatsOperations")
-HEALTH: ServiceRef[HealthOperations] = ServiceRef("nexus.operations.health:HealthOperations")
+EVENT_TRACKING: ServiceRef[EventTracking] = ServiceRef("nexus.operations.event_tracking:EventTracking")
+USER_STATS: ServiceRef[UserStatistics] = ServiceRef("nexus.operations.user_stats:UserStatistics")
+EVENT_STATS: ServiceRef[EventStatistics] = ServiceRef("nexus.operations.event_stats:EventStatistics")
+HEALTH: ServiceRef[HealthCheck] = ServiceRef("nexus.operations.health:HealthCheck")
 PRE_TRAFFIC: ServiceRef[PreTrafficCheck] = ServiceRef("nexus.operations.pre_traffic:PreTrafficCheck")
 
 # Built with the constructor, dependencies read from its inject() parameters.
@@ -88,7 +89,7 @@ OPERATIONS = (
     USER_LISTING,
     USER_COMMANDS,
     REGISTRATION,
-    ANALYTICS_OPERATIONS,
+    EVENT_TRACKING,
     USER_STATS,
     EVENT_STATS,
     HEALTH,
@@ -108,6 +109,24 @@ def _cache_backend(settings: CacheSettings) -> CacheBackend:
     from nexus.cache.dynamodb import DynamoDBCacheBackend
 
     return DynamoDBCacheBackend(settings.cache_table_name)
+
+
+# What the users domain caches is decided here, once (docs/decisions.md, "What is cached depends
+# on the cache backend"): on the DynamoDB backend a hit costs the one read it would save.
+def _user_cache(settings: CacheSettings, cache: CacheService) -> UserCache | None:
+    if settings.cache_backend == "dynamodb":
+        return None
+    from nexus.users.caching import UserCache
+
+    return UserCache(cache, settings.user_cache_ttl_seconds)
+
+
+def _page_cache(settings: CacheSettings, users: UsersSettings, cache: CacheService) -> PageCache | None:
+    if settings.cache_backend == "dynamodb" and users.user_list_shards == 1:
+        return None  # a page is one Query (with one BatchGetItem when filtered), as a hit would be
+    from nexus.users.caching import PageCache
+
+    return PageCache(cache, settings.list_cache_ttl_seconds)
 
 
 def _cursors(settings: CursorSettings) -> CursorCodec:
@@ -140,10 +159,10 @@ def _event_counts(settings: EventCountSettings) -> EventCountStore:
     return EventCountStore(settings.analytics_table_name, aws.client("dynamodb"))
 
 
-def _event_consumer(settings: EventCountSettings, store: EventCountStore) -> EventCountConsumer:
-    from nexus.operations.count_events import EventCountConsumer
+def _event_consumer(settings: EventCountSettings, store: EventCountStore) -> EventCounting:
+    from nexus.operations.count_events import EventCounting
 
-    return EventCountConsumer(store, settings.analytics_dead_letter_queue_url, aws.client("sqs"))
+    return EventCounting(store, settings.analytics_dead_letter_queue_url, aws.client("sqs"))
 
 
 def _email(settings: EmailSettings) -> EmailService:
@@ -169,11 +188,11 @@ def _http(settings: HTTPSettings, webhooks: WebhookSettings) -> HTTPService:
     )
 
 
-def _webhooks(settings: WebhookSettings, http: HTTPService) -> WebhookPublisher:
+def _webhooks(settings: WebhookSettings, http: HTTPService) -> WebhookPublishing:
     from aws_lambda_powertools.utilities import parameters
 
     from nexus.observability import logger
-    from nexus.operations.publish_webhooks import WebhookPublisher
+    from nexus.operations.publish_webhooks import WebhookPublishing
     from nexus.webhooks.secrets import SHARED, Secrets, parse_secrets
 
     def secrets() -> dict[str, Secrets]:
@@ -184,7 +203,7 @@ def _webhooks(settings: WebhookSettings, http: HTTPService) -> WebhookPublisher:
             logger.warning("one webhook secret for every subscriber: any of them can sign events the others accept")
         return found
 
-    return WebhookPublisher(http, list(settings.webhook_urls), secrets)
+    return WebhookPublishing(http, list(settings.webhook_urls), secrets)
 
 
 def register_all() -> None:
@@ -196,14 +215,15 @@ def register_all() -> None:
     # The abstract contract is the key; settings pick the implementation.
     registry.register(CACHE_BACKEND, _cache_backend, dependencies=[CacheSettings])
     registry.register(CACHE)
-    registry.register(USER_CACHE)
+    registry.register_optional(USER_CACHE, _user_cache, dependencies=[CacheSettings, CACHE])
+    registry.register_optional(PAGE_CACHE, _page_cache, dependencies=[CacheSettings, UsersSettings, CACHE])
     registry.register(USERS)
     registry.register(WELCOME_LEASES)
     registry.register(CURSORS, _cursors, dependencies=[CursorSettings])
     registry.register(IDEMPOTENCY_STORE)
     registry.register(ANALYTICS, _analytics, dependencies=[AnalyticsStreamSettings])
     registry.register(EVENT_COUNTS, _event_counts, dependencies=[EventCountSettings])
-    registry.register(EVENT_CONSUMER, _event_consumer, dependencies=[EventCountSettings, EVENT_COUNTS])
+    registry.register(EVENT_COUNTING, _event_consumer, dependencies=[EventCountSettings, EVENT_COUNTS])
     registry.register(EMAIL, _email, dependencies=[EmailSettings])
     registry.register(HTTP, _http, dependencies=[HTTPSettings, WebhookSettings])
     registry.register(WEBHOOKS, _webhooks, dependencies=[WebhookSettings, HTTP])

@@ -138,7 +138,7 @@ class HTTPSettings(EnvSection):
 
 
 class WebhookSettings(EnvSection):
-    """``WebhookPublisher``: the subscribers and the signing secret's parameter."""
+    """``WebhookPublishing``: the subscribers and the signing secret's parameter."""
 
     # Declared first: the URLs' check reads it (http:// to a local receiver).
     local_mode: bool = False

@@ -13,7 +13,7 @@ from nexus.api.app import (
     json_response,
     lambda_entrypoint,
 )
-from nexus.api.auth import ANALYTICS_READ, ANALYTICS_WRITE, USERS_READ, USERS_WRITE, token_subject
+from nexus.api.auth import ANALYTICS_READ, ANALYTICS_WRITE, USERS_READ, USERS_WRITE
 
 __all__ = [
     "ANALYTICS_READ",
@@ -27,5 +27,4 @@ __all__ = [
     "create_app",
     "json_response",
     "lambda_entrypoint",
-    "token_subject",
 ]

@@ -1,4 +1,5 @@
-"""Building blocks of every HTTP function: the resolver, the entry point, the responses."""
+"""Building blocks of every HTTP function: the resolver (admission, routing, errors), the entry
+point, the responses."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import base64
 import binascii
 import inspect
 import json
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,21 +21,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from nexus import container
-from nexus.api.auth import BEARER_SCHEME, require_scope, scope_prefix, token_subject
+from nexus.api.auth import BEARER_SCHEME, Caller, require_scope, scope_prefix, verified_caller
 from nexus.api.errors import error_response, from_pydantic_errors, status_for
 from nexus.entrypoints import Handler, wrap
 from nexus.errors import BadRequestError, NexusError, NotFoundError, PayloadTooLargeError
 from nexus.observability import logger, metrics
+from nexus.services import registry
+from nexus.services.registry import ServiceKey
 
 DEFAULT_BODY_LIMIT = 16 * 1024
-
-
-def _request_id(app: APIGatewayHttpResolver) -> str:
-    return str(app.current_event.request_context.request_id or "")
 
 
 JSON_BODY_REQUIRED = "Request body must be JSON: send Content-Type: application/json"
@@ -95,16 +92,61 @@ class _HttpEvent(APIGatewayProxyEventV2):
         return {key: values if key in self.repeatable else values[-1:] for key, values in found.items()}
 
 
-class NexusResolver(APIGatewayHttpResolver):
-    """Powertools' HTTP API resolver, validating every route from its declared parameters.
+class NexusResolver[Operation](APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver for one function: its composite, its scope, its body limit.
 
-    ``scope`` is the token scope the function requires (set by ``lambda_entrypoint``); the OpenAPI
-    document states it, with summaries and descriptions from the handlers' docstrings and each
-    operation id the handler's name.
+    Every request is admitted before it is routed (the token's scope, then the body's size and
+    type), and a refusal is rendered by the same exception handler as every other error. The
+    OpenAPI document states the scope, with summaries and descriptions from the handlers'
+    docstrings and each operation id the handler's name.
     """
 
-    scope: str | None = None
-    _repeatable: frozenset[str] | None = None
+    def __init__(self, operation: ServiceKey[Operation], *, scope: str | None, body_limit: int) -> None:
+        super().__init__(enable_validation=True, json_body_deserializer=_json_body)
+        self.operation_key = operation
+        self.scope = scope
+        self.body_limit = body_limit
+        self.scope_prefix = ""  # JWT_SCOPE_PREFIX, read at cold start by lambda_entrypoint
+        self._repeatable: frozenset[str] | None = None
+
+    @property
+    def operation(self) -> Operation:
+        """The function's composite, built at cold start."""
+        return registry.get(self.operation_key)
+
+    @property
+    def caller(self) -> Caller:
+        """The current request's verified caller (a function with a scope admits no other)."""
+        caller = self.context.get("caller")
+        if not isinstance(caller, Caller):
+            raise RuntimeError("no verified caller: this function's routes take no token")
+        return caller
+
+    def _resolve(self) -> ResponseBuilder[Any]:
+        event = self.current_event.raw_event
+        caller = verified_caller(event)
+        try:
+            if self.scope is not None:
+                require_scope(caller, self.scope, self.scope_prefix)
+            _check_body(event, self.body_limit)
+        except NexusError as refusal:
+            built: ResponseBuilder[Any] = ResponseBuilder(self.answer(refusal), self._serializer)
+        else:
+            self.context["caller"] = caller
+            built = super()._resolve()
+        audit(event, built.response, caller)
+        return built
+
+    def answer(self, error: Exception) -> Response[Any]:
+        """Every error's answer, refusals included: API.md's error body (``nexus.api.errors``)."""
+        request_id = str(self.current_event.request_context.request_id or "")
+        if not isinstance(error, NexusError):
+            logger.exception("unhandled error", request_id=request_id)
+            metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
+        elif status_for(error) >= 500:
+            # A server-side fault of our own (an email template, an outbound request), never the caller's.
+            logger.error("request failed on the server side", code=error.code, error=str(error))
+        return error_response(error, request_id)
 
     def _to_proxy_event(self, event: dict[str, Any]) -> _HttpEvent:
         if self._repeatable is None:
@@ -133,61 +175,33 @@ class NexusResolver(APIGatewayHttpResolver):
         return super().get_openapi_schema(**kwargs)
 
 
-def create_app() -> NexusResolver:
-    """An HTTP API resolver whose every error answers with API.md's error body.
+def create_app[Operation](
+    operation: ServiceKey[Operation], *, scope: str | None, body_limit: int = DEFAULT_BODY_LIMIT
+) -> NexusResolver[Operation]:
+    """The function's resolver: its routes call ``app.operation`` (the composite the cold start
+    builds), every request needs ``scope`` (None: no auth), and every error answers with API.md's
+    error body.
 
     Powertools validates each request against the route's declared path, query, header and body
     parameters (``Annotated[..., Query()]`` and so on, with the pydantic types of the schemas);
     its errors are mapped to API.md's 400/422 in ``nexus.api.errors`` (docs/PERFORMANCE.md has
     what the validation costs at cold start).
     """
-    app = NexusResolver(enable_validation=True, json_body_deserializer=_json_body)
-
-    @app.exception_handler(RequestValidationError)
-    def handle_invalid(error: RequestValidationError) -> Response[Any]:
-        return error_response(from_pydantic_errors(error.errors()), _request_id(app))
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def handle_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
-        error = BadRequestError(JSON_BODY_REQUIRED)
-        return error_response(error, _request_id(app))
-
-    @app.exception_handler(NexusError)
-    def handle_expected(error: NexusError) -> Response[Any]:
-        if status_for(error) >= 500:
-            # A server-side fault of our own (an email template, an outbound request), never the caller's.
-            logger.error("request failed on the server side", code=error.code, error=str(error))
-        return error_response(error, _request_id(app))
-
-    @app.exception_handler(RouteNotFoundError)
-    def handle_no_route(_: RouteNotFoundError) -> Response[Any]:
-        event = app.current_event
-        return error_response(NotFoundError(f"No route for {event.http_method} {event.path}"), _request_id(app))
-
-    @app.exception_handler(Exception)
-    def handle_unexpected(error: Exception) -> Response[Any]:
-        logger.exception("unhandled error", request_id=_request_id(app))
-        metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
-        return error_response(error, _request_id(app))
-
+    app = NexusResolver(operation, scope=scope, body_limit=body_limit)
+    # Powertools' own errors become the project's, then every error takes the one path: answer().
+    app.exception_handler(RequestValidationError)(lambda error: app.answer(from_pydantic_errors(error.errors())))
+    app.exception_handler(RequestUnsupportedContentType)(lambda _: app.answer(BadRequestError(JSON_BODY_REQUIRED)))
+    app.exception_handler(RouteNotFoundError)(
+        lambda _: app.answer(NotFoundError(f"No route for {app.current_event.http_method} {app.current_event.path}"))
+    )
+    app.exception_handler(Exception)(app.answer)
     return app
-
-
-def _rejection(event: dict[str, Any], scope: str | None, prefix: str, body_limit: int) -> NexusError | None:
-    """What API Gateway and the route's limits refuse before the route parses anything."""
-    try:
-        if scope is not None:
-            require_scope(event, scope, prefix)
-        _check_body(event, body_limit)
-    except NexusError as error:
-        return error
-    return None
 
 
 _WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
-def audit(event: dict[str, Any], answer: dict[str, Any]) -> None:
+def audit(event: dict[str, Any], answer: Response[Any], caller: Caller | None) -> None:
     """Who did what: one line per write request, answered or refused, with the caller's ``sub``,
     the route, the status, the user it touched (the path's, or the one a POST created) and the
     API Gateway request id (the log line's correlation id, and ``request_id`` here)."""
@@ -196,22 +210,17 @@ def audit(event: dict[str, Any], answer: dict[str, Any]) -> None:
     if method not in _WRITES:
         return
     user_id = (event.get("pathParameters") or {}).get("user_id")
-    location = (answer.get("headers") or {}).get("Location", "")
+    location = str(answer.headers.get("Location", ""))
     if user_id is None and location.startswith("/users/"):
         user_id = location.removeprefix("/users/")
     logger.info(
         "write",
         operation=event.get("routeKey", ""),
-        status=answer.get("statusCode"),
-        caller=token_subject(event),
+        status=answer.status_code,
+        caller=caller.subject if caller is not None else "",
         user_id=user_id,
         request_id=context.get("requestId", ""),
     )
-
-
-def _render(response: Response[Any], event: dict[str, Any]) -> dict[str, Any]:
-    builder: ResponseBuilder[Any] = ResponseBuilder(response, serializer=partial(json.dumps, separators=(",", ":")))
-    return builder.build(APIGatewayProxyEventV2(event))
 
 
 def json_response[M: BaseModel](status: int, body: M, headers: dict[str, str] | None = None) -> Response[M]:
@@ -219,30 +228,9 @@ def json_response[M: BaseModel](status: int, body: M, headers: dict[str, str] | 
     return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
-def lambda_entrypoint(
-    app: NexusResolver,
-    *services: type,
-    scope: str | None,
-    body_limit: int = DEFAULT_BODY_LIMIT,
-) -> Handler:
-    """The function's handler.
-
-    Cold start builds ``services``. Every invocation is checked for the token's ``scope``
-    (None: no auth) and the body limit before routing, so that a refused request is
-    refused before its body is read.
-    """
-    container.start(*services)
-    prefix = scope_prefix()
-    app.scope = scope
-
-    def route(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        rejection = _rejection(event, scope, prefix, body_limit)
-        if rejection is not None:
-            request_id = str((event.get("requestContext") or {}).get("requestId", ""))
-            answer = _render(error_response(rejection, request_id), event)
-        else:
-            answer = app.resolve(event, context)
-        audit(event, answer)
-        return answer
-
-    return wrap(route, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_entrypoint(app: NexusResolver[Any]) -> Handler:
+    """The function's handler: the cold start builds ``app``'s composite (and reads
+    JWT_SCOPE_PREFIX); every invocation is resolved by ``app``."""
+    container.start(app.operation_key)
+    app.scope_prefix = scope_prefix()
+    return wrap(app.resolve, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

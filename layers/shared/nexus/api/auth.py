@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from nexus.errors import ConfigurationError, ForbiddenError, UnauthorizedError
@@ -49,26 +50,29 @@ def _verified_jwt(event: dict[str, Any]) -> dict[str, Any] | None:
     return jwt
 
 
-def granted_scopes(event: dict[str, Any]) -> set[str] | None:
-    """The token's scopes, or None when the request carries no verified JWT."""
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the request: the verified token's ``sub`` claim ("" without one) and its scopes."""
+
+    subject: str
+    scopes: frozenset[str]
+
+
+def verified_caller(event: dict[str, Any]) -> Caller | None:
+    """The caller the JWT authorizer verified, or None when the request carries no verified token."""
     jwt = _verified_jwt(event)
     if jwt is None:
         return None
     claims = jwt["claims"]
-    return _split(claims.get("scope")) | _split(claims.get("scopes")) | _split(jwt.get("scopes"))
+    subject = claims.get("sub")
+    scopes = _split(claims.get("scope")) | _split(claims.get("scopes")) | _split(jwt.get("scopes"))
+    return Caller(subject if isinstance(subject, str) else "", frozenset(scopes))
 
 
-def token_subject(event: dict[str, Any]) -> str:
-    """The verified token's ``sub`` claim (the client or user it was issued to); "" without one."""
-    jwt = _verified_jwt(event)
-    subject = jwt["claims"].get("sub") if jwt is not None else None
-    return subject if isinstance(subject, str) else ""
-
-
-def require_scope(event: dict[str, Any], scope: str, prefix: str = "") -> None:
-    """401 without a verified token; 403 unless it grants ``prefix + scope`` exactly."""
-    scopes = granted_scopes(event)
-    if scopes is None:
+def require_scope(caller: Caller | None, scope: str, prefix: str = "") -> Caller:
+    """The caller, when its token grants ``prefix + scope`` exactly; else 401 (no token) or 403."""
+    if caller is None:
         raise UnauthorizedError("Missing or invalid bearer token")
-    if prefix + scope not in scopes:
+    if prefix + scope not in caller.scopes:
         raise ForbiddenError(f"Token lacks the {prefix + scope!r} scope")
+    return caller

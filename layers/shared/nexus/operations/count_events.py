@@ -34,7 +34,7 @@ def shard_of(record: KinesisStreamRecord) -> str:
     return str(record.event_id).split(":", 1)[0]
 
 
-class EventCountConsumer(Service):
+class EventCounting(Service):
     def __init__(self, store: EventCountStore, dead_letter_queue_url: str, sqs_client: Any) -> None:
         super().__init__()
         self._store = store

@@ -10,7 +10,7 @@ from nexus.services import Service, inject
 from nexus.timeutil import utc_now
 
 
-class EventStatsOperations(Service):
+class EventStatistics(Service):
     def __init__(self, counts: EventCountStore = inject()) -> None:
         super().__init__()
         self._counts = counts

@@ -27,7 +27,7 @@ class Health(BaseModel):
         return self.status == "ok"
 
 
-class HealthOperations(Service):
+class HealthCheck(Service):
     def __init__(self, users: UserService = inject(), cache: CacheService = inject()) -> None:
         super().__init__()
         self._checks = {"users_table": users.ping, "cache": cache.ping}

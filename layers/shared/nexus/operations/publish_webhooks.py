@@ -1,4 +1,4 @@
-"""PublishWebhooksFunction's composite, WebhookPublisher: users-table stream records become
+"""PublishWebhooksFunction's composite, WebhookPublishing: users-table stream records become
 signed POSTs to the subscribers.
 
 Events and what they carry (no email, no full name: a receiver that needs more asks
@@ -120,7 +120,7 @@ def webhook_event(record: DynamoDBRecord) -> dict[str, Any] | None:
     }
 
 
-class WebhookPublisher(Service):
+class WebhookPublishing(Service):
     def __init__(
         self,
         http: HTTPService,

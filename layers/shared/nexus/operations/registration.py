@@ -53,7 +53,7 @@ class UserRegistration(Service):
     def __init__(
         self,
         users: UserService = inject(),
-        cache: UserCache = inject(),
+        cache: UserCache | None = inject(),
         analytics: AnalyticsService = inject(),
         welcome: WelcomeEmails = inject(),
         idempotency: IdempotencyStore = inject(),
@@ -105,7 +105,8 @@ class UserRegistration(Service):
         A failed email does not fail or undo the creation: it is queued for retry.
         """
         user = self._users.create_user(new, creation_key)
-        self._cache.put_user(user)
+        if self._cache:
+            self._cache.put_user(user)
         self._track_created(user, new)
         self._welcome.send_or_queue(user)
         return user

@@ -13,7 +13,7 @@ class UserCommands(Service):
     def __init__(
         self,
         users: UserService = inject(),
-        cache: UserCache = inject(),
+        cache: UserCache | None = inject(),
         analytics: AnalyticsService = inject(),
     ) -> None:
         super().__init__()
@@ -26,7 +26,8 @@ class UserCommands(Service):
         user = self._users.update_user(user_id, changes)
         if user is None:
             raise user_not_found(user_id)
-        self._cache.put_user(user)
+        if self._cache:
+            self._cache.put_user(user)
         self._analytics.track_event("user_updated", user.id, {"fields": sorted(changes.model_fields_set)})
         return user
 
@@ -35,6 +36,7 @@ class UserCommands(Service):
         deleted = self._users.delete_user(user_id)
         if deleted is None:
             raise user_not_found(user_id)
-        self._cache.user_deleted(user_id, deleted.version)
+        if self._cache:
+            self._cache.user_deleted(user_id, deleted.version)
         self._analytics.track_event("user_deleted", user_id)
         return deleted

@@ -17,21 +17,22 @@ class UserQueries(Service):
     def __init__(
         self,
         users: UserService = inject(),
-        cache: UserCache = inject(),
+        cache: UserCache | None = inject(),
     ) -> None:
         super().__init__()
         self._users = users
         self._cache = cache
 
     def get_user(self, user_id: UserId) -> User:
-        """Cache-aside where the backend makes it pay (Redis); on DynamoDB one table read."""
-        cached = self._cache.get_user(user_id)
+        """Cache-aside when the deployment caches users (Redis); otherwise one table read."""
+        cached = self._cache.get_user(user_id) if self._cache else None
         if cached is not None:
             return cached
         user = self._users.get_user_by_id(user_id)
         if user is None:
             raise user_not_found(user_id)
-        self._cache.put_user(user)
+        if self._cache:
+            self._cache.put_user(user)
         return user
 
     def get_user_by_username(self, username: Username) -> User:

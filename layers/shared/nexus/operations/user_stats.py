@@ -8,7 +8,7 @@ from nexus.users import UserService
 from nexus.users.schemas import UserStats
 
 
-class UserStatsOperations(Service):
+class UserStatistics(Service):
     def __init__(self, users: UserService = inject()) -> None:
         super().__init__()
         self._users = users

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import types
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -106,8 +107,12 @@ class _Registration:
     target: type | ServiceRef[Any]
     factory: Callable[..., Any] | None
     explicit: tuple[Key, ...] | None
+    # Its factory may build None: the configuration has no such service (the user cache on DynamoDB).
+    optional: bool = False
     # (keyword name or None for positional, dependency key), known once resolved
     dependencies: tuple[tuple[str | None, Key], ...] | None = None
+    # the keyword parameters annotated ``X | None``: they accept an optional service
+    accepts_none: frozenset[str] = frozenset()
 
     def build(self) -> Callable[..., Any]:
         if self.factory is not None:
@@ -119,20 +124,30 @@ class _Registration:
             if self.explicit is not None:
                 self.dependencies = tuple((None, dependency) for dependency in self.explicit)
             else:
-                self.dependencies = _injected_parameters(self.build())
+                self.dependencies, self.accepts_none = _injected_parameters(self.build())
         return self.dependencies
 
 
-def _injected_parameters(factory: Callable[..., Any]) -> tuple[tuple[str | None, Key], ...]:
+def _injected_parameters(factory: Callable[..., Any]) -> tuple[tuple[tuple[str | None, Key], ...], frozenset[str]]:
+    """The ``inject()`` parameters (name, key), and the names of those annotated ``X | None``."""
     target = factory.__init__ if inspect.isclass(factory) else factory
     hints = typing.get_type_hints(target)
     found: list[tuple[str | None, Key]] = []
+    accepts_none: set[str] = set()
     for name, parameter in inspect.signature(factory).parameters.items():
         if parameter.default is _INJECT:
             if name not in hints:
                 raise RegistryError(f"{_name(factory)}: parameter {name!r} uses inject() without a type annotation")
-            found.append((name, key_of(hints[name])))
-    return tuple(found)
+            hint = hints[name]
+            if isinstance(hint, types.UnionType) and type(None) in hint.__args__:
+                (hint,) = (arg for arg in hint.__args__ if arg is not type(None))
+                accepts_none.add(name)
+            found.append((name, key_of(hint)))
+    return tuple(found), frozenset(accepts_none)
+
+
+def _explicit(dependencies: Sequence[ServiceKey[Any]] | None) -> tuple[Key, ...] | None:
+    return tuple(key_of(d) for d in dependencies) if dependencies is not None else None
 
 
 def _name(obj: object) -> str:
@@ -165,12 +180,26 @@ class Registry:
         ``inject()`` parameters and passed by keyword; with them, the built
         dependencies are passed positionally in that order.
         """
-        key = key_of(service_type)
+        self._add(_Registration(service_type, factory, _explicit(dependencies)))
+
+    def register_optional[T](
+        self,
+        service_type: ServiceKey[T],
+        factory: Callable[..., T | None],
+        *,
+        dependencies: Sequence[ServiceKey[Any]],
+    ) -> None:
+        """Register a service the configuration may go without: ``factory`` builds it or None.
+
+        Only parameters annotated ``service_type | None`` may depend on it (checked with the graph).
+        """
+        self._add(_Registration(service_type, factory, _explicit(dependencies), optional=True))
+
+    def _add(self, registration: _Registration) -> None:
+        key = key_of(registration.target)
         if key in self._instances:
             raise RegistryError(f"{_short(key)} is already built; register before start()")
-        explicit = tuple(key_of(d) for d in dependencies) if dependencies is not None else None
-        registration = _Registration(service_type, factory, explicit)
-        if dependencies is None and isinstance(service_type, type):
+        if registration.explicit is None and isinstance(registration.target, type):
             registration.resolve_dependencies()  # the class is at hand: check its inject() now
         self._registrations[key] = registration
 
@@ -197,8 +226,13 @@ class Registry:
                 who = f"{_short(needed_by)} depends on " if needed_by else ""
                 raise MissingDependencyError(f"{who}{_short(key)}, which is not registered")
             path.append(key)
-            for _, dependency in registration.resolve_dependencies():
+            for name, dependency in registration.resolve_dependencies():
                 visit(dependency, key)
+                if self._registrations[dependency].optional and name not in registration.accepts_none:
+                    raise RegistryError(
+                        f"{_short(key)}: {_short(dependency)} may not be configured: "
+                        f"annotate {name or 'the parameter'!s} as {_short(dependency)} | None"
+                    )
             path.pop()
             done.add(key)
             order.append(key)

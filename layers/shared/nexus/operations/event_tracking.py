@@ -11,7 +11,7 @@ from nexus.errors import EventsNotAcceptedError
 from nexus.services import Service, inject
 
 
-class AnalyticsOperations(Service):
+class EventTracking(Service):
     def __init__(self, analytics: AnalyticsService = inject()) -> None:
         super().__init__()
         self._analytics = analytics
