@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 
 from local.aws import EmulatedAws
 from local.diagnosis import ColdStartFailure, diagnose
-from local.runtime import FunctionPool, Invocation, lambda_environment, stop_all
+from local.runtime import FunctionPool, Invocation, LambdaWorker, lambda_environment, stop_all
 from local.template import Function, Template
 
 
@@ -54,9 +55,8 @@ class Functions:
                 # The REPORT line's costs: the boundary sees the calls only of moto in this process.
                 usage = self.aws.usage.take if self.aws.embedded else None
                 port = self.debug[1] if self.debug and self.debug[0] == name else None
-                self._pools[name] = FunctionPool(
-                    function, self.environment(function), self.rie, usage, port, self._debug_turn
-                )
+                new_worker = partial(LambdaWorker, function, self.environment(function), self.rie, usage, port)
+                self._pools[name] = FunctionPool(new_worker, self._debug_turn if port is not None else None)
             return self._pools[name]
 
     def redefine(self, template: Template) -> None:

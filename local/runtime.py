@@ -398,23 +398,12 @@ def _function_error(payload: Any) -> str | None:
 class FunctionPool:
     """Warm workers of one function; a busy pool scales out as Lambda does (one request per worker)."""
 
-    def __init__(
-        self,
-        function: Function,
-        environment: dict[str, str],
-        rie: Path,
-        usage: UsageSource | None = None,
-        debug_port: int | None = None,
-        turn: threading.Semaphore | None = None,
-    ) -> None:
-        self.function = function
-        self.environment = environment
-        self.rie = rie
-        self.usage = usage
-        # Debugged: one worker, the one the debugger is attached to; requests take ``turn`` (shared
-        # with the pool a reload replaces this one by, so that two never hold the port).
-        self.debug_port = debug_port
-        self._turn = turn if debug_port is not None else None
+    def __init__(self, new_worker: Callable[[], LambdaWorker], turn: threading.Semaphore | None = None) -> None:
+        """``new_worker`` starts one more execution environment of the function. A debugged
+        function's requests take ``turn`` (shared with the pool a reload replaces this one by, so
+        that two workers never hold the debug port)."""
+        self._new_worker = new_worker
+        self._turn = turn
         self._retired = False
         self._idle: list[LambdaWorker] = []
         self._all: list[LambdaWorker] = []
@@ -424,7 +413,7 @@ class FunctionPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            worker = LambdaWorker(self.function, self.environment, self.rie, self.usage, self.debug_port)
+            worker = self._new_worker()
             self._all.append(worker)
             return worker
 
