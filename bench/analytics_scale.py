@@ -82,13 +82,18 @@ def measure(template: Template) -> dict[str, Any]:
     from bench.environment import in_process_stack
     from nexus.analytics.counts import EventCountStore
     from nexus.operations.count_events import EventCounting
+    from nexus.settings import EventCountSettings
 
     strict_dynamodb.install()
     result: dict[str, Any] = {}
     for shards in (1, 4):
         with in_process_stack(template) as resources:
-            store = EventCountStore(resources.physical["AnalyticsTable"]["Ref"], boto3.client("dynamodb"))
-            consumer = EventCounting(store, resources.physical["AnalyticsDeadLetterQueue"]["Ref"], boto3.client("sqs"))
+            settings = EventCountSettings.model_construct(
+                analytics_table_name=resources.physical["AnalyticsTable"]["Ref"],
+                analytics_dead_letter_queue_url=resources.physical["AnalyticsDeadLetterQueue"]["Ref"],
+            )
+            store = EventCountStore(settings, client=boto3.client("dynamodb"))
+            consumer = EventCounting(settings, store, sqs_client=boto3.client("sqs"))
             consumer.initialize()
             run = _run(consumer, shards)
             today = datetime.now(UTC).date()

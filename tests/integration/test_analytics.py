@@ -18,6 +18,7 @@ from local.resources import LocalResources
 from nexus.analytics import AnalyticsService
 from nexus.analytics.counts import EventCountStore
 from nexus.operations.count_events import EventCounting
+from nexus.settings import AnalyticsStreamSettings, EventCountSettings
 
 TODAY = datetime.now(UTC).date()
 
@@ -40,6 +41,13 @@ def _stream(aws: LocalResources) -> str:
     return aws.physical["AnalyticsStream"]["Ref"]
 
 
+def _count_settings(aws: LocalResources) -> EventCountSettings:
+    return EventCountSettings.model_construct(
+        analytics_table_name=aws.physical["AnalyticsTable"]["Ref"],
+        analytics_dead_letter_queue_url=aws.physical["AnalyticsDeadLetterQueue"]["Ref"],
+    )
+
+
 @pytest.fixture
 def kinesis(aws: LocalResources) -> Any:
     return boto3.client("kinesis")
@@ -47,7 +55,8 @@ def kinesis(aws: LocalResources) -> Any:
 
 @pytest.fixture
 def producer(aws: LocalResources, kinesis: Any) -> AnalyticsService:
-    service = AnalyticsService(_stream(aws), client=kinesis, sleep=lambda _: None)
+    settings = AnalyticsStreamSettings.model_construct(analytics_stream_name=_stream(aws))
+    service = AnalyticsService(settings, client=kinesis, sleep=lambda _: None)
     service.initialize()
     return service
 
@@ -220,15 +229,15 @@ def _event_data(event_type: str, day: datetime | None = None) -> bytes:
 @pytest.fixture
 def consumer(aws: LocalResources) -> EventCounting:
     dynamodb = boto3.client("dynamodb")
-    store = EventCountStore(aws.physical["AnalyticsTable"]["Ref"], dynamodb)
-    consumer = EventCounting(store, aws.physical["AnalyticsDeadLetterQueue"]["Ref"], boto3.client("sqs"))
+    store = EventCountStore(_count_settings(aws), client=dynamodb)
+    consumer = EventCounting(_count_settings(aws), store, sqs_client=boto3.client("sqs"))
     consumer.initialize()
     consumer.dynamodb_calls = CallLog(dynamodb)  # type: ignore[attr-defined]
     return consumer
 
 
 def _counts(aws: LocalResources, event_type: str | None = None, days: int = 7) -> dict[str, int]:
-    store = EventCountStore(aws.physical["AnalyticsTable"]["Ref"], boto3.client("dynamodb"))
+    store = EventCountStore(_count_settings(aws), client=boto3.client("dynamodb"))
     return store.counts_by_day(event_type, days, TODAY)
 
 

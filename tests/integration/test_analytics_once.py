@@ -25,6 +25,7 @@ from local.template import Template
 from nexus import aws as aws_clients
 from nexus.analytics.counts import EventCountStore
 from nexus.operations.count_events import EventCounting
+from nexus.settings import EventCountSettings
 
 TODAY = datetime.now(UTC).date()
 MAX_ITEM_BYTES = 400 * 1024
@@ -35,10 +36,17 @@ def api(aws: LocalResources, template: Template) -> ApiClient:
     return ApiClient(template)
 
 
+def count_settings(aws: LocalResources) -> EventCountSettings:
+    return EventCountSettings.model_construct(
+        analytics_table_name=aws.physical["AnalyticsTable"]["Ref"],
+        analytics_dead_letter_queue_url=aws.physical["AnalyticsDeadLetterQueue"]["Ref"],
+    )
+
+
 @pytest.fixture
 def consumer(aws: LocalResources) -> EventCounting:
-    store = EventCountStore(aws.physical["AnalyticsTable"]["Ref"], boto3.client("dynamodb"))
-    consumer = EventCounting(store, aws.physical["AnalyticsDeadLetterQueue"]["Ref"], boto3.client("sqs"))
+    store = EventCountStore(count_settings(aws), client=boto3.client("dynamodb"))
+    consumer = EventCounting(count_settings(aws), store, sqs_client=boto3.client("sqs"))
     consumer.initialize()
     return consumer
 
@@ -59,7 +67,7 @@ def count_everything(consumer: EventCounting, records: list[dict[str, Any]], bat
 
 
 def totals(aws: LocalResources, event_type: str | None = None) -> int:
-    store = EventCountStore(aws.physical["AnalyticsTable"]["Ref"], boto3.client("dynamodb"))
+    store = EventCountStore(count_settings(aws), client=boto3.client("dynamodb"))
     return sum(store.counts_by_day(event_type, 1, TODAY).values())
 
 

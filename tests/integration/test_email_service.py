@@ -22,15 +22,24 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import Message, RawMessage, ses_backends
 
 from local.resources import REGION, LocalResources
+from nexus import aws as aws_clients
 from nexus.email import Attachment, EmailSendError, EmailService, EmailTemplateError, render_template
 from nexus.email import message as email_message
 from nexus.errors import ValidationError
 from nexus.services import ServiceNotInitializedError
+from nexus.settings import EmailSettings
 
 SENDER = "noreply@nexus.example.com"
 SENDER_NAME = "Nexus"
 ALICE = "alice@example.com"
 EVIL_NAME = 'Eve <script>alert("x")</script> & co'
+
+
+def sender(address: str = SENDER, name: str = SENDER_NAME, configuration_set: str = "") -> EmailSettings:
+    """The email settings, as given: unchecked, so that what the service itself refuses shows."""
+    return EmailSettings.model_construct(
+        email_sender_address=address, email_sender_name=name, email_configuration_set=configuration_set
+    )
 
 
 class SesClient:
@@ -53,7 +62,7 @@ def ses(aws: LocalResources) -> SesClient:
 
 @pytest.fixture
 def service(ses: SesClient) -> Iterator[EmailService]:
-    email_service = EmailService(SENDER, SENDER_NAME, client=ses.client)
+    email_service = EmailService(sender(), client=ses.client)
     email_service.initialize()
     yield email_service
     email_service.cleanup()
@@ -219,7 +228,7 @@ def test_fifty_one_recipients_are_refused_and_nothing_is_sent(service: EmailServ
 
 
 def test_configuration_set_is_sent(ses: SesClient) -> None:
-    service = EmailService(SENDER, "Nexus Team, Inc.", configuration_set="nexus-transactional", client=ses.client)
+    service = EmailService(sender(name="Nexus Team, Inc.", configuration_set="nexus-transactional"), client=ses.client)
     service.initialize()
 
     service.send_email(ALICE, "Hi", "text")
@@ -292,7 +301,7 @@ def test_control_characters_in_a_filename_are_refused(service: EmailService, ses
 )
 def test_a_bad_sender_is_refused_at_construction(ses: SesClient, name: str, address: str, field: str) -> None:
     with pytest.raises(ValidationError) as raised:
-        EmailService(address, name, client=ses.client)
+        EmailService(sender(address, name), client=ses.client)
 
     assert [d.field for d in raised.value.details] == [field]
     assert sent() == []
@@ -412,7 +421,7 @@ def test_a_templates_dir_of_its_own(ses: SesClient, tmp_path: Path) -> None:
     (tmp_path / "note").mkdir()
     (tmp_path / "note" / "subject.txt").write_text("Note {{ n }}\n")
     (tmp_path / "note" / "body.txt").write_text("n = {{ n }}")
-    service = EmailService(SENDER, SENDER_NAME, client=ses.client, templates_dir=tmp_path)
+    service = EmailService(sender(), client=ses.client, templates_dir=tmp_path)
     service.initialize()
 
     service.send_template_email(ALICE, "note", {"n": 7})
@@ -426,7 +435,7 @@ def test_a_templates_dir_of_its_own(ses: SesClient, tmp_path: Path) -> None:
 
 
 def test_an_unverified_sender_is_rejected_by_ses(ses: SesClient) -> None:
-    service = EmailService("someone@unverified.example", "X", client=ses.client)
+    service = EmailService(sender("someone@unverified.example", "X"), client=ses.client)
     service.initialize()
 
     with pytest.raises(EmailSendError) as raised:
@@ -439,7 +448,7 @@ def test_an_unverified_sender_is_rejected_by_ses(ses: SesClient) -> None:
 
 
 def test_an_unverified_sender_is_rejected_for_raw_email_too(ses: SesClient) -> None:
-    service = EmailService("someone@unverified.example", "X", client=ses.client)
+    service = EmailService(sender("someone@unverified.example", "X"), client=ses.client)
     service.initialize()
 
     with pytest.raises(EmailSendError) as raised:
@@ -459,7 +468,7 @@ def test_an_unverified_sender_is_rejected_for_raw_email_too(ses: SesClient) -> N
     ],
 )
 def test_ses_errors_become_email_send_errors(ses: SesClient, error_code: str, status: int, retryable: bool) -> None:
-    service = EmailService(SENDER, SENDER_NAME, client=ses.client)
+    service = EmailService(sender(), client=ses.client)
     service.initialize()
 
     with Stubber(ses.client) as stubber:
@@ -478,7 +487,7 @@ def test_an_unreachable_ses_is_an_email_send_error(aws: LocalResources) -> None:
         def send_email(self, **_: Any) -> dict[str, Any]:
             raise EndpointConnectionError(endpoint_url="https://email.us-east-1.amazonaws.com")
 
-    service = EmailService(SENDER, SENDER_NAME, client=Unreachable())
+    service = EmailService(sender(), client=Unreachable())
     service.initialize()
 
     with pytest.raises(EmailSendError) as raised:
@@ -492,7 +501,7 @@ def test_an_unreachable_ses_is_an_email_send_error(aws: LocalResources) -> None:
 
 
 def test_use_before_initialize_raises(ses: SesClient) -> None:
-    service = EmailService(SENDER, SENDER_NAME, client=ses.client)
+    service = EmailService(sender(), client=ses.client)
 
     with pytest.raises(ServiceNotInitializedError):
         service.send_email(ALICE, "Hi", "text")
@@ -510,18 +519,22 @@ def test_use_after_cleanup_raises(service: EmailService) -> None:
         service.send_email(ALICE, "Hi", "text")
 
 
-def test_initialize_creates_one_client_with_standard_retries(aws: LocalResources) -> None:
+def test_without_a_client_it_sends_through_the_environments_one_client(aws: LocalResources) -> None:
     boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
-    service = EmailService(SENDER, SENDER_NAME)
+    service = EmailService(sender())
     service.initialize()
     client = service.client
     service.initialize()
 
     assert service.client is client
-    assert client.meta.service_model.service_name == "sesv2"
-    # botocore's max_attempts counts retries: 3 retries, 4 attempts in all.
-    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert client is aws_clients.client("sesv2")
+    assert not client.built  # built at the first send, not by initialize()
     assert service.send_email(ALICE, "Hi", "text")
+    assert client.built
+    assert client.meta.service_model.service_name == "sesv2"
+    # nexus.aws's configuration of a call after the sign-up's commit, standard retries:
+    # botocore's max_attempts counts retries (2 retries, 3 attempts in all).
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
     assert len(sent()) == 1
 
 

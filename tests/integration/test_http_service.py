@@ -14,7 +14,7 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from nexus.http import (
     OutboundRequestError,
 )
 from nexus.services import ServiceNotInitializedError
+from nexus.settings import HTTPSettings, WebhookSettings
 
 # --- the no-real-traffic safety net -------------------------------------------------------
 
@@ -119,6 +120,29 @@ class FakeResolver:
         return self.table[host]
 
 
+def http_service(
+    *,
+    allowed_hosts: Iterable[str] = frozenset(),
+    allow_loopback_http: bool = False,
+    timeout_seconds: float = 5.0,
+    retries: int = 3,
+    **options: Any,
+) -> HTTPService:
+    """An HTTPService whose settings say these, unchecked (so that what the service itself
+    refuses shows). Its allowlist is the webhook subscribers' hosts: one subscriber per host."""
+    settings = HTTPSettings.model_construct(
+        local_mode=allow_loopback_http, http_timeout_seconds=timeout_seconds, http_retries=retries
+    )
+    subscribers = tuple(f"https://[{host}]/hooks" if ":" in host else f"https://{host}/hooks" for host in allowed_hosts)
+    return HTTPService(settings, WebhookSettings.model_construct(webhook_urls=subscribers), **options)
+
+
+def test_the_allowlist_is_the_hosts_the_settings_give() -> None:
+    hosts = {"127.0.0.1", "localhost", "::1", "api.nexus.test"}
+
+    assert http_service(allowed_hosts=hosts).allowed_hosts == hosts
+
+
 MakeService = Callable[..., HTTPService]
 
 
@@ -136,7 +160,7 @@ def make_service(server: HTTPServer) -> Iterator[MakeService]:
             "backoff_jitter": 0.01,
         }
         options.update(overrides)
-        service = HTTPService(**options)
+        service = http_service(**options)
         service.initialize()
         created.append(service)
         return service
@@ -154,7 +178,7 @@ def local(server: HTTPServer, path: str) -> str:
 
 
 def test_use_before_initialize_raises() -> None:
-    service = HTTPService(allowed_hosts={"127.0.0.1"}, allow_loopback_http=True)
+    service = http_service(allowed_hosts={"127.0.0.1"}, allow_loopback_http=True)
     with pytest.raises(ServiceNotInitializedError):
         service.get("http://127.0.0.1:1/")
 
@@ -172,9 +196,9 @@ def test_use_after_cleanup_raises_and_lifecycle_is_idempotent(server: HTTPServer
 
 def test_constructor_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="retries"):
-        HTTPService(retries=-1)
+        http_service(retries=-1)
     with pytest.raises(ValueError, match="timeout"):
-        HTTPService(timeout_seconds=0)
+        http_service(timeout_seconds=0)
 
 
 # --- responses, bodies, URLs ---------------------------------------------------------------

@@ -8,7 +8,7 @@ from nexus.users.cursor import CursorCodec
 from nexus.users.schemas import UserFilters
 
 USER_ID = "01JD0000000000000000000000"
-codec = CursorCodec(b"s" * 32)
+codec = CursorCodec(key=b"s" * 32)
 
 
 def test_round_trip() -> None:
@@ -33,7 +33,7 @@ def test_a_forged_payload_is_refused() -> None:
 
 
 def test_a_cursor_signed_with_another_key_is_refused() -> None:
-    cursor = CursorCodec(b"o" * 32).encode(USER_ID, UserFilters())
+    cursor = CursorCodec(key=b"o" * 32).encode(USER_ID, UserFilters())
 
     with pytest.raises(BadRequestError):
         codec.decode(cursor, UserFilters())

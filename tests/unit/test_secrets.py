@@ -70,7 +70,7 @@ def test_a_failed_first_read_raises_and_a_failed_refresh_serves_the_last_value()
 def test_neither_the_secret_nor_the_codec_shows_the_value() -> None:
     client = FakeSecretsManager([SECRET])
     secret = CachedSecret("arn:secret", client=lambda: client)
-    codec = CursorCodec(lambda: secret.get().encode())
+    codec = CursorCodec(key=lambda: secret.get().encode())
     codec.encode("01JD0000000000000000000000", UserFilters())
 
     assert SECRET not in repr(secret)
@@ -84,11 +84,11 @@ def test_the_codec_reads_a_lazy_key_only_when_it_signs() -> None:
         reads.append(1)
         return b"k" * 32
 
-    codec = CursorCodec(key)
+    codec = CursorCodec(key=key)
     assert reads == []
     cursor = codec.encode("01JD0000000000000000000000", UserFilters())
     assert codec.decode(cursor, UserFilters()) == "01JD0000000000000000000000"
-    assert CursorCodec(b"k" * 32).decode(cursor, UserFilters()) == "01JD0000000000000000000000"
+    assert CursorCodec(key=b"k" * 32).decode(cursor, UserFilters()) == "01JD0000000000000000000000"
 
 
 def test_the_list_function_fails_its_cold_start_without_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:

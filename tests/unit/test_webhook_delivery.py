@@ -15,6 +15,7 @@ from typing import Any
 from nexus.http import DeadlineExceededError, HTTPResult, OutboundRequestError
 from nexus.observability import metrics
 from nexus.operations.publish_webhooks import WebhookPublishing
+from nexus.settings import WebhookSettings
 
 FAST = "https://fast.example/hooks"
 SLOW = "https://slow.example/hooks"
@@ -103,7 +104,8 @@ def sequences(response: dict[str, Any]) -> list[str]:
 
 
 def publisher(http: FakeHttp, clock: Callable[[], float], **options: Any) -> WebhookPublishing:
-    service = WebhookPublishing(http, list(http.behaviours), lambda: {"*": (b"secret",)}, monotonic=clock, **options)  # type: ignore[arg-type]
+    settings = WebhookSettings.model_construct(webhook_urls=tuple(http.behaviours))
+    service = WebhookPublishing(settings, http, secrets=lambda: {"*": (b"secret",)}, monotonic=clock, **options)  # type: ignore[arg-type]
     service.initialize()
     return service
 
@@ -224,7 +226,8 @@ def test_records_of_other_items_are_skipped_and_never_block() -> None:
 
 def test_no_subscribers_means_nothing_to_do() -> None:
     clock = Clock()
-    service = WebhookPublishing(FakeHttp({}), [], lambda: {"*": (b"secret",)}, monotonic=clock)  # type: ignore[arg-type]
+    settings = WebhookSettings.model_construct(webhook_urls=())
+    service = WebhookPublishing(settings, FakeHttp({}), secrets=lambda: {"*": (b"secret",)}, monotonic=clock)  # type: ignore[arg-type]
     service.initialize()
 
     assert service.handle(batch(2), Context(clock, 30_000)) == {"batchItemFailures": []}

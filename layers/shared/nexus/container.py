@@ -10,20 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nexus import aws
 from nexus.services import ServiceRef, registry
 from nexus.services.registry import ServiceKey
-from nexus.settings import (
-    SECTIONS,
-    AnalyticsStreamSettings,
-    CacheSettings,
-    CursorSettings,
-    EmailSettings,
-    EventCountSettings,
-    HTTPSettings,
-    UsersSettings,
-    WebhookSettings,
-)
+from nexus.settings import SECTIONS, CacheSettings, UsersSettings
 
 if TYPE_CHECKING:
     from nexus.analytics.counts import EventCountStore
@@ -129,83 +118,6 @@ def _page_cache(settings: CacheSettings, users: UsersSettings, cache: CacheServi
     return PageCache(cache, settings.list_cache_ttl_seconds)
 
 
-def _cursors(settings: CursorSettings) -> CursorCodec:
-    from nexus.errors import ConfigurationError
-    from nexus.secrets import CachedSecret
-    from nexus.users.cursor import CursorCodec
-
-    secret = CachedSecret(settings.cursor_signing_secret_arn)
-
-    def key() -> bytes:
-        # Read when a page first signs or checks a cursor: a first page that needs none
-        # (and every cached page) makes no Secrets Manager call.
-        value = secret.get()
-        if len(value) < 32:
-            raise ConfigurationError(f"the cursor signing secret {secret.secret_id} is shorter than 32 characters")
-        return value.encode()
-
-    return CursorCodec(key)
-
-
-def _analytics(settings: AnalyticsStreamSettings) -> AnalyticsService:
-    from nexus.analytics.service import AnalyticsService
-
-    return AnalyticsService(settings.analytics_stream_name)
-
-
-def _event_counts(settings: EventCountSettings) -> EventCountStore:
-    from nexus.analytics.counts import EventCountStore
-
-    return EventCountStore(settings.analytics_table_name, aws.client("dynamodb"))
-
-
-def _event_consumer(settings: EventCountSettings, store: EventCountStore) -> EventCounting:
-    from nexus.operations.count_events import EventCounting
-
-    return EventCounting(store, settings.analytics_dead_letter_queue_url, aws.client("sqs"))
-
-
-def _email(settings: EmailSettings) -> EmailService:
-    from nexus.email.service import EmailService
-
-    return EmailService(
-        settings.email_sender_address,
-        settings.email_sender_name,
-        settings.email_configuration_set or None,
-        client=aws.client("sesv2"),
-    )
-
-
-def _http(settings: HTTPSettings, webhooks: WebhookSettings) -> HTTPService:
-    from nexus.http.service import HTTPService
-
-    # The only outbound requests are the webhooks: their subscribers' hosts are the allowlist.
-    return HTTPService(
-        allowed_hosts=webhooks.webhook_hosts,
-        allow_loopback_http=settings.local_mode,
-        timeout_seconds=settings.http_timeout_seconds,
-        retries=settings.http_retries,
-    )
-
-
-def _webhooks(settings: WebhookSettings, http: HTTPService) -> WebhookPublishing:
-    from aws_lambda_powertools.utilities import parameters
-
-    from nexus.observability import logger
-    from nexus.operations.publish_webhooks import WebhookPublishing
-    from nexus.webhooks.secrets import SHARED, Secrets, parse_secrets
-
-    def secrets() -> dict[str, Secrets]:
-        # Cached for 5 minutes per environment, so a rotated secret is picked up soon.
-        text = str(parameters.get_parameter(settings.webhook_secret_parameter, decrypt=True, max_age=300))
-        found = parse_secrets(text)
-        if SHARED in found:
-            logger.warning("one webhook secret for every subscriber: any of them can sign events the others accept")
-        return found
-
-    return WebhookPublishing(http, list(settings.webhook_urls), secrets)
-
-
 def register_all() -> None:
     """Register every service on the process-wide registry (imports none of them)."""
     # Each concern's settings, read from the environment only by a function that builds a
@@ -219,14 +131,14 @@ def register_all() -> None:
     registry.register_optional(PAGE_CACHE, _page_cache, dependencies=[CacheSettings, UsersSettings, CACHE])
     registry.register(USERS)
     registry.register(WELCOME_LEASES)
-    registry.register(CURSORS, _cursors, dependencies=[CursorSettings])
+    registry.register(CURSORS)
     registry.register(IDEMPOTENCY_STORE)
-    registry.register(ANALYTICS, _analytics, dependencies=[AnalyticsStreamSettings])
-    registry.register(EVENT_COUNTS, _event_counts, dependencies=[EventCountSettings])
-    registry.register(EVENT_COUNTING, _event_consumer, dependencies=[EventCountSettings, EVENT_COUNTS])
-    registry.register(EMAIL, _email, dependencies=[EmailSettings])
-    registry.register(HTTP, _http, dependencies=[HTTPSettings, WebhookSettings])
-    registry.register(WEBHOOKS, _webhooks, dependencies=[WebhookSettings, HTTP])
+    registry.register(ANALYTICS)
+    registry.register(EVENT_COUNTS)
+    registry.register(EVENT_COUNTING)
+    registry.register(EMAIL)
+    registry.register(HTTP)
+    registry.register(WEBHOOKS)
     for operations in OPERATIONS:
         registry.register(operations)
 

@@ -35,8 +35,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from nexus import aws
 from nexus.analytics.schemas import RecordedEvent
 from nexus.conflicts import retry_conflicts
+from nexus.services import inject
+from nexus.settings import EventCountSettings
 
 LEGACY_COUNTS_KEY = "COUNTS"
 CHECKPOINT_KEY = "CHECKPOINT"
@@ -130,9 +133,11 @@ def _chunks(records: Sequence[CountableRecord], live: set[str]) -> list[_Chunk]:
 
 
 class EventCountStore:
-    def __init__(self, table_name: str, client: Any) -> None:
-        self._table = table_name
-        self._client = client
+    """The counts in ``settings``' table, through the environment's DynamoDB client (or ``client``)."""
+
+    def __init__(self, settings: EventCountSettings = inject(), *, client: Any | None = None) -> None:
+        self._table = settings.analytics_table_name
+        self._client = client if client is not None else aws.client("dynamodb")
 
     # Writing -----------------------------------------------------------------------------
 

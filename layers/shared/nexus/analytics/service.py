@@ -24,7 +24,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from nexus import aws, deadline
 from nexus.analytics.schemas import AnalyticsEvent
 from nexus.observability import logger, metrics
-from nexus.services import Service
+from nexus.services import Service, inject
+from nexus.settings import AnalyticsStreamSettings
 
 MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 5 * 1024 * 1024
@@ -72,7 +73,7 @@ def _stream_record(event: AnalyticsEvent, caller: str) -> StreamRecord:
 class AnalyticsService(Service):
     def __init__(
         self,
-        stream_name: str,
+        settings: AnalyticsStreamSettings = inject(),
         *,
         client: Any | None = None,
         buffer_size: int = MAX_RECORDS_PER_CALL,
@@ -81,7 +82,7 @@ class AnalyticsService(Service):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__()
-        self._stream_name = stream_name
+        self._stream_name = settings.analytics_stream_name
         self._client = client
         self._buffer: list[StreamRecord] = []
         self.buffer_size = buffer_size

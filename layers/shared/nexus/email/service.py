@@ -10,53 +10,46 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nexus import aws
 from nexus.email.errors import RETRYABLE_SES_ERROR_CODES, EmailSendError
 from nexus.email.message import Attachment, OutgoingEmail, format_sender
 from nexus.email.rendering import DEFAULT_TEMPLATES_DIR, render_template
 from nexus.observability import logger, metrics
-from nexus.services import Service
-
-# botocore retries throttling and transient errors itself; what still fails after that raises.
-CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=3,
-    read_timeout=10,
-)
+from nexus.services import Service, inject
+from nexus.settings import EmailSettings
 
 
 class EmailService(Service):
+    """Sends as ``settings``' sender, through the environment's sesv2 client (or ``client``);
+    botocore retries throttling and transient errors itself, what still fails raises."""
+
     def __init__(
         self,
-        sender_address: str,
-        sender_name: str,
-        configuration_set: str | None = None,
+        settings: EmailSettings = inject(),
+        *,
         client: Any | None = None,
         templates_dir: Path = DEFAULT_TEMPLATES_DIR,
     ) -> None:
         super().__init__()
-        self.from_address = format_sender(sender_name, sender_address)  # raises ValidationError
-        self.configuration_set = configuration_set
+        # Raises ValidationError (the settings check both; a test may construct them unchecked).
+        self.from_address = format_sender(settings.email_sender_name, settings.email_sender_address)
+        self.configuration_set = settings.email_configuration_set or None
         self.templates_dir = templates_dir
         self._given_client = client
         self._client: Any | None = None
 
     def _setup(self) -> None:
-        if self._given_client is not None:  # the container gives the environment's lazy client
-            self._client = self._given_client
-            return
-        import boto3  # only for a service built without a client (boto3's imports cost a cold start)
-
-        self._client = boto3.client("sesv2", config=CLIENT_CONFIG)
+        # nexus.aws's client is built at the first send, not here.
+        self._client = self._given_client if self._given_client is not None else aws.client("sesv2")
 
     def _teardown(self) -> None:
         self._client = None
 
     @property
     def client(self) -> Any:
-        """The sesv2 client (given, or created by ``initialize()``)."""
+        """The sesv2 client (the environment's, or the one given)."""
         return self._client
 
     def send_email(

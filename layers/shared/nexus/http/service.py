@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self, TypedDict, Unpack
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -57,7 +57,8 @@ from urllib3.util.retry import Retry
 from nexus.http.errors import DeadlineExceededError, ForbiddenDestinationError, OutboundRequestError
 from nexus.http.guard import Destination, DestinationGuard, Resolver, system_resolver
 from nexus.observability import logger
-from nexus.services import Service
+from nexus.services import Service, inject
+from nexus.settings import HTTPSettings, WebhookSettings
 
 Params = Mapping[str, str | int | float | bool | Sequence[str | int | float | bool]]
 FormData = Mapping[str, str | int | float | bool | Sequence[str | int | float | bool]]
@@ -198,13 +199,13 @@ class HTTPService(Service):
     """Outbound HTTP for the layer (the seed's ``HTTPService``), safe to call with URLs
     that came from users or configuration.
 
+    :param settings: ``http_timeout_seconds``, the default connect timeout and read timeout,
+        each per attempt; ``http_retries``, the retries after the first attempt (so
+        ``retries + 1`` attempts at most); ``local_mode``, local runs only: allow loopback
+        addresses, and plain http to them.
+    :param webhooks: the only outbound requests are the webhooks: their subscribers' hosts
+        are the allowlist. Without a subscriber every destination is refused.
     :param base_url: joined with relative URLs (``base_url.rstrip("/") + "/" + url``).
-    :param allowed_hosts: the allowlist of hostnames (``*.example.com`` for subdomains).
-        Empty refuses every destination.
-    :param allow_loopback_http: local mode only: allow loopback addresses, and plain
-        http to them.
-    :param timeout_seconds: default connect timeout and read timeout, each per attempt.
-    :param retries: retries after the first attempt (so ``retries + 1`` attempts at most).
     :param backoff_factor: urllib3 backoff: ``backoff_factor * 2 ** (n - 1)`` seconds
         before retry *n* ≥ 2 (the first retry is immediate), plus jitter.
     :param backoff_jitter: up to this many random seconds added to each backoff.
@@ -219,12 +220,10 @@ class HTTPService(Service):
 
     def __init__(
         self,
+        settings: HTTPSettings = inject(),
+        webhooks: WebhookSettings = inject(),
         *,
         base_url: str | None = None,
-        allowed_hosts: Iterable[str] = frozenset(),
-        allow_loopback_http: bool = False,
-        timeout_seconds: float = 5.0,
-        retries: int = 3,
         backoff_factor: float = 0.2,
         backoff_jitter: float = 0.2,
         backoff_max: float = 2.0,
@@ -235,14 +234,14 @@ class HTTPService(Service):
         resolver: Resolver | None = None,
     ) -> None:
         super().__init__()
-        if retries < 0:
+        if settings.http_retries < 0:
             raise ValueError("retries must be >= 0")
-        if timeout_seconds <= 0:
+        if settings.http_timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be > 0")
         self.base_url = base_url
-        self.allowed_hosts = frozenset(allowed_hosts)
-        self.timeout_seconds = timeout_seconds
-        self.retries = retries
+        self.allowed_hosts = webhooks.webhook_hosts
+        self.timeout_seconds = settings.http_timeout_seconds
+        self.retries = settings.http_retries
         self.backoff_factor = backoff_factor
         self.backoff_jitter = backoff_jitter
         self.backoff_max = backoff_max
@@ -252,7 +251,7 @@ class HTTPService(Service):
         self.ca_certs = ca_certs
         self.guard = DestinationGuard(
             self.allowed_hosts,
-            allow_loopback_http=allow_loopback_http,
+            allow_loopback_http=settings.local_mode,
             resolver=resolver or system_resolver,
         )
         self._pools: PoolManager | None = None

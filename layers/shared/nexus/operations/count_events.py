@@ -22,11 +22,13 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError as PydanticValidationError
 
+from nexus import aws
 from nexus.analytics.counts import CountableRecord, EventCountStore
 from nexus.analytics.schemas import RecordedEvent
 from nexus.observability import logger, metrics
 from nexus.operations.batch import EventType, failed_records, partial_response
-from nexus.services import Service
+from nexus.services import Service, inject
+from nexus.settings import EventCountSettings
 
 
 def shard_of(record: KinesisStreamRecord) -> str:
@@ -35,11 +37,20 @@ def shard_of(record: KinesisStreamRecord) -> str:
 
 
 class EventCounting(Service):
-    def __init__(self, store: EventCountStore, dead_letter_queue_url: str, sqs_client: Any) -> None:
+    """Counts into ``store``; poison records go to ``settings``' dead-letter queue, through the
+    environment's SQS client (or ``sqs_client``)."""
+
+    def __init__(
+        self,
+        settings: EventCountSettings = inject(),
+        store: EventCountStore = inject(),
+        *,
+        sqs_client: Any | None = None,
+    ) -> None:
         super().__init__()
         self._store = store
-        self._dead_letter_queue_url = dead_letter_queue_url
-        self._sqs = sqs_client
+        self._dead_letter_queue_url = settings.analytics_dead_letter_queue_url
+        self._sqs = sqs_client if sqs_client is not None else aws.client("sqs")
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
         """Process one Kinesis batch; return the partial batch response."""

@@ -47,8 +47,9 @@ from nexus.http import DeadlineExceededError, HTTPService
 from nexus.http.service import MIN_ATTEMPT_SECONDS
 from nexus.observability import logger, metrics
 from nexus.operations.batch import partial_response
-from nexus.services import Service
-from nexus.webhooks.secrets import Secrets, secrets_of
+from nexus.services import Service, inject
+from nexus.settings import WebhookSettings
+from nexus.webhooks.secrets import Secrets, parameter_secrets, secrets_of
 from nexus.webhooks.signing import SIGNATURE_HEADER, sign
 
 _EVENT_TYPES = {"INSERT": "user.created", "MODIFY": "user.updated", "REMOVE": "user.deleted"}
@@ -121,12 +122,15 @@ def webhook_event(record: DynamoDBRecord) -> dict[str, Any] | None:
 
 
 class WebhookPublishing(Service):
+    """Posts to ``settings``' subscribers, signed with the secrets in its parameter
+    (``parameter_secrets``), or those ``secrets`` returns."""
+
     def __init__(
         self,
-        http: HTTPService,
-        subscriber_urls: list[str],
-        secrets: Callable[[], Mapping[str, Secrets]],
+        settings: WebhookSettings = inject(),
+        http: HTTPService = inject(),
         *,
+        secrets: Callable[[], Mapping[str, Secrets]] | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         safety_margin_seconds: float = SAFETY_MARGIN_SECONDS,
@@ -134,8 +138,8 @@ class WebhookPublishing(Service):
     ) -> None:
         super().__init__()
         self._http = http
-        self._urls = subscriber_urls
-        self._secrets = secrets
+        self._urls = list(settings.webhook_urls)
+        self._secrets = secrets if secrets is not None else parameter_secrets(settings.webhook_secret_parameter)
         self._clock = clock
         self._monotonic = monotonic
         self._margin = safety_margin_seconds

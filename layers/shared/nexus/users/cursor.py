@@ -14,7 +14,10 @@ import hmac
 import json
 from collections.abc import Callable
 
-from nexus.errors import BadRequestError
+from nexus.errors import BadRequestError, ConfigurationError
+from nexus.secrets import CachedSecret
+from nexus.services import inject
+from nexus.settings import CursorSettings
 from nexus.users.schemas import ULID_PATTERN, UserFilters
 
 _VERSION = 1
@@ -34,12 +37,26 @@ def filters_digest(filters: UserFilters) -> str:
     return hashlib.sha256(filters.fingerprint().encode()).hexdigest()[:16]
 
 
-class CursorCodec:
-    """``key``: the HMAC key, or a function returning it when a cursor is first signed or
-    checked (the list function reads it from Secrets Manager then, see ``nexus.secrets``)."""
+def signing_key(secret_id: str) -> Callable[[], bytes]:
+    """The key in Secrets Manager secret ``secret_id``, read when a page first signs or checks a
+    cursor: a first page that needs none (and every cached page) makes no Secrets Manager call."""
+    secret = CachedSecret(secret_id)
 
-    def __init__(self, key: bytes | Callable[[], bytes]) -> None:
-        self._key = key
+    def key() -> bytes:
+        value = secret.get()
+        if len(value) < 32:
+            raise ConfigurationError(f"the cursor signing secret {secret.secret_id} is shorter than 32 characters")
+        return value.encode()
+
+    return key
+
+
+class CursorCodec:
+    """Signs with the secret ``settings`` name (``signing_key``); ``key``: the HMAC key, or a
+    function returning it, instead (tests)."""
+
+    def __init__(self, settings: CursorSettings = inject(), *, key: bytes | Callable[[], bytes] | None = None) -> None:
+        self._key = key if key is not None else signing_key(settings.cursor_signing_secret_arn)
 
     def __repr__(self) -> str:
         return "CursorCodec(<key>)"

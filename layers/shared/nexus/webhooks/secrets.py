@@ -13,9 +13,10 @@ warning, since with it any subscriber can sign events that the others would acce
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from nexus.errors import ConfigurationError
+from nexus.observability import logger
 
 Secrets = tuple[bytes, ...]
 SHARED = "*"  # the key under which a plain-string parameter's one secret is kept
@@ -46,3 +47,18 @@ def parse_secrets(text: str) -> dict[str, Secrets]:
 def secrets_of(secrets: Mapping[str, Secrets], url: str) -> Secrets:
     """The secrets that sign what ``url`` receives; () when it has none (nothing is sent to it)."""
     return secrets.get(url) or secrets.get(SHARED, ())
+
+
+def parameter_secrets(parameter: str) -> Callable[[], dict[str, Secrets]]:
+    """The secrets in SSM parameter ``parameter``, read through Powertools' parameters when
+    asked and cached for 5 minutes per environment, so a rotated secret is picked up soon."""
+    from aws_lambda_powertools.utilities import parameters
+
+    def read() -> dict[str, Secrets]:
+        text = str(parameters.get_parameter(parameter, decrypt=True, max_age=300))
+        found = parse_secrets(text)
+        if SHARED in found:
+            logger.warning("one webhook secret for every subscriber: any of them can sign events the others accept")
+        return found
+
+    return read
