@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.exceptions
 import botocore.session
 import pytest
 
@@ -98,3 +99,43 @@ def test_create_user_cold_start_and_happy_path_build_no_sqs_client(
     assert "sqs" not in created
     assert set(created) == {"dynamodb", "sesv2", "kinesis"}
     assert all(count == 1 for count in created.values())
+
+
+@pytest.mark.parametrize(
+    ("service", "attempts"),
+    # Every client 3; the calls a sign-up makes after its commit 2 (nexus.aws: the time budget);
+    # the pre-traffic check's Invoke of a new version 1 (its one answer is what is judged).
+    [("dynamodb", 3), ("secretsmanager", 3), ("sesv2", 2), ("sqs", 2), ("kinesis", 2), ("lambda", 1)],
+)
+def test_each_client_makes_the_attempts_its_comment_says(created: Counter[str], service: str, attempts: int) -> None:
+    assert clients.client(service).meta.config.retries["total_max_attempts"] == attempts
+
+
+def test_a_failing_call_is_attempted_exactly_that_often(created: Counter[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What botocore really does with the configuration: an SQS call that always gets a 500."""
+    import http.server
+
+    requests: list[str] = []
+
+    class AlwaysFails(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            requests.append(self.path)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AlwaysFails)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        with pytest.raises(botocore.exceptions.ClientError):
+            clients.client("sqs").list_queues()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert len(requests) == 2

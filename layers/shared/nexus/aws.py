@@ -35,16 +35,17 @@ from botocore.exceptions import DataNotFoundError
 if TYPE_CHECKING:
     from pynamodb.models import Model
 
-# botocore's standard retry mode (3 attempts, backoff with jitter) for every client.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+# botocore's standard retry mode (3 attempts, backoff with jitter) for every client. Attempts are
+# "total_max_attempts": botocore reads a client's "max_attempts" as retries after the first.
+_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=3, read_timeout=10)
 # The calls a sign-up makes after its transaction (the welcome, its queue, the event): at most
 # 2 attempts of 1 s to connect and 2 s to read, ~6 s in all, so that one slow service cannot
 # run a 10 s function out of time after the user was committed (the rest of the budget:
 # nexus.operations.welcome skips the send when too little is left).
-_AFTER_COMMIT = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2)
+_AFTER_COMMIT = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1, read_timeout=2)
 # The pre-traffic check invokes a new version that may start cold and run to its timeout: one
 # attempt (a probe's answer is what is judged), read for longer than any probe runs.
-_PROBE = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=60)
+_PROBE = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=60)
 _CONFIG_BY_SERVICE = {"sesv2": _AFTER_COMMIT, "sqs": _AFTER_COMMIT, "kinesis": _AFTER_COMMIT, "lambda": _PROBE}
 
 
