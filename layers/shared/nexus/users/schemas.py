@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nexus.validation import (
+from nexus.text_rules import (
     EMAIL_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     NO_CONTROL_CHARACTERS_PATTERN,
