@@ -2,7 +2,7 @@
 (``after_restore``), which ``register()`` hands to the runtime's ``snapshot_restore_py`` (absent
 outside Lambda, e.g. in unit tests: nothing is registered).
 
-docs/decisions.md, "Every function is published behind the alias "live"".
+docs/decisions.md, 'Every function is published behind the alias "live"'.
 """
 
 from __future__ import annotations
