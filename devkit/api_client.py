@@ -109,7 +109,8 @@ def assert_error(response: ApiResponse, status: int, code: str | None = None) ->
 
 
 def check_each[C](cases: Iterable[C], check: Callable[[C], None]) -> None:
-    """Run ``check`` on every case and report all the failing ones together."""
+    """Run ``check`` on every case and report all the failing ones together: a rule table is one
+    test, since each test pays the cold start of the functions it calls."""
     failures = []
     for case in cases:
         try:

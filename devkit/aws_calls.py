@@ -1,12 +1,8 @@
-"""AWS calls per composite operation, counted with botocore's event hooks.
+"""AWS calls per composite operation, counted with botocore's ``before-call`` hook on every client
+created inside ``count_aws_calls()`` (retries are not extra calls); ``run_scenarios`` drives the
+real handlers. tests/integration/test_aws_call_counts.py asserts the counts, ``make bench`` prints them.
 
-Every botocore client created while ``count_aws_calls()`` is active (boto3's and
-pynamodb's alike: both go through ``botocore.session.Session.create_client``) gets a
-``before-call`` handler, which fires once per API call (retries are not extra calls).
-``run_scenarios`` drives the real handlers through ``devkit.api_client.ApiClient`` and
-returns ``{"scenario": {"service.Operation": count}}``; the test
-``tests/integration/test_aws_call_counts.py`` asserts these exactly and ``make bench``
-prints them.
+docs/decisions.md, "Exact AWS call counts as tests".
 """
 
 from __future__ import annotations
@@ -173,8 +169,9 @@ def consumer_batch_event(size: int = CONSUMER_BATCH, first_sequence: int = 1000)
     return kinesis_event([kinesis_record(_event_data(n), first_sequence + n) for n in range(size)])
 
 
-# Issue 13's physical limits, per scenario: the fewest AWS calls that do the operation's work
-# (create: the user transaction, SendEmail, PutRecords; a key adds its record's put and update).
+# The physical limit per scenario: the fewest AWS calls that can do the operation's work (create:
+# the user transaction, SendEmail, PutRecords; a key adds its record's put and update), since a
+# round trip is the main cost of a request (docs/PERFORMANCE.md, "AWS calls per composite operation").
 PHYSICAL_LIMITS = {
     "create_user": 3,
     "create_user_idempotent": 5,
@@ -183,7 +180,7 @@ PHYSICAL_LIMITS = {
     "update_user": 3,
     "list_users_miss": 2,
     "list_users_hit": 2,
-    # The counters, the family's Query, the users behind its entries (issue 23): with any filters.
+    # The counters, the family's Query, the users behind its entries: with any filters.
     "list_users_one_tag": 3,
     "list_users_filters": 3,
     "list_users_search": 3,

@@ -1,8 +1,9 @@
 """Confidence intervals for the bench's medians, and what they say of a goal.
 
 The first-response bench (``bench/first_response.py``) compares medians of ratios against goals
-on a VM where one sample moves by up to ±25 %: a verdict needs the median's uncertainty. Here
-(bench imports tests, never the other way round) so that the unit tests can check it.
+on a VM whose samples move a lot: a verdict needs the median's uncertainty. Here in devkit/ so that
+the unit tests can check it. docs/decisions.md, "The first-response verdicts carry a confidence
+interval; the reads are also pooled".
 """
 
 from __future__ import annotations

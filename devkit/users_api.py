@@ -1,12 +1,8 @@
-"""What the users-route tests share: request bodies, table snapshots and the assertions on them.
+"""What the users-route tests share (test_users_*.py, test_api_*.py): request bodies, table
+snapshots and the assertions on them. A rejected write asserts that neither table changed, a
+rejected read that the users table did not (a GET may fill the cache).
 
-The tests are by behaviour: test_users_create.py, test_users_read.py, test_users_update.py,
-test_users_delete.py, test_api_auth.py, test_api_errors.py (and test_users_listing.py).
-Each request goes through ApiClient (API Gateway-shaped events, in-process handlers) against
-in-process moto with the template's tables. Every rejected write asserts that neither table
-changed; rejected reads assert that the users table did not change (a GET may fill the cache).
-Rule tables run as one test each (``check_each``), which reports every failing case at once:
-each test pays the cold start of the functions it calls, so this keeps the files fast.
+docs/decisions.md, "Tests grouped by behaviour; the extension guide backed by tests".
 """
 
 from __future__ import annotations

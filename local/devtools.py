@@ -1,13 +1,8 @@
-"""The local runner's developer endpoints beside the API: faults, invariants, a webhook receiver.
-
-- ``/_local/faults``: GET lists what is on and what exists; POST ``{"name", "rate", "function",
-  "seconds"}`` turns one on; DELETE (``/_local/faults/NAME``) turns one or all off.
-- ``/_local/invariants``: GET checks the project's rules on the current data and says which rule
-  broke, for which ids (local.invariants, run with the layer's current code).
-- ``/_local/webhooks``: where the functions' webhooks go by default (WebhookUrls); POST records
-  a delivery (after the slow_webhooks fault's delay), GET lists them, newest last.
-
-Each answer is ``(status, JSON document)``; local.server renders it.
+"""The local runner's developer endpoints beside the API: ``/_local/faults`` (faults on and off),
+``/_local/invariants`` (the project's rules on the current data) and ``/_local/webhooks`` (where
+the functions' webhooks go by default). Each answer is ``(status, JSON document)``; local.server
+renders it. What each takes: local/README.md, "Faults on demand", "The project's rules on the
+current data" and "Webhooks".
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
-"""The users table's own rules, checked on its current items (tests, and the local runner).
+"""The users table's own rules (counters, tag counters, index entries, unique names and emails,
+every user welcomed or queued), checked on its current items by the tests and the local runner;
+each rule that does not hold is reported with the ids it fails for.
 
-Each rule that does not hold is reported with the ids it fails for:
-
-- the counter shards (plus the legacy counter) add up to the users and the active users;
-- the tag counter shards add up to the users that have each tag (indexed users only);
-- every indexed user has exactly the index entries its fields call for, in its list shard;
-- no entry belongs to a user that does not exist;
-- every sentinel names an existing user whose username or email it is, and every user holds
-  its two sentinels;
-- (the local runner, which sees the sent mail and the queues) every user was welcomed or has
-  its welcome queued.
+local/README.md, "The project's rules on the current data: `/_local/invariants`".
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
-"""Hot reload for `make start`: a saved change is live on the next request; the data stays.
+"""Hot reload for `make start`: a thread polls the sources, and a change retires the workers of the
+functions it affects (a layer module: every function, once the file is in the built layer with its
+bytecode compiled again), so the next request cold-starts on the new code; the data stays.
 
-A thread looks at the sources every 100 ms (their mtimes and sizes: about 150 files, well under
-a millisecond). What changed decides what restarts:
-
-- a file under a function's ``CodeUri``: that function's workers;
-- a file under ``layers/shared/nexus``: it is copied into the built layer (``.build/layer``) with
-  its bytecode compiled again (the layer ships unchecked-hash .pyc files, which Python would run
-  whatever the source says), and every function's workers restart (they all import the layer);
-- ``template.yaml``: the functions and routes are read again and those that changed restart; a
-  change to anything else (tables, queues, streams, triggers) is named as needing a restart.
-
-A worker restarts when it is idle: an invocation under way finishes on the code it started with.
-The emulated AWS is not touched, so tables, queues, streams and mail are kept.
+local/README.md, "Hot reload: a save is live on the next request"; docs/decisions.md,
+"2026-12-06: hot reload restarts workers; it never reloads modules in place".
 """
 
 from __future__ import annotations

@@ -1,24 +1,10 @@
-"""State that survives: the embedded emulated AWS's data as one versioned JSON file.
+"""State that survives a restart of the local runner: the embedded emulated AWS's data (tables,
+stream records, queue messages, generated secrets, sent mail) as one JSON file with a ``layout``
+number, read through the AWS APIs where they do not change what they read, and loaded back so
+that the streams keep their sequence numbers.
 
-A snapshot is read through the AWS APIs where they read without changing anything, and from
-the embedded moto where they cannot: every table's items (a consistent Scan), every Kinesis
-shard's records (with their sequence numbers), every queue's messages (moto's SQS backend: a
-ReceiveMessage would hide them and count a receive), the template's secret values and
-SecureStrings (created with random values: a cursor or a webhook signature made before must
-still verify), and the sent mail as the inbox shows it.
-
-Loading one (into emulated AWS just reset) writes it back: the items straight into moto's
-DynamoDB (the start waits for them: six times faster than BatchWriteItem), through the APIs the
-stream records again in order, so that each gets its old sequence number back (a consumer that
-checkpoints by sequence number, like the analytics counter, then counts new records past its
-checkpoint, none twice), the messages sent again (a new message: its receive count starts at 0),
-the secrets' values. The triggers then start after what the streams hold: it was delivered
-before the snapshot was saved (the server waits for that), or it is the load's own writes to a
-table with a stream, which are not changes of the data.
-
-Files: ``.build/snapshots/<name>.json`` and, for ``start --persist``, ``.build/state/local.json``;
-``$LOCAL_DATA_DIR`` moves ``.build`` (the tests' servers use their own). ``layout`` numbers the
-file's format: a runner reads its own layout only, and says so in one line for any other.
+local/README.md, "State that survives"; docs/decisions.md, "2026-12-06: state that survives a
+restart of the local runner: a snapshot through the APIs, streams delivered first".
 """
 
 from __future__ import annotations
@@ -398,7 +384,7 @@ def restore(aws: EmulatedAws, snapshot: Snapshot) -> None:
 
 def _write_items(resources: LocalResources, table: str, items: list[dict[str, Any]]) -> None:
     """Straight into the embedded moto's DynamoDB, as its PutItem handler does: the start waits
-    for this, and BatchWriteItem over HTTP took 6 times as long (0.9 s for 200 users' 1,835 items)."""
+    for this, and BatchWriteItem over HTTP is several times slower (figures: the decision entry)."""
     from moto.dynamodb.exceptions import DynamodbException
     from moto.dynamodb.models import dynamodb_backends
 

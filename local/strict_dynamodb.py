@@ -1,23 +1,10 @@
-"""moto's DynamoDB made as strict as DynamoDB where this project's design depends on it.
+"""moto's DynamoDB made as strict as DynamoDB where this project's design depends on it:
+``install()`` patches moto's backend in this process (the tests' moto, the one ``make start``
+embeds) so that transactions conflict (``conflicts``), a cancelled one rolls back only its own
+items, and every call is metered as DynamoDB bills it (``meter``).
 
-moto runs transactions one at a time and never conflicts; DynamoDB cancels a transaction
-that overlaps another on any item (``TransactionCanceledException``, reason
-``TransactionConflict``) and refuses a plain write to an item inside a transaction
-(``TransactionConflictException``). ``install()`` patches moto's backend, in this process
-(the tests' in-process moto, and the moto server that ``make start`` embeds), so that:
-
-- **conflicts** happen: ``conflicts.cancel_next(n, where=...)`` cancels the next ``n``
-  transactions touching a matching item (deterministic, for tests); ``conflicts.rate``
-  cancels that share of transactions at random (a fault); ``conflicts.overlap_seconds``
-  makes every transaction hold its items that long after it arrives, so concurrent writers
-  of one item really collide, and plain writes to a held item are refused;
-- a cancelled transaction rolls back **its own items** (moto restores deep copies of whole
-  tables, O(table) per transaction, and erases what other writers committed meanwhile);
-- **usage is metered**: ``meter`` records each call's items read (examined), items
-  written, and read and write units as DynamoDB bills them (approximately: moto's item
-  sizes), and which keys each write touched, for the tests' and the bench's assertions.
-
-Every patched call runs under one lock: moto's backends have none of their own.
+docs/decisions.md, "Users at DynamoDB's scale: index entries in slots, counter shards taken in
+turn, conflicts retried".
 """
 
 from __future__ import annotations
@@ -64,7 +51,13 @@ class _Forced:
 
 @dataclass
 class Conflicts:
-    """When DynamoDB would refuse a write for another transaction. Off by default."""
+    """When DynamoDB would refuse a write for another transaction (cancel a transaction that
+    overlaps another on any item, refuse a plain write to an item inside one). Off by default.
+
+    ``cancel_next`` cancels chosen transactions (deterministic, for tests); ``rate`` cancels that
+    share at random (a fault); ``overlap_seconds`` makes every transaction hold its items that
+    long, so that concurrent writers of one item really collide.
+    """
 
     rate: float = 0.0
     overlap_seconds: float = 0.0
@@ -123,6 +116,9 @@ class Usage:
 
 @dataclass
 class Meter:
+    """Each call's items read (examined) and written, its units as DynamoDB bills them (from moto's
+    item sizes: approximately) and the keys it wrote, for the tests' and the bench's assertions."""
+
     records: list[Usage] = field(default_factory=list)
 
     def reset(self) -> None:
@@ -154,7 +150,7 @@ meter = Meter()
 listeners: list[Callable[[Usage], None]] = []
 # The caller of the request this thread serves (set by local.boundary around each AWS call).
 current = threading.local()
-_lock = threading.RLock()
+_lock = threading.RLock()  # every patched call runs under it: moto's backends have no lock of their own
 _inside = threading.local()
 
 
@@ -352,7 +348,9 @@ def _size_of(backend: DynamoDBBackend, table_name: str, attrs: dict[str, Any]) -
 
 
 class _SameTable:
-    """Stands in for ``copy`` inside moto's transaction: tables are not copied (we restore items)."""
+    """Stands in for ``copy`` inside moto's transaction: tables are not copied, we restore items
+    (moto's copies of whole tables cost O(table) a transaction and erase what other writers
+    committed meanwhile)."""
 
     @staticmethod
     def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:

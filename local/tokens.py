@@ -1,4 +1,5 @@
-"""JWTs for the local authorizer: decoded without verifying the signature, as API.md says."""
+"""JWTs for the local authorizer: decoded without verifying the signature, so that a token from any
+issuer works against `make start` (API Gateway verifies them in AWS; docs/API.md, "Local runner")."""
 
 from __future__ import annotations
 

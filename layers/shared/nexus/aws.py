@@ -1,21 +1,10 @@
-"""One botocore session and one client per AWS service for the execution environment.
+"""One botocore session and one client per AWS service for the execution environment: each client
+built at its first use (``LazyClient``), the session reading botocore's data through
+``ModelLoader``. botocore, not boto3, which would also import s3transfer for nothing.
 
-Every client a botocore session creates re-reads the service's JSON model; pynamodb
-and boto3 would each make their own session, and a client per table. Sharing one
-session and one client per service keeps the init phase short (see docs/PERFORMANCE.md).
-botocore, not boto3: boto3 would also import s3transfer, which nothing here uses.
-Region, credentials and ``AWS_ENDPOINT_URL`` come from the environment, as usual.
-
-Clients are built at their first use, not when a service is constructed (``LazyClient``):
-building one costs 20-50 ms of init (its JSON model, endpoint rules, a connection pool), and
-a function's cold start builds only the clients its first request calls (create user's SQS
-client, used only when SES fails, is never built on the happy path).
-
-The session reads botocore's JSON data through ``ModelLoader``, which keeps botocore's search
-paths and results but not three costs of the first client: decoding into ``OrderedDict`` (the
-1.2 MB ``endpoints.json`` decodes 2.5x faster into plain dicts, which keep their order too),
-decoding with ``json`` rather than pydantic-core's parser (1.7x faster again), and listing every
-service directory (about 450) to check that the one asked for exists.
+docs/decisions.md, "One botocore session and one client per service", "Botocore clients are built
+at first use", "The botocore session reads its JSON data through `nexus.aws.ModelLoader`" and
+"botocore's data decoded by pydantic-core's JSON parser".
 """
 
 from __future__ import annotations
@@ -53,8 +42,8 @@ class JSONFiles(botocore.loaders.JSONFileLoader):
     """botocore's file loader, decoding to plain dicts with pydantic-core's JSON parser.
 
     pydantic-core is loaded by every function already (pydantic); its parser (jiter) decodes
-    botocore's data 1.7-3x faster than ``json`` into the same values (a test compares every file
-    botocore ships). ``cache_strings``: the shape and member names repeat across the models.
+    botocore's data faster than ``json`` into the same values (a test compares every file botocore
+    ships; docs/PERFORMANCE.md). ``cache_strings``: the shape and member names repeat across the models.
     """
 
     def load_file(self, file_path: str) -> Any:

@@ -1,14 +1,9 @@
-"""Writes that DynamoDB refused because another transaction held one of their items, retried.
+"""Writes that DynamoDB refused because another transaction held one of their items, sent again
+with full-jitter backoff while the invocation has time left: nothing was written, so resending is
+safe. A failed condition is an answer, never retried here.
 
-DynamoDB cancels a transaction that overlaps another on any item
-(``TransactionCanceledException``, reason ``TransactionConflict``) and refuses a plain write
-to an item inside a transaction (``TransactionConflictException``). Nothing was written in
-either case, so the same write is safe to send again: with full-jitter backoff, while the
-invocation has time left. A failed condition is an answer, never retried here.
-
-``TransactionInProgressException`` is not one of them: it says a transaction with the same
-``ClientRequestToken`` may still commit. botocore resends that one itself, with the same token
-(idempotent); a new attempt with a new token could commit beside it.
+docs/decisions.md, "Users at DynamoDB's scale: index entries in slots, counter shards taken in
+turn, conflicts retried".
 """
 
 from __future__ import annotations
@@ -26,7 +21,11 @@ from nexus.observability import logger, metrics
 
 T = TypeVar("T")
 
+# A plain write to an item inside a transaction. Not TransactionInProgressException: a transaction
+# with the same ClientRequestToken may still commit; botocore resends it with that token itself,
+# and a new attempt (a new token) could commit beside it.
 _REFUSED_WRITE_CODES = frozenset({"TransactionConflictException"})
+# Why a transaction was cancelled (TransactionCanceledException), when every reason named is one.
 _RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 _BASE_DELAY = 0.02
 _MAX_DELAY = 0.5

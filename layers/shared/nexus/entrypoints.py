@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nexus import collector, container, deadline, snapstart
+from nexus import cold_start_gc, container, deadline, snapstart
 from nexus.observability import logger, metrics
 from nexus.services import registry
 
@@ -33,7 +33,7 @@ def wrap(function: Handler, *, correlation_id_path: str | None = None) -> Handle
             with deadline.invocation(context), registry.invocation(context):
                 return function(event, context)
         finally:
-            collector.resume()
+            cold_start_gc.resume()
 
     return handler
 

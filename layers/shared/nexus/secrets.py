@@ -1,12 +1,8 @@
-"""Secrets Manager secrets read at run time, cached per execution environment.
+"""Secrets Manager secrets read at run time, cached per execution environment: no value sits in a
+function's environment (where whoever may read its configuration would see it); the function gets
+the ARN and reads the value at first need, again after ``max_age_seconds``.
 
-A secret's value never sits in a function's environment (where every function of the
-stack, and anyone who may read its configuration, would see it): the function gets the
-secret's ARN and reads the value when it first needs it, once per ``max_age_seconds``
-(a rotated value is picked up within that time). One ``GetSecretValue`` per execution
-environment and period, through the environment's one botocore client (``nexus.aws``):
-Powertools' parameters utility would import boto3 for it, a cost on the list function's cold
-start (docs/decisions.md has the measurement).
+docs/decisions.md, "The cursor signing key read at run time, through nexus.aws".
 """
 
 from __future__ import annotations

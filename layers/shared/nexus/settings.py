@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, fi
 from pydantic import ValidationError as PydanticValidationError
 
 from nexus.errors import ConfigurationError
-from nexus.validation import EMAIL_PATTERN
+from nexus.text_rules import EMAIL_PATTERN
 
 # A Secrets Manager ARN or secret name; empty where a function needs none.
 SECRET_ID_PATTERN = r"^((arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]+)?$"  # noqa: S105 - a pattern

@@ -1,20 +1,8 @@
-"""SnapStart: what an execution environment restored from a snapshot must not share.
+"""SnapStart: what the copies restored from one snapshot must not share, renewed after a restore
+(``after_restore``), which ``register()`` hands to the runtime's ``snapshot_restore_py`` (absent
+outside Lambda, e.g. in unit tests: nothing is registered).
 
-With SnapStart (template parameter ``SnapStart=true``) Lambda runs the init phase once, when a
-version is published, snapshots the memory and restores copies of it for every new execution
-environment. Each copy starts with the same Python state, so after a restore:
-
-- ``random`` gets a fresh seed: botocore's retry jitter (and anything else drawing from it)
-  would otherwise be identical in every copy;
-- python-ulid's generator forgets the last id it made (its monotonic state): ids stay unique
-  across copies, their randomness comes from ``os.urandom`` (the kernel's, fresh per copy);
-- every botocore client already built is discarded (``nexus.aws.renew_clients``): its pooled
-  connections and cached credentials belong to the snapshotted environment; the services keep
-  their ``LazyClient``, which builds a new client at its next use.
-
-``register()`` hands ``after_restore`` to the runtime's ``snapshot_restore_py`` (the python3.13
-runtime ships it; without it, e.g. in unit tests, nothing is registered). It is cheap at init:
-the module is a few lines of registry.
+docs/decisions.md, 'Every function is published behind the alias "live"'.
 """
 
 from __future__ import annotations
@@ -27,14 +15,17 @@ _registered = False
 
 
 def after_restore() -> None:
-    """Renew what a restored copy must not share with the others (see the module docstring)."""
-    random.seed()
+    """Renew what a restored copy must not share with the others."""
+    random.seed()  # else botocore's retry jitter (and any other draw) is the same in every copy
     try:
         import ulid
     except ImportError:  # only the user functions use ULIDs
         pass
     else:
+        # Its monotonic state, the last id made; the ids' randomness is os.urandom's, fresh per copy.
         ulid.default_generator = ulid.ULIDGenerator()
+    # Their pooled connections and cached credentials belong to the snapshotted environment; the
+    # services keep their LazyClient, which builds a new client at its next use.
     aws.renew_clients()
 
 

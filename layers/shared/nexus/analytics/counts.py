@@ -1,27 +1,9 @@
-"""Exact event counts per type per UTC day, each event counted once, also when a client resends it.
+"""Exact event counts per type per UTC day in ``AnalyticsTable``: each chunk of a shard's batch is
+one transaction that moves the shard's checkpoint, puts the markers of its events' ids and adds
+its counts, so a replayed record or a client's resent event is counted once.
 
-Table layout (``AnalyticsTable``, keys ``pk``/``sk``):
-
-- ``COUNT#<type>#<bucket>`` / ``<day>#<shard id>``: ``n``, the events of ``<type>`` (``*``: of
-  every type) one stream shard counted on that UTC day. One item per (type, day, shard): no
-  item grows with the number of types, and two shards never write the same item, so their
-  consumers never conflict. ``<bucket>`` (of the shard id, 0-3) spreads a busy stream's writes
-  over four partition keys; the stats read the four.
-- ``EVENT#<caller>\\x1f<event id>`` / ``ID``: an event with that client id was counted;
-  ``expires_at`` 24 hours on (TTL, and expired reads as absent).
-- ``CHECKPOINT`` / ``<shard id>``: the last sequence number counted from that shard.
-- ``POISON`` / ``<shard id>#<sequence number>``: a poison record was sent to the dead-letter
-  queue (after the send: a crash between the two sends it twice, never loses it).
-- ``COUNTS`` / ``<day>``: the single day items of the layout before (``all``, ``t:<type>``),
-  read and never written again: the stats add them in.
-
-Exactly once: Kinesis delivers a shard's records in order (parallelization factor 1), so a
-record at or below the shard's checkpoint was counted already. A batch is counted in chunks
-of at most 100 items (DynamoDB's transaction limit), each by ONE transaction that moves the
-checkpoint (conditioned on where it was), puts the markers of its events' ids (conditioned on
-none being live) and adds its counts. A replay fails the checkpoint's condition: the
-checkpoint is read and only newer records go on. A live marker fails its own condition: that
-event is a client's resend, and the chunk goes again without it.
+docs/decisions.md, "Exactly-once counting with a per-shard checkpoint transaction" and
+"Analytics exactly once from the client: event ids, 202 after the stream, counts per (type, day, shard)".
 """
 
 from __future__ import annotations
@@ -41,6 +23,14 @@ from nexus.conflicts import retry_conflicts
 from nexus.services import inject
 from nexus.settings import EventCountSettings
 
+# The items (pk / sk):
+# COUNT#<type>#<bucket> / <day>#<shard id>: n, that shard's events of that type (``*``: all) that
+#   day; the bucket (0-3, of the shard id) spreads a busy stream over four partition keys.
+# EVENT#<caller>\x1f<event id> / ID: an event with that id was counted (expires after 24 h).
+# CHECKPOINT / <shard id>: the last sequence number counted from that shard.
+# POISON / <shard id>#<sequence number>: that poison record went to the dead-letter queue
+#   (written after the send: a crash between the two sends it twice, never loses it).
+# COUNTS / <day>: the day items of the layout before; read, never written again.
 LEGACY_COUNTS_KEY = "COUNTS"
 CHECKPOINT_KEY = "CHECKPOINT"
 TYPE_PREFIX = "t:"

@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from nexus.text_rules import NO_CONTROL_CHARACTERS_PATTERN, has_control_characters
 from nexus.timeutil import to_iso, utc_now
-from nexus.validation import NO_CONTROL_CHARACTERS_PATTERN, has_control_characters
 
 EVENT_TYPE_PATTERN = r"^[a-z0-9_.:]{1,64}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"

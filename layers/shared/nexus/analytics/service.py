@@ -1,13 +1,9 @@
-"""AnalyticsService: events to Kinesis, sent at once (``put``) or buffered per invocation.
+"""AnalyticsService: events to Kinesis, sent at once (``put``: ``POST /events`` answers ``202`` only
+once Kinesis took them) or buffered (the seed's ``track_event`` and friends) and flushed when full
+and at the invocation's end, since a frozen environment runs no timer.
 
-``put`` is ``POST /events``: it returns only once Kinesis has taken every record or the
-retries ran out, so a ``202`` means the events are in the stream. The seed's tracking API
-(``track_event`` and friends, used by the composites) buffers: a Lambda environment freezes
-between invocations, so there is no timer, and the buffer is flushed when it reaches
-``buffer_size`` and by ``end_invocation``. ``PutRecords`` batches stay within Kinesis' limits;
-a partial failure resends only the failed entries, with backoff, while the invocation has
-time; what still fails is counted (``AnalyticsEventsFailed``, alarmed) and logged by count and
-error code, never with the events themselves (a log line has a size limit; events carry data).
+docs/decisions.md, "Analytics on Kinesis, buffered per invocation" and "Analytics exactly once
+from the client: event ids, 202 after the stream, counts per (type, day, shard)".
 """
 
 from __future__ import annotations
@@ -175,5 +171,6 @@ class AnalyticsService(Service):
             pending = [record for record, result in zip(pending, results, strict=True) if result.get("ErrorCode")]
             if not pending:
                 return 0
+        # By count and error code, never the events: a log line has a size limit, and events carry data.
         logger.error("analytics events not delivered", count=len(pending), errors=sorted(errors))
         return len(pending)

@@ -2,7 +2,7 @@
 
 Functions import Powertools' HTTP vocabulary (``Response``, ``Body``, ``Query``, ``Header``)
 from here: importing it from ``aws_lambda_powertools.event_handler`` directly would run that
-package's ``__init__`` before ``nexus/__init__.py`` defers it (see ``nexus.imports``).
+package's ``__init__`` before ``nexus/__init__.py`` defers it (see ``nexus.deferred_inits``).
 """
 
 from aws_lambda_powertools.event_handler.api_gateway import Response

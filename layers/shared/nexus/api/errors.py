@@ -19,7 +19,7 @@ from nexus.errors import (
     UnauthorizedError,
     ValidationError,
 )
-from nexus.validation import EMAIL_PATTERN, IDEMPOTENCY_KEY_PATTERN, READ_ONLY_FIELDS, USERNAME_PATTERN
+from nexus.text_rules import EMAIL_PATTERN, IDEMPOTENCY_KEY_PATTERN, READ_ONLY_FIELDS, USERNAME_PATTERN
 
 STATUS_BY_ERROR: dict[type[NexusError], int] = {
     BadRequestError: 400,

@@ -1,24 +1,9 @@
-"""A cache backend on Redis (or Valkey / ElastiCache), keeping the DynamoDB backend's contract.
+"""A cache backend on Redis (or Valkey / ElastiCache) with the DynamoDB backend's contract: one
+string per cache key with the TTL as the key's own expiry, read-modify-writes in Lua scripts, and
+every Redis error a ``CacheBackendError`` (which CacheService reads as a miss).
 
-One Redis string per cache key, with the TTL as the key's own expiry, so Redis itself
-makes an expired key read as missing:
-
-* a plain value is its JSON text; an integer's JSON text is also a Redis integer
-  (``42``), so ``increment`` is one atomic INCRBY, while ``true``, ``3.5`` or ``"42"``
-  are not and make INCRBY fail (``NotAnIntegerError``);
-* a value written by ``set_if_newer`` carries its version in front:
-  ``@<version>:<JSON text>`` (no JSON text starts with ``@``), so the version lives and
-  expires with the value in one key and a Lua script can compare and set atomically.
-
-The client is created once (by the constructor, in the Lambda init phase; it connects on
-first use) and reused by every warm invocation. Every Redis error becomes a
-``CacheBackendError``, which CacheService degrades to a miss.
-
-Authentication: a username and a password function (ElastiCache's user with password
-auth; the password is a Secrets Manager secret read at run time, ``nexus.secrets``). The
-password is asked for on every new connection, so a rotated one is used from the next
-connection on; it is never logged. A wrong password, or a secret that cannot be read,
-is a ``CacheBackendError`` like any other: a miss, logged and counted (``CacheErrors``).
+docs/decisions.md, "Redis backend with Lua scripts" and "Redis mode: password auth through a
+generated secret, and usage limits".
 """
 
 from __future__ import annotations
@@ -37,6 +22,8 @@ from redis.retry import Retry
 
 from nexus.cache.backend import CacheBackend, CacheBackendError, NotAnIntegerError
 
+# set_if_newer's values are '@<version>:<JSON text>' (no JSON text starts with '@'): the version
+# lives and expires with the value in one key.
 _VERSIONED = "@"
 
 # INCRBY, and the TTL on a key it has just created, in one atomic step: a counter never
@@ -114,7 +101,8 @@ class RedisCacheBackend(CacheBackend):
         socket_timeout: float = 0.5,
     ) -> None:
         """``url``: ``redis://host:port/db``, or ``rediss://`` for TLS; ``username`` and
-        ``password`` (a function: see the module docstring) authenticate each connection."""
+        ``password`` authenticate each connection. ``password`` is a function, asked on every new
+        connection (a rotated secret is used from the next one); the client connects at first use."""
         if client is None:
             credentials = _PasswordCredentials(username, password) if password is not None else None
             client = redis.Redis.from_url(
@@ -162,6 +150,7 @@ class RedisCacheBackend(CacheBackend):
         return found > 0
 
     def increment(self, key: str, amount: int, ttl: int) -> int:
+        # An integer's JSON text is a Redis integer; any other value (true, 3.5, "42") fails INCRBY.
         try:
             with _redis_errors():
                 value = self._increment(keys=[key], args=[int(amount), ttl])

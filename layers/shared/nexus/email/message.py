@@ -14,7 +14,7 @@ from email.utils import formataddr
 from typing import Any
 
 from nexus.errors import FieldError, ValidationError
-from nexus.validation import EMAIL_PATTERN
+from nexus.text_rules import EMAIL_PATTERN
 
 MAX_RECIPIENTS = 50  # SES: at most 50 recipients across To, Cc and Bcc
 MAX_ADDRESS_LENGTH = 254  # RFC 5321 path limit

@@ -1,29 +1,8 @@
-"""The SSRF guard: decides, before any connection, whether a URL may be fetched and at which IP.
+"""The SSRF guard: before any connection, whether a URL may be fetched and at which IP. Only https
+(http to loopback in local mode), allowlisted hosts, and no address that is not public after
+resolution; the service then connects to that IP, so a later DNS answer (a rebind) is never used.
 
-Rules, applied to every URL including each redirect ``Location``:
-
-1. The URL must be absolute, ``https`` (or ``http``, see 5), with a host and no
-   userinfo (``user:pass@``), and no control characters, spaces or backslashes.
-2. The host must be in the allowlist. Entries are exact hostnames or IP literals,
-   compared case-insensitively without a trailing dot; an entry ``*.example.com``
-   matches any subdomain of ``example.com`` (not ``example.com`` itself). An **empty
-   allowlist refuses every destination** (fail closed). Any port is allowed.
-3. The host is resolved (an IP literal is used as is). If *any* resolved address is
-   forbidden the destination is refused; a hostname that mixes public and private
-   addresses is a rebinding smell, not something to pick through.
-4. Forbidden addresses: unspecified, loopback, link-local (``169.254.0.0/16``,
-   including the instance metadata address ``169.254.169.254``, and ``fe80::/10``),
-   multicast, private (``10/8``, ``172.16/12``, ``192.168/16``, ``fc00::/7``, ...),
-   reserved, and anything else that is not globally routable (e.g. ``100.64/10``).
-   IPv6 forms that embed an IPv4 address (IPv4-mapped ``::ffff:a.b.c.d``, 6to4
-   ``2002::/16``, NAT64 ``64:ff9b::/96``) are judged by the embedded address too.
-5. Local mode (``allow_loopback_http=True``) allows loopback addresses, and allows
-   plain ``http`` only when every resolved address is loopback. Everything else in 4
-   stays forbidden.
-
-The result is a :class:`Destination` that names the validated IP; the service
-connects to that IP (never re-resolving the name), so a DNS answer that changes
-between the check and the connection (DNS rebinding) cannot redirect the request.
+docs/decisions.md, "HTTPService on urllib3 with an SSRF guard that connects to the validated IP".
 """
 
 from __future__ import annotations
@@ -153,6 +132,11 @@ class Destination:
 
 
 class DestinationGuard:
+    """Checks URLs, each redirect's ``Location`` included, against ``allowed_hosts``: exact hostnames
+    or IP literals (any case, trailing dot ignored), or ``*.example.com`` for any subdomain (not
+    ``example.com`` itself); any port. An empty allowlist refuses every destination (fail closed).
+    ``allow_loopback_http`` (local mode) allows loopback addresses, and plain http only to them."""
+
     def __init__(
         self,
         allowed_hosts: Iterable[str],
@@ -227,6 +211,8 @@ class DestinationGuard:
         if not self.is_allowed_host(host):
             raise ForbiddenDestinationError(host, "the host is not in the allowlist")
         addresses = self._resolve(host)
+        # One forbidden answer refuses the host: a name with public and private addresses is a
+        # rebinding attempt, not something to pick through.
         for address in addresses:
             reason = address_refusal(address, allow_loopback=self.allow_loopback_http)
             if reason is not None:

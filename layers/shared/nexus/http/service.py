@@ -1,43 +1,9 @@
-"""HTTPService: the seed's outbound HTTP operations, synchronous, pooled, retried and SSRF-guarded.
+"""HTTPService: the seed's outbound HTTP operations on urllib3, pooled and retried, safe with URLs
+from users or configuration: the SSRF guard checks every URL and redirect, the connection goes
+to the IP it validated, and an optional deadline bounds the whole request.
 
-How a request goes out
-----------------------
-1. The URL is built (``base_url`` joining, ``params`` appended) and handed to the
-   :class:`~nexus.http.guard.DestinationGuard`, which checks scheme, allowlist and every
-   resolved address, and returns a :class:`~nexus.http.guard.Destination` holding *one
-   validated IP*. Nothing has been connected yet; a refusal raises
-   :class:`ForbiddenDestinationError`.
-2. **Connect to the validated IP.** The connection pool is taken from the
-   ``PoolManager`` for ``host=<that IP>``, so urllib3 never resolves the hostname
-   itself and a DNS answer that changes after the check (rebinding) is never used.
-   The hostname is kept everywhere it matters:
-
-   * ``Host`` header: set explicitly to ``hostname[:port]`` (urllib3 then skips its
-     own ``Host``, which would name the IP);
-   * TLS: the pool gets ``server_hostname=<hostname>``, which urllib3 uses both as the
-     SNI name and as the name the stdlib ``ssl`` context verifies the certificate
-     against (``check_hostname`` stays on), so certificate validation is exactly what
-     it would be when connecting by name.
-
-   The pool key includes the IP, port, scheme and ``server_hostname``, so pools are
-   reused across warm invocations for the same validated destination only.
-3. Retries are urllib3's ``Retry`` inside that one pool (the same validated IP):
-   connection errors, and statuses 429/500/502/503/504 for GET/POST/PUT/DELETE, with
-   exponential backoff plus jitter capped at ``backoff_max``, honouring ``Retry-After``
-   (capped at ``retry_after_max``). A status left after the retries is returned as a
-   result. A read timeout or a response cut off mid-way is *not* retried: the request
-   may already have been processed, and a Lambda's time is bounded.
-4. Redirects are not followed by urllib3 (``redirect=False``): the service follows up
-   to :attr:`HTTPService.MAX_REDIRECTS` itself, running the guard again on every
-   ``Location`` before connecting, so a redirect to a private address is refused. A redirect
-   to another origin drops the credential headers, and one that would resend a body there
-   (307/308) is not followed at all: a signed webhook is never sent to another receiver.
-5. A ``deadline`` (a ``time.monotonic()`` instant) bounds the whole request, retries and
-   redirects included: every attempt's connect and read timeouts are cut to the time
-   left, a retry whose backoff (or ``Retry-After``) would end too close to the deadline
-   is not made (the last status is returned, or the error raised), and a request or
-   redirect hop with less than :data:`MIN_ATTEMPT_SECONDS` left is not sent at all
-   (:class:`DeadlineExceededError`). A Lambda passes its remaining time minus a margin.
+docs/decisions.md, "HTTPService on urllib3 with an SSRF guard that connects to the validated IP"
+and "Webhook delivery within a time budget".
 """
 
 from __future__ import annotations
@@ -294,7 +260,7 @@ class HTTPService(Service):
         timeout: float | None = None,
         deadline: float | None = None,
     ) -> HTTPResult:
-        """Send one request, following redirects; see the module docstring.
+        """Send one request, following up to ``MAX_REDIRECTS`` redirects, each checked by the guard.
 
         :param timeout: connect and read timeout per attempt (default ``timeout_seconds``).
         :param deadline: a ``time.monotonic()`` instant the whole request must end by.
@@ -312,7 +278,7 @@ class HTTPService(Service):
             send_headers["Content-Type"] = content_type
         for name, value in (headers or {}).items():
             if name.lower() == "host":
-                continue  # always the destination's own name: see the module docstring
+                continue  # always the destination's own name (_send sets it)
             for existing in [key for key in send_headers if key.lower() == name.lower()]:
                 del send_headers[existing]
             send_headers[name] = value
@@ -415,9 +381,9 @@ class HTTPService(Service):
             total=self.retries,
             connect=self.retries,
             status=self.retries,
-            read=0,
+            read=0,  # a read timeout or a cut-off answer: the request may have been processed
             other=0,
-            redirect=False,
+            redirect=False,  # request() follows redirects itself, through the guard
             allowed_methods=RETRY_METHODS,
             status_forcelist=RETRY_STATUSES,
             backoff_factor=self.backoff_factor,
@@ -440,6 +406,9 @@ class HTTPService(Service):
     ) -> tuple[int, HTTPHeaderDict, bytes, int]:
         """One hop, retried by urllib3, on a connection to the validated IP."""
         assert self._pools is not None
+        # A pool for the validated IP: urllib3 never resolves the name, so a DNS answer that changes
+        # after the check (rebinding) is never used. The name stays the TLS server name (SNI and the
+        # certificate check) and the Host header, which urllib3 would otherwise set to the IP.
         pool_kwargs: dict[str, Any] = {}
         if destination.scheme == "https":
             pool_kwargs["server_hostname"] = destination.hostname

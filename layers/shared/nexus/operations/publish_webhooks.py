@@ -1,30 +1,9 @@
 """PublishWebhooksFunction's composite, WebhookPublishing: users-table stream records become
-signed POSTs to the subscribers.
+signed POSTs (payloads: docs/API.md, "Appendix: webhooks"), each subscriber served in stream
+order, all by the invocation's deadline; the answer is a checkpoint from which Lambda retries
+the batch.
 
-Events and what they carry (no email, no full name: a receiver that needs more asks
-the API with its own credentials):
-
-- ``user.created``: ``id``, ``username``, ``is_active``, ``created_at``
-- ``user.updated``: the same plus ``changed`` (the names of the fields that changed)
-- ``user.deleted``: ``id``
-
-Each delivery has an ``id`` derived from the stream record, the same on every retry,
-so a receiver can drop duplicates: delivery is at least once.
-
-Delivery within the invocation's time (docs/decisions.md, "Webhook delivery within a
-time budget"):
-
-- Subscribers are served concurrently (a bounded thread pool), each in stream order:
-  a subscriber gets record *n + 1* only after it accepted record *n*, and stops at its
-  first failure. A slow or dead subscriber therefore delays no other subscriber.
-- Everything ends by one deadline: the remaining time of the invocation minus a safety
-  margin. Every request's timeouts and retries are cut to it (HTTPService's
-  ``deadline``), and what a subscriber has not accepted by then is left for the retry.
-- The response is a checkpoint, as Lambda reads a stream's batch item failures: every
-  record from the first one that some subscriber has not accepted on is reported, so
-  Lambda retries from there. On that retry the subscribers that had accepted those
-  records get them again (same ``Nexus-Event-Id``): duplicates, never gaps or reordering
-  for any subscriber. After the mapping's retries, the rest goes to the dead-letter queue.
+docs/decisions.md, "Webhook delivery within a time budget".
 """
 
 from __future__ import annotations

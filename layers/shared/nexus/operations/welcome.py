@@ -1,16 +1,9 @@
-"""The welcome email: sent once per user, inline at sign-up, with a retry path when SES fails.
+"""The welcome email, sent once per user: inline right after the sign-up, which writes nothing about
+it; when SES fails (or too little time is left) the user is still created and the welcome goes
+onto the queue that ``welcome_retries`` consumes.
 
-Happy path (no record of its own): ``create_user_with_welcome`` sends the email right after
-the sign-up transaction, and that is all. The request that created the user is the only
-one that knows it yet, so nothing else can send it meanwhile (a retried request with an
-``Idempotency-Key`` is held off by the request's own idempotency record).
-
-Retry path, only when SES fails at sign-up: the user is still created (201); the failure is
-logged and counted (``WelcomeEmailFailures``) and the user id goes onto the welcome-email
-queue, whose consumer (``welcome_retries``) sends it under a lease kept in the user item.
-
-The SQS client is built on the first SES failure, not at cold start: a sign-up that sends
-never needs it.
+docs/decisions.md, "Welcome email once without an idempotency record: send inline, lease on the
+user item only on retry".
 """
 
 from __future__ import annotations
@@ -40,6 +33,7 @@ class WelcomeEmails(Service):
         self._email = email
         self._queue_url = queue.welcome_email_queue_url
 
+    # Built at the first failure: a sign-up that sends never needs it.
     @cached_property
     def _sqs(self) -> Any:
         return aws.client("sqs")

@@ -1,18 +1,9 @@
-"""The welcome-email queue's consumer: send again what failed at sign-up, never twice.
+"""The welcome-email queue's consumer: send again what failed at sign-up, never twice. SQS delivers
+at least once, so each send runs under a lease kept in the user item (``WelcomeLeases``), which is
+marked once the email went out.
 
-A message may arrive more than once (SQS delivers at least once; a failed attempt comes
-back), so each send runs under a lease kept in the user item itself
-(``WelcomeLeases.claim_welcome``: one conditional UpdateItem):
-
-- claimed: send, then mark the user item ``welcome_sent_at`` (which ends the lease); a
-  failed send drops the lease and the message comes back later; a marker that cannot be
-  written after a send is logged, and the message is done all the same;
-- already sent: a redelivery or a duplicate message, dropped;
-- leased by another consumer still sending: reported, so the message comes back after it;
-- no such user (deleted meanwhile): dropped.
-
-What no design can rule out: SES accepting a send whose answer is then lost (a timeout) is
-a failure to the sender, who queues or retries it: that user gets the email twice.
+docs/decisions.md, "Welcome email once without an idempotency record: send inline, lease on the
+user item only on retry".
 """
 
 from __future__ import annotations

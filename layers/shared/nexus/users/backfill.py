@@ -1,15 +1,7 @@
-"""Index the users of a table written before index entries and counter shards (issue 23).
+"""Index the users of a table written before index entries and counter shards: each user without
+``index_version`` in its own transaction; idempotent, and resumable with ``--start-after``.
 
-Run once after deploying the layout, against the stack's users table (credentials of someone
-allowed to Scan and write it)::
-
-    PYTHONPATH=layers/shared python -m nexus.users.backfill --table <UsersTable name>
-
-It scans the table a page at a time for users without ``index_version`` and indexes each in
-its own transaction (``UserService.index_user``). Idempotent: an indexed user is skipped, so a
-second run changes nothing. Resumable: each page prints the key it ended at; ``--start-after``
-continues from there. Totals need no backfill: the legacy ``COUNTER#users`` keeps counting the
-users it counted, and the shards count every change since (docs/OPERATIONS.md).
+Run once after deploying that layout: docs/OPERATIONS.md, "Upgrading a stack that has users".
 """
 
 from __future__ import annotations

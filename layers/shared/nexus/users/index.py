@@ -1,16 +1,10 @@
-"""What finds a user in a listing, as pure functions of the user (no DynamoDB here).
+"""What finds a user in a listing, as pure functions of the user (no DynamoDB here): the *families*
+of the ``by_created`` index it is in (all users, its ``is_active`` value, each tag, each prefix of
+its search terms), its entry items in numbered slots (rewritten in place, so an update stays
+within a transaction's 100 items), and which family a page reads.
 
-A listing reads one *family* of the ``by_created`` index, newest first: every user
-(``USERS``), the users with one ``is_active`` value, with one tag, or with one search
-prefix. A user item is in ``USERS``; each other family holds one small *entry* item per
-user (``nexus.users.models.IndexEntryItem``), written in the user's own transactions.
-Entries sit in numbered *slots* of the user, so an update rewrites a slot in place rather
-than deleting one item and putting another: a transaction stays under DynamoDB's 100 items.
-
-Search: the terms of a user are its case-folded username, email and the first
-``MAX_NAME_WORDS`` words of its full name; the prefixes of each term of the lengths in
-``PREFIX_LENGTHS`` are indexed. A search reads the family of its longest indexed prefix
-and keeps the users whose terms start with the whole search (docs/decisions.md).
+docs/decisions.md, "Users at DynamoDB's scale: index entries in slots, counter shards taken in
+turn, conflicts retried".
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
-"""The users table in pynamodb: one table, four kinds of item.
+"""The users table in pynamodb: users, their uniqueness sentinels, index entries and counter shards
+as polymorphic models of one table (the items: README.md, "Users on DynamoDB"), so the table costs
+one botocore client however many kinds of item it holds.
 
-- ``USER#<id>``: the user; the sparse ``by_created`` index lists users newest first.
-- ``USERNAME#<casefolded>`` / ``EMAIL#<casefolded>``: sentinels that make the values
-  unique: a transaction puts them with ``attribute_not_exists``.
-- ``ENTRY#<id>#<slot>``: where the user is found by a filter (``nexus.users.index``), in
-  the same ``by_created`` index under the filter's family.
-- ``COUNTER#users#<shard>`` and ``COUNTER#tag#<shard>#<tag>``: exact counts, each write
-  adding to its user's shard in its own transaction. ``COUNTER#users`` is the single
-  counter of the layout before shards (``LEGACY_COUNTER_KEY``): read, never written.
-
-Polymorphic models share the base class's connection, so the table costs one
-botocore client however many item kinds there are.
+docs/decisions.md, "One DynamoDB table, polymorphic items, uniqueness sentinels in transactions".
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nexus.validation import (
+from nexus.text_rules import (
     EMAIL_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     NO_CONTROL_CHARACTERS_PATTERN,
@@ -44,7 +44,9 @@ def _distinct_tags(tags: list[str]) -> list[str]:
 # What _no_control_characters checks, for the OpenAPI document (the validator gives the reason).
 _PRINTABLE = Field(json_schema_extra={"pattern": NO_CONTROL_CHARACTERS_PATTERN})
 
-Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
+# A username in a request body, checked by pydantic (a mismatch is a 422); a path's username
+# is parsed into nexus.users.values.Username instead (a mismatch is a 404).
+UsernameField = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
 Email = Annotated[str, StringConstraints(max_length=100, pattern=EMAIL_PATTERN)]
 FullName = Annotated[
     str,
@@ -73,7 +75,7 @@ class _Request(BaseModel):
 class NewUser(_Request):
     """Body of ``POST /users``."""
 
-    username: Username
+    username: UsernameField
     email: Email
     full_name: FullName | None = None
     tags: Tags = Field(default_factory=list)
@@ -102,7 +104,7 @@ class UserChanges(_Request):
 
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True, json_schema_extra=_document_changes)
 
-    username: Username | None = None
+    username: UsernameField | None = None
     email: Email | None = None
     full_name: FullName | None = None
     is_active: bool | None = None

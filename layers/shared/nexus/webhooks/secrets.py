@@ -1,13 +1,8 @@
-"""The webhook signing secrets: one per subscriber, two while one is being rotated.
+"""The webhook signing secrets, parsed from the SSM parameter: one per subscriber URL, or a list of
+two (new, old) while one is rotated; a plain string (the layout before) is one secret for every
+subscriber, still read. The format and the rotation: docs/DEPLOY.md, "2. One-off set-up in the account".
 
-The SSM parameter (``WEBHOOK_SECRET_PARAMETER``) holds a JSON object from each subscriber's
-URL to its secret, or to a list of two, the new first, while the subscriber moves to the new
-one (every delivery is then signed with both: ``v1=<new>,v1=<old>``)::
-
-    {"https://a.example/hooks": "whsec-a", "https://b.example/in": ["whsec-b-new", "whsec-b-old"]}
-
-A plain string (the layout before) is one secret for every subscriber: still read, with a
-warning, since with it any subscriber can sign events that the others would accept.
+docs/decisions.md, "The outside review's findings (issue 25): what changed, and one finding declined".
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""Importing a library's submodule without running its package's ``__init__``.
+"""Importing a library's submodule without running its package's ``__init__``. Two of Powertools'
+package ``__init__``s (``event_handler``, ``utilities.data_classes``) import everything they hold
+where a function uses one or two parts of it; ``nexus/__init__.py`` defers both.
 
-``import a.b.c`` runs ``a/b/__init__.py`` first. Two of Powertools' package ``__init__``s
-import everything they hold: ``event_handler`` every resolver (AppSync's brings asyncio and
-ssl, then Bedrock's, VPC Lattice's, ...) where an HTTP function uses ``APIGatewayHttpResolver``,
-and ``utilities.data_classes`` some 40 event classes where a function reads one or two.
-Together a large share of a cold start (docs/PERFORMANCE.md has the measurement);
-``nexus/__init__.py`` defers both.
+docs/decisions.md, "Powertools' `event_handler` and `data_classes` packages are imported without their `__init__`".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""nexus.imports: a package whose __init__ is deferred still imports everything, lazily."""
+"""nexus.deferred_inits: a package whose __init__ is deferred still imports everything, lazily."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nexus.imports import defer_package_init
+from nexus.deferred_inits import defer_package_init
 
 
 @pytest.fixture
@@ -74,4 +74,4 @@ def test_a_package_already_imported_is_left_alone(package: str) -> None:
 
 def test_a_module_that_is_not_a_package_is_refused() -> None:
     with pytest.raises(ImportError, match="is not a package"):
-        defer_package_init("nexus.imports_that_do_not_exist")
+        defer_package_init("nexus.no_such_package")

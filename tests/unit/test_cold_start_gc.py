@@ -1,4 +1,4 @@
-"""nexus.collector: the cyclic collector is off for a Lambda cold start and on after the first invocation."""
+"""nexus.cold_start_gc: the cyclic collector is off for a Lambda cold start and on after the first invocation."""
 
 from __future__ import annotations
 
@@ -48,15 +48,15 @@ def test_a_lambda_cold_start_runs_without_the_collector_until_its_first_invocati
         """
         assert gc.isenabled()
         import nexus
-        from nexus import collector
+        from nexus import cold_start_gc
         from nexus.entrypoints import wrap
         handler = wrap(lambda event, context: {"statusCode": 200})
-        assert not gc.isenabled() and collector.paused()  # init is over, the first invocation is not
+        assert not gc.isenabled() and cold_start_gc.paused()  # init is over, the first invocation is not
         assert gc.get_freeze_count() == 0
 
         handler({}, Context())
 
-        assert gc.isenabled() and not collector.paused()
+        assert gc.isenabled() and not cold_start_gc.paused()
         frozen = gc.get_freeze_count()
         assert frozen > 10_000, frozen  # what the cold start built: skipped by later collections
         handler({}, Context())
@@ -94,9 +94,9 @@ def test_a_collector_the_process_turned_off_stays_off(in_lambda: bool) -> None:
         """
         gc.disable()
         import nexus
-        from nexus import collector
+        from nexus import cold_start_gc
         from nexus.entrypoints import wrap
-        assert not collector.paused()
+        assert not cold_start_gc.paused()
         wrap(lambda event, context: {})({}, Context())
         assert not gc.isenabled() and gc.get_freeze_count() == 0
         print("ok")
@@ -109,8 +109,8 @@ def test_outside_lambda_importing_the_layer_leaves_the_collector_on() -> None:
     _run(
         """
         import nexus
-        from nexus import collector
-        assert gc.isenabled() and not collector.paused()
+        from nexus import cold_start_gc
+        assert gc.isenabled() and not cold_start_gc.paused()
         print("ok")
         """,
         in_lambda=False,
