@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from devkit.intervals import median_interval, pooled, verdict
-from local.resources import FAKE_CREDENTIALS, LocalResources
+from local.account import FAKE_CREDENTIALS
+from local.provisioning import LocalResources
 from local.runtime_dir import LAYER_DIR, base_python, ensure_runtime_dir
 from local.template import ROOT, Function, Template
 

@@ -21,9 +21,9 @@ import time
 from collections import deque
 from typing import Any
 
-from local.aws import EmulatedAws
+from local.account import ACCOUNT, FAKE_CREDENTIALS, REGION
+from local.emulated_aws import EmulatedAws
 from local.faults import FAULTS, FaultError
-from local.resources import FAKE_CREDENTIALS, REGION
 from local.template import ROOT
 
 Answer = tuple[int, dict[str, Any]]
@@ -114,8 +114,6 @@ class DevTools:
 
     def _queued_user_ids(self) -> set[str]:
         from moto.sqs.models import sqs_backends
-
-        from local.resources import ACCOUNT
 
         backend = sqs_backends[ACCOUNT][REGION]
         found: set[str] = set()

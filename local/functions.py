@@ -12,8 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
-from local.aws import EmulatedAws
 from local.diagnosis import ColdStartFailure, diagnose
+from local.emulated_aws import EmulatedAws
 from local.runtime import FunctionPool, Invocation, lambda_environment, stop_all
 from local.template import Function, Template
 
