@@ -27,7 +27,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.children import program, source
 from bench.environment import function_environment
+from devkit.bench_statistics import interleaved
 from local.runtime_dir import LAYER_DIR, base_python, ensure_runtime_dir
 from local.template import Function, Template
 
@@ -51,62 +53,27 @@ BARE_CLIENTS: dict[str, tuple[str, ...]] = {
     "PreTrafficHookFunction": ("codedeploy", "lambda"),
 }
 
-_HANDLER_CODE = f"""
-import time
-_started = time.perf_counter()
-import app
-_done = time.perf_counter()
-import sys
-sys.stdout.write("\\n{MARK}%.3f\\n" % ((_done - _started) * 1000))
-"""
-
-
-# What the stack costs a handler that uses it the least it can (see the module docstring).
-_FLOOR_LIBRARIES = """
-from aws_lambda_powertools import Logger, Metrics
-logger = Logger()
-metrics = Metrics(namespace="Floor")
-from pydantic import BaseModel
-class Settings(BaseModel):
-    table_name: str = "t"
-    ttl_seconds: int = 300
-"""
-_FLOOR_DYNAMODB = """
-from pynamodb.attributes import UnicodeAttribute
-from pynamodb.models import Model
-class Item(Model):
-    class Meta:
-        table_name = "t"
-    pk = UnicodeAttribute(hash_key=True)
-"""
-_FLOOR_HTTP = """
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-app = APIGatewayHttpResolver()
-"""
-_FLOOR_BATCH = """
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-processor = BatchProcessor(event_type=EventType.SQS)
-"""
+_CHILD = "cold_start/child.py"
+_HANDLER_CODE = program(_CHILD)
 
 
 def _bare_code(clients: tuple[str, ...], floor: bool = False, http: bool = False) -> str:
-    lines = ["import time", "_started = time.perf_counter()", "import boto3"]
+    """The bare handler's init (boto3 and its clients, one statement each), with the floor's
+    modules after it if ``floor`` (bench/children/cold_start/)."""
+    lines = ["import boto3"]
     for service in clients:
         if service == "urllib3":
             lines += ["import urllib3", "_pool = urllib3.PoolManager()"]
         else:
             lines.append(f"_{service} = boto3.client({service!r})")
+    parts = ["\n".join(lines)]
     if floor:
-        lines.append(_FLOOR_LIBRARIES)
+        parts.append(source("cold_start/floor_libraries.py"))
         if "dynamodb" in clients:
-            lines.append(_FLOOR_DYNAMODB)
-        lines.append(_FLOOR_HTTP if http else _FLOOR_BATCH)  # a trigger reports partial batch failures
-    lines += [
-        "_done = time.perf_counter()",
-        "import sys",
-        f'sys.stdout.write("\\n{MARK}%.3f\\n" % ((_done - _started) * 1000))',
-    ]
-    return "\n".join(lines)
+            parts.append(source("cold_start/floor_dynamodb.py"))
+        # A trigger reports partial batch failures.
+        parts.append(source("cold_start/floor_http.py" if http else "cold_start/floor_batch.py"))
+    return program(_CHILD, *parts)
 
 
 @dataclass
@@ -177,21 +144,14 @@ class Runner:
         return float(marks[-1].removeprefix(MARK)), wall, done.stderr
 
     def medians(self, function: Function, codes: list[str], runs: int) -> list[tuple[float, float, list[float]]]:
-        """(median init ms, median wall ms, init samples) per code, the codes run in turn each round.
-
-        Interleaving puts the machine's drift on every side alike: the ratios compare
-        runs made within a second of each other.
-        """
-        for code in codes:
-            self.run(function, code)  # warm-up: the OS file cache
-        inits: list[list[float]] = [[] for _ in codes]
-        walls: list[list[float]] = [[] for _ in codes]
-        for _ in range(runs):
-            for index, code in enumerate(codes):
-                init, wall, _ = self.run(function, code)
-                inits[index].append(init)
-                walls[index].append(wall)
-        return [(statistics.median(i), statistics.median(w), i) for i, w in zip(inits, walls, strict=True)]
+        """(median init ms, median wall ms, init samples) per code, the codes run in turn each
+        round (``devkit.bench_statistics.interleaved``)."""
+        sides = [lambda code=code: self.run(function, code) for code in codes]
+        found = []
+        for samples in interleaved(sides, runs):
+            inits = [init for init, _, _ in samples]
+            found.append((statistics.median(inits), statistics.median(wall for _, wall, _ in samples), inits))
+        return found
 
     def measure(self, runs: int, only: list[str] | None = None) -> list[ColdStart]:
         results = []
