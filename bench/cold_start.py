@@ -5,12 +5,12 @@ directory, the built layer (``.build/layer/python``) and the runtime's own packa
 (``local.runtime_dir.ensure_runtime_dir``: boto3, botocore, ... as the python3.13 runtime
 ships them). Importing ``app`` runs ``lambda_entrypoint``/``event_entrypoint``: the
 services and their clients are built, no AWS call is made. The baseline is a bare handler's
-init: ``import boto3`` and the clients that function needs. The floor is that bare handler
-plus the libraries the project is built on, each used the least a handler can (a Logger and
-Metrics, a pydantic model, a pynamodb model where DynamoDB is used, Powertools' resolver for
-an HTTP function, its batch processor for a trigger): what any handler on this stack pays
-before a line of its own code. It splits each ratio into the stack's share (floor / bare)
-and the project's (init / floor).
+init: ``import boto3`` and the clients that function needs (``devkit.bare_clients``, derived
+from its role in template.yaml). The floor is that bare handler plus the libraries the project
+is built on, each used the least a handler can (a Logger and Metrics, a pydantic model, a
+pynamodb model where DynamoDB is used, Powertools' resolver for an HTTP function, its batch
+processor for a trigger): what any handler on this stack pays before a line of its own code.
+It splits each ratio into the stack's share (floor / bare) and the project's (init / floor).
 
 Bytecode as deployed: the layer ships its ``.pyc`` (``layers/shared/Makefile``), the
 runtime's packages have theirs, and nothing is written (``/opt`` is read-only on Lambda).
@@ -29,29 +29,12 @@ from typing import Any
 
 from bench.children import program, source
 from bench.environment import function_environment
+from devkit.bare_clients import bare_clients
 from devkit.bench_statistics import interleaved
 from local.runtime_dir import LAYER_DIR, base_python, ensure_runtime_dir
 from local.template import Function, Template
 
 MARK = "BENCH-INIT-MS "
-
-# The clients (and pools) a bare handler of each function would create at init.
-BARE_CLIENTS: dict[str, tuple[str, ...]] = {
-    "CreateUserFunction": ("dynamodb", "sesv2", "kinesis", "sqs"),
-    "GetUserFunction": ("dynamodb",),
-    "GetUserByUsernameFunction": ("dynamodb",),
-    "UpdateUserFunction": ("dynamodb", "kinesis"),
-    "DeleteUserFunction": ("dynamodb", "kinesis"),
-    "ListUsersFunction": ("dynamodb",),
-    "HealthFunction": ("dynamodb",),
-    "TrackEventsFunction": ("kinesis",),
-    "CountEventsFunction": ("dynamodb", "sqs"),
-    "EventStatsFunction": ("dynamodb",),
-    "UserStatsFunction": ("dynamodb",),
-    "SendWelcomeEmailFunction": ("dynamodb", "sesv2", "sqs"),
-    "PublishWebhooksFunction": ("ssm", "urllib3"),
-    "PreTrafficHookFunction": ("codedeploy", "lambda"),
-}
 
 _CHILD = "cold_start/child.py"
 _HANDLER_CODE = program(_CHILD)
@@ -110,6 +93,7 @@ class Runner:
     def __init__(self, template: Template) -> None:
         self.template = template
         self.runtime_dir = ensure_runtime_dir()
+        self.clients = bare_clients(template)
         if not (LAYER_DIR / "nexus").is_dir():
             raise SystemExit(f"{LAYER_DIR} has no nexus package: run `make layer`")
 
@@ -158,7 +142,7 @@ class Runner:
         for name, function in sorted(self.template.functions().items()):
             if only and name not in only:
                 continue
-            clients = BARE_CLIENTS[name]
+            clients = self.clients[name]
             codes = [_HANDLER_CODE, _bare_code(clients), _bare_code(clients, floor=True, http=bool(function.routes))]
             (init, wall, samples), (base_init, base_wall, _), (floor_init, _, _) = self.medians(function, codes, runs)
             results.append(ColdStart(name, runs, init, wall, base_init, base_wall, floor_init, samples))
@@ -175,7 +159,7 @@ class Runner:
         """``-X importtime`` of the handler: self time per top-level package, slowest modules,
         and what it imports beyond the floor (the project's own share of the imports)."""
         modules = self._importtime(function, _HANDLER_CODE)
-        floor_code = _bare_code(BARE_CLIENTS[function.logical_id], floor=True, http=bool(function.routes))
+        floor_code = _bare_code(self.clients[function.logical_id], floor=True, http=bool(function.routes))
         in_floor = {module for module, _, _ in self._importtime(function, floor_code)}
         return {
             "total_ms": round(sum(ms for _, ms, _ in modules), 1),
