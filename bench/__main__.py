@@ -21,7 +21,8 @@ from bench.analytics_scale import measure as analytics_at_scale  # noqa: E402
 from bench.analytics_scale import print_analytics_scale  # noqa: E402
 from bench.cold_start import Runner  # noqa: E402
 from bench.environment import in_process_stack  # noqa: E402
-from bench.first_response import first_responses, print_first_responses  # noqa: E402
+from bench.first_response import first_responses  # noqa: E402
+from bench.first_response_report import print_first_responses  # noqa: E402
 from bench.prices import price_rows, print_prices  # noqa: E402
 from bench.reload import measure as reload_times  # noqa: E402
 from bench.reload import print_reload  # noqa: E402

@@ -5,12 +5,12 @@ directory, the built layer (``.build/layer/python``) and the runtime's own packa
 (``local.runtime_dir.ensure_runtime_dir``: boto3, botocore, ... as the python3.13 runtime
 ships them). Importing ``app`` runs ``lambda_entrypoint``/``event_entrypoint``: the
 services and their clients are built, no AWS call is made. The baseline is a bare handler's
-init: ``import boto3`` and the clients that function needs. The floor is that bare handler
-plus the libraries the project is built on, each used the least a handler can (a Logger and
-Metrics, a pydantic model, a pynamodb model where DynamoDB is used, Powertools' resolver for
-an HTTP function, its batch processor for a trigger): what any handler on this stack pays
-before a line of its own code. It splits each ratio into the stack's share (floor / bare)
-and the project's (init / floor).
+init: ``import boto3`` and the clients that function needs (``devkit.bare_clients``, derived
+from its role in template.yaml). The floor is that bare handler plus the libraries the project
+is built on, each used the least a handler can (a Logger and Metrics, a pydantic model, a
+pynamodb model where DynamoDB is used, Powertools' resolver for an HTTP function, its batch
+processor for a trigger): what any handler on this stack pays before a line of its own code.
+It splits each ratio into the stack's share (floor / bare) and the project's (init / floor).
 
 Bytecode as deployed: the layer ships its ``.pyc`` (``layers/shared/Makefile``), the
 runtime's packages have theirs, and nothing is written (``/opt`` is read-only on Lambda).
@@ -27,86 +27,36 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.children import program, source
 from bench.environment import function_environment
+from devkit.bare_clients import bare_clients
+from devkit.bench_statistics import interleaved
 from local.runtime_dir import LAYER_DIR, base_python, ensure_runtime_dir
 from local.template import Function, Template
 
 MARK = "BENCH-INIT-MS "
 
-# The clients (and pools) a bare handler of each function would create at init.
-BARE_CLIENTS: dict[str, tuple[str, ...]] = {
-    "CreateUserFunction": ("dynamodb", "sesv2", "kinesis", "sqs"),
-    "GetUserFunction": ("dynamodb",),
-    "GetUserByUsernameFunction": ("dynamodb",),
-    "UpdateUserFunction": ("dynamodb", "kinesis"),
-    "DeleteUserFunction": ("dynamodb", "kinesis"),
-    "ListUsersFunction": ("dynamodb",),
-    "HealthFunction": ("dynamodb",),
-    "TrackEventsFunction": ("kinesis",),
-    "CountEventsFunction": ("dynamodb", "sqs"),
-    "EventStatsFunction": ("dynamodb",),
-    "UserStatsFunction": ("dynamodb",),
-    "SendWelcomeEmailFunction": ("dynamodb", "sesv2", "sqs"),
-    "PublishWebhooksFunction": ("ssm", "urllib3"),
-    "PreTrafficHookFunction": ("codedeploy", "lambda"),
-}
-
-_HANDLER_CODE = f"""
-import time
-_started = time.perf_counter()
-import app
-_done = time.perf_counter()
-import sys
-sys.stdout.write("\\n{MARK}%.3f\\n" % ((_done - _started) * 1000))
-"""
-
-
-# What the stack costs a handler that uses it the least it can (see the module docstring).
-_FLOOR_LIBRARIES = """
-from aws_lambda_powertools import Logger, Metrics
-logger = Logger()
-metrics = Metrics(namespace="Floor")
-from pydantic import BaseModel
-class Settings(BaseModel):
-    table_name: str = "t"
-    ttl_seconds: int = 300
-"""
-_FLOOR_DYNAMODB = """
-from pynamodb.attributes import UnicodeAttribute
-from pynamodb.models import Model
-class Item(Model):
-    class Meta:
-        table_name = "t"
-    pk = UnicodeAttribute(hash_key=True)
-"""
-_FLOOR_HTTP = """
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-app = APIGatewayHttpResolver()
-"""
-_FLOOR_BATCH = """
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-processor = BatchProcessor(event_type=EventType.SQS)
-"""
+_CHILD = "cold_start/child.py"
+_HANDLER_CODE = program(_CHILD)
 
 
 def _bare_code(clients: tuple[str, ...], floor: bool = False, http: bool = False) -> str:
-    lines = ["import time", "_started = time.perf_counter()", "import boto3"]
+    """The bare handler's init (boto3 and its clients, one statement each), with the floor's
+    modules after it if ``floor`` (bench/children/cold_start/)."""
+    lines = ["import boto3"]
     for service in clients:
         if service == "urllib3":
             lines += ["import urllib3", "_pool = urllib3.PoolManager()"]
         else:
             lines.append(f"_{service} = boto3.client({service!r})")
+    parts = ["\n".join(lines)]
     if floor:
-        lines.append(_FLOOR_LIBRARIES)
+        parts.append(source("cold_start/floor_libraries.py"))
         if "dynamodb" in clients:
-            lines.append(_FLOOR_DYNAMODB)
-        lines.append(_FLOOR_HTTP if http else _FLOOR_BATCH)  # a trigger reports partial batch failures
-    lines += [
-        "_done = time.perf_counter()",
-        "import sys",
-        f'sys.stdout.write("\\n{MARK}%.3f\\n" % ((_done - _started) * 1000))',
-    ]
-    return "\n".join(lines)
+            parts.append(source("cold_start/floor_dynamodb.py"))
+        # A trigger reports partial batch failures.
+        parts.append(source("cold_start/floor_http.py" if http else "cold_start/floor_batch.py"))
+    return program(_CHILD, *parts)
 
 
 @dataclass
@@ -143,6 +93,7 @@ class Runner:
     def __init__(self, template: Template) -> None:
         self.template = template
         self.runtime_dir = ensure_runtime_dir()
+        self.clients = bare_clients(template)
         if not (LAYER_DIR / "nexus").is_dir():
             raise SystemExit(f"{LAYER_DIR} has no nexus package: run `make layer`")
 
@@ -177,28 +128,21 @@ class Runner:
         return float(marks[-1].removeprefix(MARK)), wall, done.stderr
 
     def medians(self, function: Function, codes: list[str], runs: int) -> list[tuple[float, float, list[float]]]:
-        """(median init ms, median wall ms, init samples) per code, the codes run in turn each round.
-
-        Interleaving puts the machine's drift on every side alike: the ratios compare
-        runs made within a second of each other.
-        """
-        for code in codes:
-            self.run(function, code)  # warm-up: the OS file cache
-        inits: list[list[float]] = [[] for _ in codes]
-        walls: list[list[float]] = [[] for _ in codes]
-        for _ in range(runs):
-            for index, code in enumerate(codes):
-                init, wall, _ = self.run(function, code)
-                inits[index].append(init)
-                walls[index].append(wall)
-        return [(statistics.median(i), statistics.median(w), i) for i, w in zip(inits, walls, strict=True)]
+        """(median init ms, median wall ms, init samples) per code, the codes run in turn each
+        round (``devkit.bench_statistics.interleaved``)."""
+        sides = [lambda code=code: self.run(function, code) for code in codes]
+        found = []
+        for samples in interleaved(sides, runs):
+            inits = [init for init, _, _ in samples]
+            found.append((statistics.median(inits), statistics.median(wall for _, wall, _ in samples), inits))
+        return found
 
     def measure(self, runs: int, only: list[str] | None = None) -> list[ColdStart]:
         results = []
         for name, function in sorted(self.template.functions().items()):
             if only and name not in only:
                 continue
-            clients = BARE_CLIENTS[name]
+            clients = self.clients[name]
             codes = [_HANDLER_CODE, _bare_code(clients), _bare_code(clients, floor=True, http=bool(function.routes))]
             (init, wall, samples), (base_init, base_wall, _), (floor_init, _, _) = self.medians(function, codes, runs)
             results.append(ColdStart(name, runs, init, wall, base_init, base_wall, floor_init, samples))
@@ -215,7 +159,7 @@ class Runner:
         """``-X importtime`` of the handler: self time per top-level package, slowest modules,
         and what it imports beyond the floor (the project's own share of the imports)."""
         modules = self._importtime(function, _HANDLER_CODE)
-        floor_code = _bare_code(BARE_CLIENTS[function.logical_id], floor=True, http=bool(function.routes))
+        floor_code = _bare_code(self.clients[function.logical_id], floor=True, http=bool(function.routes))
         in_floor = {module for module, _, _ in self._importtime(function, floor_code)}
         return {
             "total_ms": round(sum(ms for _, ms, _ in modules), 1),

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from local.resources import ACCOUNT, FAKE_CREDENTIALS, REGION
+from local.account import ACCOUNT, FAKE_CREDENTIALS, REGION
 from local.template import Function, Resolver, Template
 
 _DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:[^}]+\}\}")
@@ -53,7 +53,7 @@ def in_process_stack(template: Template) -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from local.resources import LocalResources
+    from local.provisioning import LocalResources
     from nexus.services import registry
 
     saved = dict(os.environ)

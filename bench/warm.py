@@ -31,8 +31,8 @@ import botocore.session
 from botocore.awsrequest import AWSResponse
 
 from devkit.aws_calls import consumer_batch_event
+from local.account import FAKE_CREDENTIALS
 from local.events import RouteMatch, build_http_event, match_route
-from local.resources import FAKE_CREDENTIALS
 from local.template import ROOT, Template
 from local.tokens import ALL_SCOPES
 
@@ -125,7 +125,7 @@ def record(out: Path) -> None:
     import boto3
     from moto import mock_aws
 
-    from local.resources import LocalResources
+    from local.provisioning import LocalResources
     from nexus.services import registry
 
     template = Template()

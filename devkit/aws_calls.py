@@ -19,7 +19,7 @@ import botocore.session
 from devkit.api_client import ApiClient
 from devkit.handlers import lambda_context, load_function
 from devkit.kinesis import kinesis_event, kinesis_record
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 
 CONSUMER_BATCH = 100  # the template's BatchSize for CountEventsFunction

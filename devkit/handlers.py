@@ -6,7 +6,7 @@ import json
 from types import ModuleType
 from typing import Any
 
-from local.resources import REGION
+from local.account import REGION
 from local.template import ROOT, import_file
 
 

@@ -16,9 +16,9 @@ import time
 from collections import deque
 from typing import Any
 
-from local.aws import EmulatedAws
+from local.account import ACCOUNT, FAKE_CREDENTIALS, REGION
+from local.emulated_aws import EmulatedAws
 from local.faults import FAULTS, FaultError
-from local.resources import FAKE_CREDENTIALS, REGION
 from local.template import ROOT
 
 Answer = tuple[int, dict[str, Any]]
@@ -109,8 +109,6 @@ class DevTools:
 
     def _queued_user_ids(self) -> set[str]:
         from moto.sqs.models import sqs_backends
-
-        from local.resources import ACCOUNT
 
         backend = sqs_backends[ACCOUNT][REGION]
         found: set[str] = set()

@@ -13,8 +13,8 @@ import threading
 from functools import partial
 from pathlib import Path
 
-from local.aws import EmulatedAws
 from local.diagnosis import ColdStartFailure, diagnose
+from local.emulated_aws import EmulatedAws
 from local.runtime import FunctionPool, Invocation, LambdaWorker, lambda_environment, stop_all
 from local.template import Function, Template
 

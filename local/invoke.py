@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from local.aws import EmulatedAws, ProvisioningError
+from local.emulated_aws import EmulatedAws
 from local.endpoint import endpoint_file, running_api
+from local.provisioning import ProvisioningError
 from local.runtime import Invocation, LambdaWorker, lambda_environment
 from local.runtime_dir import LAYER_DIR, RuntimeSetupError, check_layer, ensure_runtime_dir, find_rie
 from local.template import Function, Template

@@ -122,7 +122,7 @@ def document(functions: Functions, routes: list[Route]) -> dict[str, Any]:
 def write(out: str) -> int:
     """`make openapi`: the document from the functions' resolvers, over an embedded emulated AWS
     (the functions read their configuration at import, as at a cold start)."""
-    from local.aws import EmulatedAws
+    from local.emulated_aws import EmulatedAws
     from local.functions import Functions
     from local.runtime_dir import prepared_runtime
     from local.template import Template

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from local.resources import FAKE_CREDENTIALS, REGION
+from local.account import FAKE_CREDENTIALS, REGION
 from local.runtime_dir import RuntimeSetupError, base_python, debugpy_dir
 from local.template import Function
 

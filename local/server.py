@@ -4,7 +4,7 @@
 front of them (local.gateway), what is served beside the API (local.extras), the template's
 stream and queue triggers (local.triggers), hot reload (local.reload) and the data's resets,
 saves and loads (local.snapshots). ``main`` is the start command: it binds the port first, starts
-the emulated AWS (local.aws), restores a persisted state, serves until a signal, and saves.
+the emulated AWS (local.emulated_aws), restores a persisted state, serves until a signal, and saves.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local import openapi, snapshots, strict_dynamodb
-from local.aws import EmulatedAws
+from local.emulated_aws import EmulatedAws
 from local.endpoint import RunningApi, endpoint_file, remove_if_ours
 from local.extras import Extras
 from local.functions import Functions

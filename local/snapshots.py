@@ -24,8 +24,8 @@ from local.mail import SentMail
 from local.template import ROOT
 
 if TYPE_CHECKING:
-    from local.aws import EmulatedAws
-    from local.resources import LocalResources
+    from local.emulated_aws import EmulatedAws
+    from local.provisioning import LocalResources
 
 LAYOUT = 1
 DATA_DIR_ENV = "LOCAL_DATA_DIR"
@@ -284,7 +284,7 @@ def _queue_messages(resources: LocalResources, queue: str) -> list[dict[str, Any
     """Every message, visible or not, from moto's backend: reading through the API would change them."""
     from moto.sqs.models import sqs_backends
 
-    from local.resources import ACCOUNT, REGION
+    from local.account import ACCOUNT, REGION
 
     found = sqs_backends[ACCOUNT][REGION].queues[resources.physical[queue]["QueueName"]]
     with found._messages_lock:  # moto's own lock around its message list
@@ -388,7 +388,7 @@ def _write_items(resources: LocalResources, table: str, items: list[dict[str, An
     from moto.dynamodb.exceptions import DynamodbException
     from moto.dynamodb.models import dynamodb_backends
 
-    from local.resources import ACCOUNT, REGION
+    from local.account import ACCOUNT, REGION
 
     backend = dynamodb_backends[ACCOUNT][REGION]
     for item in items:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from local.resources import REGION, LocalResources
+from local.account import REGION
+from local.provisioning import LocalResources
 from local.runtime import Invocation
 from local.template import Template
 

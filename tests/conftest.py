@@ -15,7 +15,8 @@ from pytest_httpserver import HTTPServer
 
 from devkit.redis_server import RedisServer, redis_server
 from local import strict_dynamodb
-from local.resources import FAKE_CREDENTIALS, LocalResources
+from local.account import FAKE_CREDENTIALS
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus import aws as aws_clients
 from nexus.observability import metrics

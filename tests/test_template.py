@@ -28,6 +28,7 @@ CACHE_MODES: dict[str, dict[str, str]] = yaml.safe_load((ROOT / ".ci" / "cache-m
 REDIS_MODE = CACHE_MODES["redis"]
 MODES = {"dynamodb": CACHE_MODES["dynamodb"], "redis": {**REDIS_MODE, "AlarmEmail": "oncall@example.com"}}
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+RUNBOOK = ROOT / "docs" / "OPERATIONS.md"
 
 # The only actions a role may have on Resource "*": they name no resource (X-Ray, EMF's
 # PutMetricData, the Describe calls Lambda makes for a VPC function's network interfaces).
@@ -164,7 +165,10 @@ def test_every_function_has_a_role_of_its_own_written_in_the_template(expanded: 
     functions = _functions(expanded)
     roles = [_role_of(function) for function in functions.values()]
 
-    assert len(functions) == 14, "a new function: raise this count (and the alarms' below; docs/EXTENDING.md, step 6)"
+    assert len(functions) == 14, (
+        "a new function: raise this count and the per-function alarm counts in docs/OPERATIONS.md"
+        " (docs/EXTENDING.md, step 6)"
+    )
     assert len(set(roles)) == len(roles)
     # SAM names the roles it generates <Function>Role; ours are <Name>Role, written by hand.
     assert not any(role == f"{name}Role" for name, role in zip(functions, roles, strict=True))
@@ -395,10 +399,6 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
     assert all(
         g.startswith(("/aws/lambda/${AWS::StackName}/", "/aws/apigateway/${AWS::StackName}/")) for g in log_groups
     )
-    # per function (Fn::ForEach::FunctionOperations), DLQs, streams, API, metrics
-    # + the streams unread (2), the welcome queue's age, 401/403, SES bounce and complaint rates
-    # + each deployed function's rollback trigger (Fn::ForEach::RollbackAlarms)
-    assert len(_alarms(expanded)) == 14 * 2 + 4 + 2 + 1 + 8 + 6 + 13, "a new function adds 2 alarms: raise the 14"
     triggers = _rollback_triggers(expanded)
     for name, alarm in _alarms(expanded).items():
         if name.endswith("LiveErrorsAlarm"):
@@ -413,6 +413,37 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(mode: str, expanded: dic
         assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
     else:
         assert subscriptions == {}
+
+
+def _runbook_alarms() -> tuple[set[str], dict[str, int]]:
+    """docs/OPERATIONS.md's alarm table: the alarms it names, and the count each one-per-function
+    row (``<Name>ErrorsAlarm``, one per function (14)) states, by the alarm names' suffix."""
+    section = RUNBOOK.read_text().split("\n## Alarms\n", 1)[1].split("\n## ", 1)[0]
+    named: set[str] = set()
+    per_function: dict[str, int] = {}
+    for cell in re.findall(r"^\| (`[^|]+) \|", section, re.MULTILINE):
+        for name in re.findall(r"`([^`]+)`", cell):
+            if name.startswith("<Name>"):
+                stated = re.search(r"\((\d+)\)", cell)
+                assert stated, f"docs/OPERATIONS.md: {cell!r} says how many alarms it stands for, in parentheses"
+                per_function[name.removeprefix("<Name>")] = int(stated.group(1))
+            else:
+                named.add(name)
+    return named, per_function
+
+
+def test_the_runbook_lists_every_alarm_and_how_many_each_per_function_row_stands_for(expanded: dict[str, Any]) -> None:
+    alarms = set(_alarms(expanded))
+    documented, per_function = _runbook_alarms()
+    names = [name.removesuffix("Function") for name in _functions(expanded)]
+
+    assert per_function, "docs/OPERATIONS.md's alarm table has its one-per-function rows"
+    for suffix, stated in per_function.items():
+        found = {f"{name}{suffix}" for name in names} & alarms
+        assert len(found) == stated, f"docs/OPERATIONS.md says {stated} <Name>{suffix}, the template has {len(found)}"
+        documented |= found
+    assert sorted(alarms - documented) == [], "alarms docs/OPERATIONS.md's table does not list"
+    assert sorted(documented - alarms) == [], "alarms docs/OPERATIONS.md's table lists that the template lacks"
 
 
 def test_every_function_has_an_errors_and_a_throttles_alarm(expanded: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from devkit.local_server import LocalServer
-from local.resources import FAKE_CREDENTIALS, REGION
+from local.account import FAKE_CREDENTIALS, REGION
 from local.template import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")

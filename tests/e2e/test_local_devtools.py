@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from devkit.local_server import LocalServer, eventually, local_command, start_server, stop_server
-from local.resources import FAKE_CREDENTIALS, REGION
+from local.account import FAKE_CREDENTIALS, REGION
 
 
 @pytest.fixture(scope="module")

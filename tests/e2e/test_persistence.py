@@ -23,8 +23,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from devkit.local_server import LocalServer, local_command, start_server, stop_server
+from local.account import REGION
 from local.endpoint import ENDPOINT_FILE_ENV
-from local.resources import REGION
 from local.runtime import free_port
 from local.template import ROOT
 from nexus.webhooks import SIGNATURE_HEADER, verify

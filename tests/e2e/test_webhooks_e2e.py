@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from devkit.local_server import LocalServer, start_server, stop_server
-from local.resources import REGION
+from local.account import REGION
 from nexus.webhooks import SIGNATURE_HEADER, verify
 
 

@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSResponse
 from devkit.api_client import ApiClient
 from devkit.handlers import lambda_context
 from devkit.kinesis import kinesis_event, kinesis_record, read_stream
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from nexus.analytics import AnalyticsService
 from nexus.analytics.counts import EventCountStore
 from nexus.operations.count_events import EventCounting

@@ -20,7 +20,7 @@ from devkit.api_client import ApiClient, assert_error
 from devkit.handlers import lambda_context
 from devkit.kinesis import kinesis_event, kinesis_record, read_stream
 from local import strict_dynamodb
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus import aws as aws_clients
 from nexus.analytics.counts import EventCountStore

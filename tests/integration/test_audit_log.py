@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from devkit.api_client import ApiClient
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 
 

@@ -18,7 +18,7 @@ import pytest
 from devkit.api_client import ApiClient
 from devkit.aws_calls import PHYSICAL_LIMITS, CallCounter, count_aws_calls, run_scenarios
 from devkit.handlers import lambda_context, load_function
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from tests.integration.test_welcome_email import SENDER, _queued_retries, _sqs_event
 

@@ -30,7 +30,8 @@ import redis
 from devkit.fakes import FakeClock
 from devkit.moto_server import serialized_moto_server
 from devkit.redis_server import RedisServer
-from local.resources import FAKE_CREDENTIALS, LocalResources
+from local.account import FAKE_CREDENTIALS
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus.cache import CacheBackend, CacheBackendError, CacheService, NotAnIntegerError
 from nexus.cache.dynamodb import DynamoDBCacheBackend

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devkit.fakes import FakeClock
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from nexus.cache import CacheBackendError, CacheService
 from nexus.cache.dynamodb import DynamoDBCacheBackend
 from nexus.settings import CacheSettings

@@ -17,7 +17,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.resources import FAKE_CREDENTIALS, LocalResources
+from local.account import FAKE_CREDENTIALS
+from local.provisioning import LocalResources
 from local.template import ROOT, Template
 
 TEMPLATE = Template()

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 
 from devkit.api_client import ApiClient
 from devkit.handlers import lambda_context, load_function
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from tests.integration.test_webhooks import _secret, _stream_event
 

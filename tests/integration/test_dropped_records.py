@@ -10,7 +10,7 @@ import pytest
 from devkit.api_client import ApiClient
 from devkit.handlers import lambda_context, load_function
 from devkit.kinesis import kinesis_event, kinesis_record
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus.operations.count_events import EventCounting
 from tests.integration.test_analytics import _dead_letters, _event_data, consumer  # noqa: F401 - fixture

@@ -21,7 +21,8 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import Message, RawMessage, ses_backends
 
-from local.resources import REGION, LocalResources
+from local.account import REGION
+from local.provisioning import LocalResources
 from nexus import aws as aws_clients
 from nexus.email import Attachment, EmailSendError, EmailService, EmailTemplateError, render_template
 from nexus.email import message as email_message

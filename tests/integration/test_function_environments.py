@@ -15,7 +15,8 @@ import pytest
 from moto import mock_aws
 
 from devkit.handlers import load_function
-from local.resources import FAKE_CREDENTIALS, LocalResources
+from local.account import FAKE_CREDENTIALS
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus import aws as aws_clients
 from nexus.services import registry

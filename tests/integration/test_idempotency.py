@@ -14,7 +14,7 @@ import pytest
 from devkit.api_client import ApiClient
 from devkit.kinesis import read_stream
 from devkit.users_api import counts
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus.api.errors import status_for
 from nexus.errors import ConflictError

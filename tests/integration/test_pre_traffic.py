@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 
 from devkit.handlers import lambda_context, load_function
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus import aws as aws_clients
 from nexus.deploys.probes import PROBES, HttpProbe

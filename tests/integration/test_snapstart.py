@@ -21,7 +21,7 @@ import pytest
 import snapshot_restore_py  # type: ignore[import-untyped,unused-ignore]
 
 from devkit.api_client import ApiClient
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus import aws
 

@@ -14,7 +14,7 @@ import pytest
 from devkit.users_api import counts
 from local import strict_dynamodb
 from local.invariants import broken_rules
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from nexus.api.errors import status_for
 from nexus.errors import ConflictError
 from nexus.operations.registration import UserRegistration

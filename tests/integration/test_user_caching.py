@@ -21,7 +21,7 @@ import redis
 
 from devkit.api_client import ApiClient
 from devkit.redis_server import RedisServer
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 
 Items = Callable[[str], list[dict[str, Any]]]

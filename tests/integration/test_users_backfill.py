@@ -16,7 +16,7 @@ import pytest
 from devkit.api_client import ApiClient
 from devkit.users_api import Items, counts, snapshot, tag_counts
 from local.invariants import broken_rules
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus.users import backfill
 

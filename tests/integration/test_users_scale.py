@@ -16,7 +16,7 @@ from devkit.scale import TAGS, read_per_request, seed_users, user_service
 from devkit.users_api import Items
 from local import strict_dynamodb
 from local.invariants import broken_rules
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus.users import UserChanges, UserFilters, index
 from nexus.users.index import IndexedUser

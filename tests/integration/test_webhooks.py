@@ -16,7 +16,7 @@ from werkzeug import Request, Response
 from devkit.api_client import ApiClient
 from devkit.dynamodb_streams import read_table_stream
 from devkit.handlers import lambda_context, load_function, started
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus.webhooks import SIGNATURE_HEADER, sign, verify
 

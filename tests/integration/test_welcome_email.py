@@ -15,7 +15,8 @@ from moto.ses.models import ses_backends
 
 from devkit.api_client import ApiClient
 from devkit.handlers import lambda_context, load_function, started
-from local.resources import REGION, LocalResources
+from local.account import REGION
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus.email import EmailService
 from nexus.errors import ConflictError

@@ -20,7 +20,7 @@ from devkit.handlers import lambda_context, load_function
 from devkit.users_api import Items, counts, tag_counts
 from local import strict_dynamodb
 from local.invariants import broken_rules
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus import conflicts as nexus_conflicts
 from tests.integration.test_welcome_email import SENDER, _queued_retries, _sqs_event

@@ -12,7 +12,8 @@ import botocore.session
 import pytest
 
 from devkit.api_client import ApiClient
-from local.resources import FAKE_CREDENTIALS, LocalResources
+from local.account import FAKE_CREDENTIALS
+from local.provisioning import LocalResources
 from local.template import Template
 from nexus import aws as clients
 

@@ -9,7 +9,7 @@ import botocore.session
 import pytest
 from botocore.exceptions import UnknownServiceError
 
-from local.resources import FAKE_CREDENTIALS
+from local.account import FAKE_CREDENTIALS
 from nexus import aws
 from nexus.aws import ModelLoader
 

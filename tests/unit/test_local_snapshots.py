@@ -11,9 +11,9 @@ import pytest
 from moto.moto_api._internal.models import moto_api_backend
 
 from local import snapshots
-from local.aws import EmulatedAws
+from local.emulated_aws import EmulatedAws
 from local.mail import SentMail
-from local.resources import LocalResources
+from local.provisioning import LocalResources
 from local.snapshots import LAYOUT, Snapshot, SnapshotError, SnapshotMissing
 from local.template import Template
 

@@ -1,38 +1,21 @@
-"""The emulated AWS the functions talk to: embedded moto in server mode, or an endpoint given."""
+"""The emulated AWS the functions talk to: moto in server mode, embedded in this process, or an
+endpoint given; the template's resources provisioned in it (local.provisioning)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import urllib.request
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-import boto3
-from botocore.exceptions import ClientError
-
+from local.account import ACCOUNT, REGION, session
 from local.costs import UsageMeter
 from local.faults import Faults
 from local.mail import SendRecorder, SentMail, sent_mail
-from local.resources import ACCOUNT, FAKE_CREDENTIALS, REGION, LocalResources
+from local.provisioning import LocalResources, provision
 from local.runtime import free_port
 from local.template import Template
-
-LOCAL_PREFIX = "nexus-local-"  # LocalResources' physical names: nexus-local-<logical id>
-
-
-class ProvisioningError(RuntimeError):
-    """The endpoint holds a stack that is neither empty nor complete."""
-
-
-def _session() -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-        region_name=REGION,
-    )
 
 
 class EmulatedAws:
@@ -54,7 +37,7 @@ class EmulatedAws:
         self.resources = self._resources()
 
     def _resources(self) -> LocalResources:
-        resources = LocalResources(self.template, _session(), self.endpoint_url or None)
+        resources = LocalResources(self.template, session(), self.endpoint_url or None)
         resources.resolver.parameters.update(self.parameters)
         return resources
 
@@ -103,82 +86,6 @@ class EmulatedAws:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def _describe_table(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
-    name = props.get("TableName") or f"{LOCAL_PREFIX}{logical_id}"
-    table = resources.client("dynamodb").describe_table(TableName=name)["Table"]
-    return {"Ref": name, "Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn", "")}
-
-
-def _describe_secret(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
-    arn = resources.client("secretsmanager").describe_secret(SecretId=f"{LOCAL_PREFIX}{logical_id}")["ARN"]
-    return {"Ref": arn, "Arn": arn}
-
-
-def _describe_stream(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
-    name = props.get("Name") or f"{LOCAL_PREFIX}{logical_id}"
-    summary = resources.client("kinesis").describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
-    return {"Ref": name, "Arn": summary["StreamARN"]}
-
-
-def _describe_queue(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
-    name = props.get("QueueName") or f"{LOCAL_PREFIX}{logical_id}"
-    sqs = resources.client("sqs")
-    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
-
-
-def _describe_email_identity(
-    resources: LocalResources, logical_id: str, props: dict[str, Any]
-) -> dict[str, str] | None:
-    identity = str(resources.resolver.resolve(props["EmailIdentity"]))
-    found = resources.client("ses").get_identity_verification_attributes(Identities=[identity])
-    return {"Ref": identity} if identity in found["VerificationAttributes"] else None
-
-
-# How to find an existing resource of each type LocalResources creates, under the same local name.
-_DESCRIBERS: dict[str, Callable[[LocalResources, str, dict[str, Any]], dict[str, str] | None]] = {
-    "AWS::DynamoDB::Table": _describe_table,
-    "AWS::SecretsManager::Secret": _describe_secret,
-    "AWS::Kinesis::Stream": _describe_stream,
-    "AWS::SQS::Queue": _describe_queue,
-    "AWS::SES::EmailIdentity": _describe_email_identity,
-}
-_MISSING = {"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-
-
-def _adopt_existing(resources: LocalResources) -> list[str]:
-    """Record the physical ids of the template's resources that exist; return the logical ids missing."""
-    missing: list[str] = []
-    for resource_type, describe in _DESCRIBERS.items():
-        for logical_id, resource in resources.template.of_type(resource_type).items():
-            try:
-                found = describe(resources, logical_id, resource.get("Properties", {}))
-            except ClientError as error:
-                if error.response["Error"]["Code"] not in _MISSING:
-                    raise
-                found = None
-            if found is None:
-                missing.append(logical_id)
-            else:
-                resources.physical[logical_id] = found
-    return missing
-
-
-def provision(resources: LocalResources) -> None:
-    """Create the template's resources, or reuse them when a previous run created them all."""
-    missing = _adopt_existing(resources)
-    if not missing:
-        return
-    expected = sum(len(resources.template.of_type(kind)) for kind in _DESCRIBERS)
-    if len(missing) != expected:
-        raise ProvisioningError(
-            f"{resources.endpoint_url} holds only part of the local stack (missing {', '.join(missing)}): reset it"
-        )
-    resources.physical.clear()
-    resources.create_all()
 
 
 def _serve_moto(faults: Faults, usage: UsageMeter, stall_seconds: float) -> tuple[Any, SendRecorder]:

@@ -1,10 +1,35 @@
-"""devkit.intervals: the median's confidence interval, and the verdict it gives on a goal."""
+"""devkit.bench_statistics: interleaved rounds, paired ratios, the median's confidence interval and
+the verdict it gives on a goal."""
+
+from collections.abc import Callable
 
 import pytest
 
-from devkit.intervals import median_interval, pooled, verdict
+from devkit.bench_statistics import interleaved, median_interval, paired_ratios, pooled, verdict
 
 READS = ("GetUserFunction", "ListUsersFunction", "HealthFunction")
+
+
+def test_the_sides_run_in_turn_each_round_after_one_warm_up_each() -> None:
+    calls: list[str] = []
+
+    def side(name: str) -> Callable[[], str]:
+        def run() -> str:
+            calls.append(name)
+            return f"{name}{sum(1 for c in calls if c == name)}"
+
+        return run
+
+    samples = interleaved([side("a"), side("b")], runs=2)
+
+    assert calls == ["a", "b", "a", "b", "a", "b"]
+    assert samples == [["a2", "a3"], ["b2", "b3"]]  # the warm-up's samples are not kept
+
+
+def test_paired_ratios_divide_round_by_round_and_need_as_many_of_each() -> None:
+    assert paired_ratios([2.0, 3.0], [4.0, 1.5]) == [0.5, 2.0]
+    with pytest.raises(ValueError, match="longer"):
+        paired_ratios([1.0], [1.0, 2.0])
 
 
 def test_eleven_rounds_give_the_second_and_tenth_values_as_the_95_percent_interval() -> None:

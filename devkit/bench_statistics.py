@@ -1,17 +1,39 @@
-"""Confidence intervals for the bench's medians, and what they say of a goal.
+"""The bench's statistics: samples taken in interleaved rounds, their paired ratios, a median's
+confidence interval, and what it says of a goal.
 
-The first-response bench (``bench/first_response.py``) compares medians of ratios against goals
-on a VM whose samples move a lot: a verdict needs the median's uncertainty. Here in devkit/ so that
-the unit tests can check it. docs/decisions.md, "The first-response verdicts carry a confidence
-interval; the reads are also pooled".
+The benches compare medians of ratios against goals on a noisy VM: a verdict needs the median's
+uncertainty, and the ratio's two sides must be measured under the same drift. Here (the bench
+imports devkit, never the other way round) so that the unit tests can check it. docs/decisions.md,
+"The first-response verdicts carry a confidence interval; the reads are also pooled".
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
+
+
+def interleaved[T](sides: Sequence[Callable[[], T]], runs: int) -> list[list[T]]:
+    """Each side's samples: every side once to warm up (the OS file cache), then ``runs`` rounds
+    in which the sides run in turn.
+
+    Interleaving puts the machine's drift on every side alike: sample ``i`` of one side and of
+    another were taken within seconds of each other, so their ratio (``paired_ratios``) cancels it.
+    """
+    for side in sides:
+        side()
+    samples: list[list[T]] = [[] for _ in sides]
+    for _ in range(runs):
+        for index, side in enumerate(sides):
+            samples[index].append(side())
+    return samples
+
+
+def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
+    """Round by round: the ``i``-th numerator over the ``i``-th denominator."""
+    return [n / d for n, d in zip(numerators, denominators, strict=True)]
 
 
 def median_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:

@@ -1,27 +1,26 @@
-"""Create, in emulated AWS, every resource template.yaml declares that the functions use."""
+"""The template's resources in an emulated AWS: created there, or adopted where a previous run
+created them all; and a function's environment resolved against them."""
 
 from __future__ import annotations
 
 import json
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
+from local.account import ACCOUNT, REGION
 from local.template import Function, Resolver, Template
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-# What the emulated AWS accepts; never real credentials.
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
+LOCAL_PREFIX = "nexus-local-"  # the physical names of what has no name in the template: nexus-local-<logical id>
 _DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:(?P<id>[^:}]+(?::[^:}]+){0,6}?):SecretString\}\}")
+
+
+class ProvisioningError(RuntimeError):
+    """The endpoint holds a stack that is neither empty nor complete."""
 
 
 def _table_arguments(name: str, props: dict[str, Any]) -> dict[str, Any]:
@@ -92,14 +91,14 @@ class LocalResources:
         self.physical[logical_id] = {"Ref": identity}
 
     def _create_stream(self, logical_id: str, props: dict[str, Any]) -> None:
-        name = props.get("Name") or f"nexus-local-{logical_id}"
+        name = props.get("Name") or f"{LOCAL_PREFIX}{logical_id}"
         kinesis = self.client("kinesis")
         kinesis.create_stream(StreamName=name, ShardCount=int(props.get("ShardCount", 1)))
         arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
         self.physical[logical_id] = {"Ref": name, "Arn": arn}
 
     def _create_queue(self, logical_id: str, props: dict[str, Any]) -> None:
-        name = props.get("QueueName") or f"nexus-local-{logical_id}"
+        name = props.get("QueueName") or f"{LOCAL_PREFIX}{logical_id}"
         sqs = self.client("sqs")
         attributes = {
             key: str(props[key])
@@ -121,7 +120,7 @@ class LocalResources:
                 )
 
     def _create_table(self, logical_id: str, props: dict[str, Any]) -> None:
-        name = props.get("TableName") or f"nexus-local-{logical_id}"
+        name = props.get("TableName") or f"{LOCAL_PREFIX}{logical_id}"
         dynamodb = self.client("dynamodb")
         description = dynamodb.create_table(**_table_arguments(name, props))["TableDescription"]
         ttl = props.get("TimeToLiveSpecification")
@@ -138,7 +137,7 @@ class LocalResources:
 
     def _create_secret(self, logical_id: str) -> None:
         secret = self.client("secretsmanager").create_secret(
-            Name=f"nexus-local-{logical_id}", SecretString=secrets.token_urlsafe(48)
+            Name=f"{LOCAL_PREFIX}{logical_id}", SecretString=secrets.token_urlsafe(48)
         )
         self.physical[logical_id] = {"Ref": secret["ARN"], "Arn": secret["ARN"]}
 
@@ -153,3 +152,79 @@ class LocalResources:
         """The function's environment as Lambda would set it, resolved to the local resources."""
         resolved = self.resolver.resolve(function.environment)
         return {name: self._resolve_dynamic_references(str(value)) for name, value in resolved.items()}
+
+
+def _describe_table(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    name = props.get("TableName") or f"{LOCAL_PREFIX}{logical_id}"
+    table = resources.client("dynamodb").describe_table(TableName=name)["Table"]
+    return {"Ref": name, "Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn", "")}
+
+
+def _describe_secret(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    arn = resources.client("secretsmanager").describe_secret(SecretId=f"{LOCAL_PREFIX}{logical_id}")["ARN"]
+    return {"Ref": arn, "Arn": arn}
+
+
+def _describe_stream(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    name = props.get("Name") or f"{LOCAL_PREFIX}{logical_id}"
+    summary = resources.client("kinesis").describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    return {"Ref": name, "Arn": summary["StreamARN"]}
+
+
+def _describe_queue(resources: LocalResources, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    name = props.get("QueueName") or f"{LOCAL_PREFIX}{logical_id}"
+    sqs = resources.client("sqs")
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+
+def _describe_email_identity(
+    resources: LocalResources, logical_id: str, props: dict[str, Any]
+) -> dict[str, str] | None:
+    identity = str(resources.resolver.resolve(props["EmailIdentity"]))
+    found = resources.client("ses").get_identity_verification_attributes(Identities=[identity])
+    return {"Ref": identity} if identity in found["VerificationAttributes"] else None
+
+
+# How to find an existing resource of each type LocalResources creates, under the same local name.
+_DESCRIBERS: dict[str, Callable[[LocalResources, str, dict[str, Any]], dict[str, str] | None]] = {
+    "AWS::DynamoDB::Table": _describe_table,
+    "AWS::SecretsManager::Secret": _describe_secret,
+    "AWS::Kinesis::Stream": _describe_stream,
+    "AWS::SQS::Queue": _describe_queue,
+    "AWS::SES::EmailIdentity": _describe_email_identity,
+}
+_MISSING = {"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+
+
+def _adopt_existing(resources: LocalResources) -> list[str]:
+    """Record the physical ids of the template's resources that exist; return the logical ids missing."""
+    missing: list[str] = []
+    for resource_type, describe in _DESCRIBERS.items():
+        for logical_id, resource in resources.template.of_type(resource_type).items():
+            try:
+                found = describe(resources, logical_id, resource.get("Properties", {}))
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in _MISSING:
+                    raise
+                found = None
+            if found is None:
+                missing.append(logical_id)
+            else:
+                resources.physical[logical_id] = found
+    return missing
+
+
+def provision(resources: LocalResources) -> None:
+    """Create the template's resources, or reuse them when a previous run created them all."""
+    missing = _adopt_existing(resources)
+    if not missing:
+        return
+    expected = sum(len(resources.template.of_type(kind)) for kind in _DESCRIBERS)
+    if len(missing) != expected:
+        raise ProvisioningError(
+            f"{resources.endpoint_url} holds only part of the local stack (missing {', '.join(missing)}): reset it"
+        )
+    resources.physical.clear()
+    resources.create_all()

@@ -1,0 +1,1 @@
+"""The cold-start children (bench/cold_start.py): the driver and the floor's parts."""
