@@ -97,7 +97,6 @@ def test_the_roots_it_starts_are_registered_in_the_container(name: str) -> None:
         cls = getattr(importlib.import_module(module_name), class_name)
         assert cls in registry, (
             f"{name}: {key_of(cls)} is not registered: add a ServiceRef for it to nexus/container.py "
-            "and list it in OPERATIONS, or register it in register_all() if a factory builds it "
             "(docs/EXTENDING.md, step 4)"
         )
 

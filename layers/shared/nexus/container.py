@@ -70,20 +70,11 @@ EVENT_STATS: ServiceRef[EventStatistics] = ServiceRef("nexus.operations.event_st
 HEALTH: ServiceRef[HealthCheck] = ServiceRef("nexus.operations.health:HealthCheck")
 PRE_TRAFFIC: ServiceRef[PreTrafficCheck] = ServiceRef("nexus.operations.pre_traffic:PreTrafficCheck")
 
-# Built with the constructor, dependencies read from its inject() parameters.
-OPERATIONS = (
-    WELCOME,
-    WELCOME_RETRIES,
-    USER_QUERIES,
-    USER_LISTING,
-    USER_COMMANDS,
-    REGISTRATION,
-    EVENT_TRACKING,
-    USER_STATS,
-    EVENT_STATS,
-    HEALTH,
-    PRE_TRAFFIC,
+# Every reference above; the composites are those in nexus/operations/ (the roots a handler starts).
+REFERENCES: tuple[ServiceRef[Any], ...] = tuple(
+    value for value in list(globals().values()) if isinstance(value, ServiceRef)
 )
+OPERATIONS = tuple(reference for reference in REFERENCES if reference.path.startswith("nexus.operations."))
 
 
 def _cache_backend(settings: CacheSettings) -> CacheBackend:
@@ -124,23 +115,14 @@ def register_all() -> None:
     # service needing them.
     for section in SECTIONS:
         registry.register(section, section.from_env, dependencies=())
-    # The abstract contract is the key; settings pick the implementation.
+    # Built by a factory: a choice the settings make (the backend; whether a cache pays).
     registry.register(CACHE_BACKEND, _cache_backend, dependencies=[CacheSettings])
-    registry.register(CACHE)
     registry.register_optional(USER_CACHE, _user_cache, dependencies=[CacheSettings, CACHE])
     registry.register_optional(PAGE_CACHE, _page_cache, dependencies=[CacheSettings, UsersSettings, CACHE])
-    registry.register(USERS)
-    registry.register(WELCOME_LEASES)
-    registry.register(CURSORS)
-    registry.register(IDEMPOTENCY_STORE)
-    registry.register(ANALYTICS)
-    registry.register(EVENT_COUNTS)
-    registry.register(EVENT_COUNTING)
-    registry.register(EMAIL)
-    registry.register(HTTP)
-    registry.register(WEBHOOKS)
-    for operations in OPERATIONS:
-        registry.register(operations)
+    # Every other service is built by its constructor, dependencies read from its inject() parameters.
+    for reference in REFERENCES:
+        if reference not in (CACHE_BACKEND, USER_CACHE, PAGE_CACHE):
+            registry.register(reference)
 
 
 def start(*roots: ServiceKey[Any]) -> None:

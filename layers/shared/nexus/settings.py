@@ -201,16 +201,9 @@ class PreTrafficSettings(EnvSection):
         return value
 
 
-SECTIONS: tuple[type[EnvSection], ...] = (
-    UsersSettings,
-    CacheSettings,
-    CursorSettings,
-    IdempotencySettings,
-    EmailSettings,
-    WelcomeQueueSettings,
-    HTTPSettings,
-    WebhookSettings,
-    AnalyticsStreamSettings,
-    EventCountSettings,
-    PreTrafficSettings,
+# Every section defined above, in order: register_all() registers each, so a new one needs no list.
+SECTIONS: tuple[type[EnvSection], ...] = tuple(
+    value
+    for value in list(globals().values())
+    if isinstance(value, type) and issubclass(value, EnvSection) and value is not EnvSection
 )
