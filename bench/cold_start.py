@@ -110,13 +110,16 @@ class Runner:
         )
         return env
 
-    def run(self, function: Function, code: str, *flags: str) -> tuple[float, float, str]:
-        """(init ms from the child's clock, process wall ms, stderr)."""
+    def run(
+        self, function: Function, code: str, *flags: str, environment: dict[str, str] | None = None
+    ) -> tuple[float, float, str]:
+        """(init ms from the child's clock, process wall ms, stderr); ``environment``: another
+        than the function's own (``bench.cold_start_ab``: another checkout's paths)."""
         started = time.perf_counter()
         done = subprocess.run(  # noqa: S603 - our own interpreter and code
             [base_python(), "-s", "-S", *flags, "-c", code],
             cwd=function.code_uri,
-            env=self.environment(function),
+            env=environment or self.environment(function),
             capture_output=True,
             text=True,
             check=False,

@@ -82,6 +82,11 @@ def _cold_start_modules(name: str, environment: dict[str, str]) -> set[str]:
         ("CreateUserFunction", NEVER | IDEMPOTENCY | MIME),
         # Powertools' BatchProcessor is defined beside its async twin (batch/base.py imports asyncio).
         ("CountEventsFunction", (NEVER - {"asyncio"}) | IDEMPOTENCY | EMAIL | HTTP_API),
+        # Triggers never load the HTTP resolver, not even for the names of the token scopes.
+        ("PreTrafficHookFunction", (NEVER - {"asyncio"}) | IDEMPOTENCY | EMAIL | HTTP_API),
+        # Powertools' parameters utility (the webhook secrets) imports boto3.
+        ("PublishWebhooksFunction", (NEVER - {"asyncio", "boto3"}) | IDEMPOTENCY | EMAIL | HTTP_API),
+        ("SendWelcomeEmailFunction", (NEVER - {"asyncio"}) | IDEMPOTENCY | HTTP_API),
     ],
 )
 def test_a_cold_start_loads_nothing_its_first_request_does_not_use(

@@ -9,11 +9,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from nexus.errors import ConfigurationError, ForbiddenError, UnauthorizedError
+from nexus.scopes import ANALYTICS_READ, ANALYTICS_WRITE, USERS_READ, USERS_WRITE
 
-USERS_READ = "users:read"
-USERS_WRITE = "users:write"
-ANALYTICS_READ = "analytics:read"
-ANALYTICS_WRITE = "analytics:write"
+__all__ = [
+    "ANALYTICS_READ",
+    "ANALYTICS_WRITE",
+    "BEARER_SCHEME",
+    "USERS_READ",
+    "USERS_WRITE",
+    "Caller",
+    "require_scope",
+    "scope_prefix",
+    "verified_caller",
+]
+
 # The OpenAPI document's name for the JWT bearer scheme of the HTTP API's authorizer.
 BEARER_SCHEME = "bearerAuth"
 

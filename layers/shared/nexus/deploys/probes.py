@@ -15,12 +15,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from nexus.api.auth import ANALYTICS_READ, ANALYTICS_WRITE, USERS_READ, USERS_WRITE
+from nexus.scopes import ALL_SCOPES
 
 # A well-formed id that no user has: ULIDs carry their creation time, and this one's is 1970.
 ABSENT_USER_ID = "0" * 26
 EMPTY_BATCH: dict[str, Any] = {"Records": []}
-ALL_SCOPES = (USERS_READ, USERS_WRITE, ANALYTICS_READ, ANALYTICS_WRITE)
 
 
 @dataclass(frozen=True)
