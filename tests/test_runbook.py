@@ -37,3 +37,17 @@ def test_every_pattern_a_runbook_query_matches_finds_a_logged_message() -> None:
     for pattern in LIKE.findall(RUNBOOK.read_text()):
         for alternative in pattern.split("|"):
             assert re.search(alternative, logged), alternative
+
+
+def test_every_table_a_stack_delete_leaves_is_named_where_operators_look() -> None:
+    """A `Retain` resource outlives `sam delete`: the runbook and the teardown steps name each."""
+    from local.template import Template
+
+    retained = {name for name, resource in Template().resources.items() if resource.get("DeletionPolicy") == "Retain"}
+    survives = RUNBOOK.read_text().split("Data that survives a delete:", 1)[1].split("\n\n", 1)[0]
+    teardown = (ROOT / "docs" / "DEPLOY.md").read_text().split("What stays on purpose", 1)[1].split("\n\n", 2)[1]
+
+    assert retained, "template.yaml retains its tables"
+    for name in sorted(retained):
+        assert f"`{name}`" in survives, f"docs/OPERATIONS.md, 'Data that survives a delete': name `{name}`"
+        assert f"**{name}**" in teardown, f"docs/DEPLOY.md, 'What stays on purpose': how to remove **{name}**"
