@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return openapi.write(arguments.out)
     if arguments.command == "snapshot":
-        from local.snapshots import cli as snapshot_cli
+        from local.snapshot_cli import cli as snapshot_cli
 
         return snapshot_cli(arguments.action, getattr(arguments, "name", None))
     if arguments.command == "invoke":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from local import snapshots
+from local import snapshot_file
 from local.devtools import DevTools
 from local.http_server import Reply, Request
 from local.openapi import openapi_text
@@ -79,9 +79,9 @@ class Extras:
     def _snapshot(self, name: str, action: str) -> Reply:
         """`python -m local snapshot save|load NAME`, done here: the mail and the triggers are this process's."""
         try:
-            path = snapshots.snapshot_path(name)
+            path = snapshot_file.snapshot_path(name)
             snapshot = self.stack.save(path) if action == "save" else self.stack.load(path, name)
-        except snapshots.SnapshotError as error:
+        except snapshot_file.SnapshotError as error:
             return Reply.message(error.status, str(error))
         done = "saved" if action == "save" else "loaded"
         print(f"snapshot {name} {done} ({path}): {snapshot.summary()}", file=sys.stderr, flush=True)

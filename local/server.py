@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local import openapi, snapshots, strict_dynamodb
+from local import openapi, snapshot_file, snapshots, strict_dynamodb
 from local.emulated_aws import EmulatedAws
 from local.endpoint import RunningApi, endpoint_file, remove_if_ours
 from local.extras import Extras
@@ -108,7 +108,7 @@ class LocalApi:
             self.aws.reset()
             self.triggers.start(self.aws.resources)
 
-    def save(self, path: Path) -> snapshots.Snapshot:
+    def save(self, path: Path) -> snapshot_file.Snapshot:
         """Once the triggers have delivered what the streams and queues hold, the data into ``path``."""
         with self._state_lock:
             late = self.triggers.settle(SETTLE_SECONDS)
@@ -120,15 +120,15 @@ class LocalApi:
                     flush=True,
                 )
             snapshot = snapshots.capture(self.aws)
-            snapshots.write(path, snapshot)
+            snapshot_file.write(path, snapshot)
             return snapshot
 
-    def load(self, path: Path, name: str | None = None) -> snapshots.Snapshot:
+    def load(self, path: Path, name: str | None = None) -> snapshot_file.Snapshot:
         """Replace the data with the snapshot in ``path``: checked whole first, so a snapshot that
         cannot be loaded changes nothing; one that fails while it is written leaves empty resources."""
-        snapshot = snapshots.read(path, name)
+        snapshot = snapshot_file.read(path, name)
         if not self.aws.embedded:
-            raise snapshots.NotEmbedded("snapshots need the embedded emulated AWS (AWS_ENDPOINT_URL is set)")
+            raise snapshot_file.NotEmbedded("snapshots need the embedded emulated AWS (AWS_ENDPOINT_URL is set)")
         snapshots.check(snapshot, self.aws.resources, str(path))
         with self._state_lock:
             self.triggers.stop()
@@ -136,10 +136,10 @@ class LocalApi:
             self.aws.reset()
             try:
                 snapshots.restore(self.aws, snapshot)
-            except (ClientError, BotoCoreError, snapshots.SnapshotError, ValueError, KeyError, TypeError) as error:
+            except (ClientError, BotoCoreError, snapshot_file.SnapshotError, ValueError, KeyError, TypeError) as error:
                 self.aws.reset()
                 self.triggers.start(self.aws.resources)
-                raise snapshots.SnapshotError(
+                raise snapshot_file.SnapshotError(
                     f"{path} could not be loaded ({error}): the emulated AWS was left empty"
                 ) from error
             self.triggers.start(self.aws.resources, skip_existing=True)
@@ -171,28 +171,28 @@ def _banner(port: int, seconds: float, aws_endpoint: str, persisted: Path | None
     )
 
 
-def _persisted_state(persist: bool) -> tuple[Path | None, snapshots.Snapshot | None] | str:
+def _persisted_state(persist: bool) -> tuple[Path | None, snapshot_file.Snapshot | None] | str:
     """--persist: where the state is kept and what it holds (None: none yet); an error line when it cannot be read."""
     if not persist:
         return None, None
     if os.environ.get("AWS_ENDPOINT_URL"):
         return "--persist keeps the embedded emulated AWS's data: AWS_ENDPOINT_URL is set, and that keeps its own"
-    path = snapshots.state_file()
+    path = snapshot_file.state_file()
     if not path.exists():
         return path, None
     try:
-        return path, snapshots.read(path)
-    except snapshots.SnapshotError as error:
+        return path, snapshot_file.read(path)
+    except snapshot_file.SnapshotError as error:
         return f"{error}: move it away, or start without --persist"
 
 
-def _load_state(aws: EmulatedAws, path: Path, state: snapshots.Snapshot) -> str | None:
+def _load_state(aws: EmulatedAws, path: Path, state: snapshot_file.Snapshot) -> str | None:
     """The persisted state into the new emulated AWS; an error line when it cannot be."""
     started = time.monotonic()
     try:
         snapshots.check(state, aws.resources, str(path))
         snapshots.restore(aws, state)
-    except (ClientError, BotoCoreError, snapshots.SnapshotError, ValueError, KeyError, TypeError) as error:
+    except (ClientError, BotoCoreError, snapshot_file.SnapshotError, ValueError, KeyError, TypeError) as error:
         return f"{path} could not be loaded ({error}): move it away, or start without --persist"
     elapsed = time.monotonic() - started
     print(f"loaded the state of {path} in {elapsed:.2f} s: {state.summary()}", file=sys.stderr, flush=True)
@@ -203,7 +203,7 @@ def _save_state(api: LocalApi, path: Path) -> None:
     started = time.monotonic()
     try:
         snapshot = api.save(path)
-    except (ClientError, BotoCoreError, snapshots.SnapshotError, OSError) as error:
+    except (ClientError, BotoCoreError, snapshot_file.SnapshotError, OSError) as error:
         print(f"error: the state was not saved to {path}: {error}", file=sys.stderr, flush=True)
         return
     elapsed = time.monotonic() - started

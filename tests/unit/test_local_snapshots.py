@@ -1,4 +1,5 @@
-"""local/snapshots.py: the file's format, its errors in one line, and a capture that a restore gives back."""
+"""local/snapshot_file.py and local/snapshots.py: the file's format, its errors in one line, and a
+capture that a restore gives back."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import boto3
 import pytest
 from moto.moto_api._internal.models import moto_api_backend
 
-from local import snapshots
+from local import snapshot_file, snapshots
 from local.emulated_aws import EmulatedAws
 from local.mail import SentMail
 from local.provisioning import LocalResources
-from local.snapshots import LAYOUT, Snapshot, SnapshotError, SnapshotMissing
+from local.snapshot_file import LAYOUT, Snapshot, SnapshotError, SnapshotMissing
 from local.template import Template
 
 
@@ -51,14 +52,14 @@ def test_mail_documents_come_back_as_they_were_shown() -> None:
 
 @pytest.mark.parametrize("name", ["", "../escape", "a/b", ".hidden", "-dash", "x" * 65, "a b"])
 def test_a_name_that_is_not_a_plain_file_name_is_refused(name: str) -> None:
-    with pytest.raises(snapshots.BadSnapshotName, match="is not a snapshot name"):
-        snapshots.snapshot_path(name)
+    with pytest.raises(snapshot_file.BadSnapshotName, match="is not a snapshot name"):
+        snapshot_file.snapshot_path(name)
 
 
 def test_names_are_files_in_the_data_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(snapshots.DATA_DIR_ENV, str(tmp_path))
-    assert snapshots.snapshot_path("before-v2.1_x") == tmp_path / "snapshots" / "before-v2.1_x.json"
-    assert snapshots.state_file() == tmp_path / "state" / "local.json"
+    monkeypatch.setenv(snapshot_file.DATA_DIR_ENV, str(tmp_path))
+    assert snapshot_file.snapshot_path("before-v2.1_x") == tmp_path / "snapshots" / "before-v2.1_x.json"
+    assert snapshot_file.state_file() == tmp_path / "state" / "local.json"
 
 
 @pytest.mark.parametrize(
@@ -85,20 +86,20 @@ def test_another_layout_or_shape_is_one_line(document: Any, message: str) -> Non
 
 def test_a_missing_or_corrupt_file(tmp_path: Path) -> None:
     with pytest.raises(SnapshotMissing, match="no snapshot named gone"):
-        snapshots.read(tmp_path / "gone.json", "gone")
+        snapshot_file.read(tmp_path / "gone.json", "gone")
     (tmp_path / "half.json").write_text('{"layout": 1, "tables": ')
     with pytest.raises(SnapshotError, match=r"half.json is corrupt: not JSON \(Expecting value"):
-        snapshots.read(tmp_path / "half.json")
+        snapshot_file.read(tmp_path / "half.json")
 
 
 def test_write_then_read_and_list(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(snapshots.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(snapshot_file.DATA_DIR_ENV, str(tmp_path))
     snapshot = Snapshot(saved_at="2026-12-06T10:00:00Z", tables={"T": [{"pk": {"S": "1"}}]}, secrets={"S": "v"})
-    snapshots.write(snapshots.snapshot_path("b"), snapshot)
-    snapshots.write(snapshots.snapshot_path("a"), Snapshot(saved_at=""))
+    snapshot_file.write(snapshot_file.snapshot_path("b"), snapshot)
+    snapshot_file.write(snapshot_file.snapshot_path("a"), Snapshot(saved_at=""))
     (tmp_path / "snapshots" / "not a name.json").write_text("{}")
-    assert snapshots.read(snapshots.snapshot_path("b")) == snapshot
-    assert [entry.name for entry in snapshots.listed()] == ["a", "b"]
+    assert snapshot_file.read(snapshot_file.snapshot_path("b")) == snapshot
+    assert [entry.name for entry in snapshot_file.listed()] == ["a", "b"]
     assert not list((tmp_path / "snapshots").glob(".*")), "no partial file left"
 
 
