@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+import typing
 
 import pytest
 
@@ -274,3 +275,23 @@ def test_only_a_parameter_that_accepts_none_may_depend_on_an_optional_service() 
 
     with pytest.raises(RegistryError, match=r"Careless: Clock may not be configured: annotate leaf as Clock \| None"):
         registry.validate()
+
+
+def test_optional_is_accepted_in_either_spelling_and_a_union_of_services_is_refused() -> None:
+    registry = Registry()
+    registry.register_optional(Clock, lambda: None, dependencies=[])
+
+    class Spelled(Service):
+        def __init__(self, clock: typing.Optional[Clock] = inject()) -> None:  # noqa: UP045 - the old spelling, on purpose
+            super().__init__()
+            self.clock = clock
+
+    class Either(Service):
+        def __init__(self, source: Clock | Store | None = inject()) -> None:
+            super().__init__()
+
+    registry.register(Spelled)
+    registry.start(Spelled)
+    assert registry.get(Spelled).clock is None
+    with pytest.raises(RegistryError, match=r"'source' must be one service type, or it \| None"):
+        registry.register(Either)

@@ -1,4 +1,5 @@
-"""NexusResolver's part of the OpenAPI document: docstrings, operation ids and the route's scope."""
+"""NexusResolver: its part of the OpenAPI document (docstrings, operation ids, the route's
+scope), and no way around its admission."""
 
 from __future__ import annotations
 
@@ -62,3 +63,14 @@ def test_a_change_documents_null_only_for_the_field_null_clears() -> None:
 
     assert {name for name, schema in fields.items() if admits_null(schema)} == {"full_name"}
     assert set(fields) == {"username", "email", "full_name", "is_active", "tags"}
+
+
+def test_the_async_path_is_refused_since_it_would_route_without_admission() -> None:
+    import asyncio
+
+    import pytest
+
+    app = create_app(Things, scope="things:read")
+
+    with pytest.raises(NotImplementedError, match=r"call resolve\(\)"):
+        asyncio.run(app.resolve_async({"rawPath": "/things"}, None))  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import base64
 import binascii
 import inspect
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from nexus import container
@@ -121,6 +123,11 @@ class NexusResolver[Operation](APIGatewayHttpResolver):
         if not isinstance(caller, Caller):
             raise RuntimeError("no verified caller: this function's routes take no token")
         return caller
+
+    async def resolve_async(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """Refused: admission runs in the synchronous path only (``_resolve``), and the functions
+        are synchronous; an async entry would route without the scope and body checks."""
+        raise NotImplementedError("NexusResolver resolves synchronously: call resolve()")
 
     def _resolve(self) -> ResponseBuilder[Any]:
         event = self.current_event.raw_event

@@ -139,8 +139,12 @@ def _injected_parameters(factory: Callable[..., Any]) -> tuple[tuple[tuple[str |
             if name not in hints:
                 raise RegistryError(f"{_name(factory)}: parameter {name!r} uses inject() without a type annotation")
             hint = hints[name]
-            if isinstance(hint, types.UnionType) and type(None) in hint.__args__:
-                (hint,) = (arg for arg in hint.__args__ if arg is not type(None))
+            arguments = typing.get_args(hint)
+            if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+                services = [argument for argument in arguments if argument is not type(None)]
+                if len(services) != 1 or len(arguments) != 2:
+                    raise RegistryError(f"{_name(factory)}: parameter {name!r} must be one service type, or it | None")
+                hint = services[0]
                 accepts_none.add(name)
             found.append((name, key_of(hint)))
     return tuple(found), frozenset(accepts_none)
