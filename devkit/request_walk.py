@@ -1,4 +1,5 @@
-"""The project files a warm request crosses, in the order it first enters each (issue 27's walk).
+"""The project files a warm request crosses, in the order it first enters each: the walk a reader
+follows from the handler down.
 
 ``python -m devkit.request_walk`` runs ``GET /users/{user_id}`` and ``POST /users`` through the
 real handlers on in-process moto, each in a registry that built only its function's composite
