@@ -20,7 +20,6 @@ sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
 from bench.analytics_scale import measure as analytics_at_scale  # noqa: E402
 from bench.analytics_scale import print_analytics_scale  # noqa: E402
 from bench.cold_start import Runner  # noqa: E402
-from bench.environment import in_process_stack  # noqa: E402
 from bench.first_response import first_responses  # noqa: E402
 from bench.first_response_report import print_first_responses  # noqa: E402
 from bench.prices import price_rows, print_prices  # noqa: E402
@@ -28,6 +27,7 @@ from bench.reload import measure as reload_times  # noqa: E402
 from bench.reload import print_reload  # noqa: E402
 from bench.users_scale import measure as users_at_scale  # noqa: E402
 from bench.users_scale import print_users_scale  # noqa: E402
+from devkit.in_process_stack import in_process_stack  # noqa: E402
 from local.template import Template  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"

@@ -79,7 +79,7 @@ def _run(consumer: Any, shards: int) -> dict[str, Any]:
 def measure(template: Template) -> dict[str, Any]:
     import boto3
 
-    from bench.environment import in_process_stack
+    from devkit.in_process_stack import in_process_stack
     from nexus.analytics.counts import EventCountStore
     from nexus.operations.count_events import EventCounting
     from nexus.settings import EventCountSettings

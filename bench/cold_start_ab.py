@@ -12,6 +12,7 @@ and the median of the paired ratios (this / other) with its 95 % interval.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from dataclasses import replace
@@ -25,12 +26,12 @@ from local.template import Template
 
 def _pythonpath_of(checkout: Path, environment: dict[str, str]) -> dict[str, str]:
     """``environment`` with the function's directory and the layer of ``checkout``."""
-    function_dir, _, runtime = environment["PYTHONPATH"].split(":")
+    function_dir, _, runtime = environment["PYTHONPATH"].split(os.pathsep)
     name = Path(function_dir).name
     layer = checkout / ".build" / "layer" / "python"
     if not (layer / "nexus").is_dir():
         raise SystemExit(f"{layer} has no nexus package: run `make layer` in {checkout}")
-    return {**environment, "PYTHONPATH": ":".join((str(checkout / "functions" / name), str(layer), runtime))}
+    return {**environment, "PYTHONPATH": os.pathsep.join((str(checkout / "functions" / name), str(layer), runtime))}
 
 
 def main(argv: list[str] | None = None) -> None:

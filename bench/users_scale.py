@@ -98,8 +98,8 @@ def _sign_ups_under_conflicts(service: Any, rate: float, overlap: float, tag: st
 
 
 def measure(template: Template) -> dict[str, Any]:
-    from bench.environment import in_process_stack
     from devkit.api_client import ApiClient
+    from devkit.in_process_stack import in_process_stack
     from devkit.scale import read_per_request, seed_users, user_service
 
     strict_dynamodb.install()

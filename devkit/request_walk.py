@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from devkit.api_client import ApiClient
-from local.account import FAKE_CREDENTIALS
+from devkit.in_process_stack import in_process_stack
 from local.template import ROOT, Template
 
 _PROJECT = (str(ROOT / "functions") + os.sep, str(ROOT / "layers" / "shared" / "nexus") + os.sep)
@@ -48,27 +47,6 @@ def _walked(request: Callable[[], object]) -> Walk:
     finally:
         sys.setprofile(None)
     return walk
-
-
-@contextmanager
-def _emulated_aws(template: Template) -> Iterator[None]:
-    import boto3
-    from moto import mock_aws
-
-    from local.provisioning import LocalResources
-
-    saved = dict(os.environ)
-    os.environ.update(FAKE_CREDENTIALS)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        with mock_aws():
-            resources = LocalResources(template, boto3.Session()).create_all()
-            for function in template.functions().values():
-                os.environ.update(resources.environment(function))
-            yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def walks(template: Template) -> dict[str, Walk]:
@@ -101,7 +79,7 @@ def walks(template: Template) -> dict[str, Walk]:
 def main() -> None:
     sys.path.insert(0, str(ROOT / "layers" / "shared"))  # the layer, as pytest's pythonpath has it
     template = Template()
-    with _emulated_aws(template):
+    with in_process_stack(template):
         found = walks(template)
     for request, walk in found.items():
         print(f"{request}: {len(walk.files)} files, {walk.calls} calls of their functions")
