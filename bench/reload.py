@@ -20,7 +20,7 @@ from typing import Any
 
 from devkit.local_server import LocalServer, start_server, stop_server
 from devkit.project_copy import copy_environment, copy_project
-from local.snapshots import DATA_DIR_ENV
+from local.snapshot_file import DATA_DIR_ENV
 
 HEALTH = Path("functions/health/app.py")
 HEALTH_OPERATIONS = Path("layers/shared/nexus/operations/health.py")

@@ -46,3 +46,19 @@ def test_imports_go_one_way(path: Path) -> None:
         assert not [name for name in imported if _under(name, "tests")], (
             f"{path} imports tests/: what the tests and the bench share lives in devkit/"
         )
+
+
+TOOL_MODULES = sorted(
+    ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    for package in ("local", "devkit", "bench")
+    for path in (ROOT / package).glob("*.py")
+    if path.stem != "__main__"
+)
+
+
+@pytest.mark.parametrize("module", TOOL_MODULES)
+def test_every_tool_module_imports(module: str) -> None:
+    """A name moved between modules breaks even the modules no other test runs (make bench's parts)."""
+    import importlib
+
+    importlib.import_module(module)
